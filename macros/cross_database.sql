@@ -1,0 +1,163 @@
+{#
+  The few places where DuckDB and Postgres need different SQL. Each macro dispatches by adapter
+  (dbt-utils style); the postgres variants rely on the helper functions created by
+  create_helper_functions() at the start of every run.
+#}
+
+{% macro create_helper_functions() -%}
+    {{ return(adapter.dispatch('create_helper_functions', 'warehouse_billing')()) }}
+{%- endmacro %}
+
+{% macro default__create_helper_functions() -%}
+    select 1
+{%- endmacro %}
+
+{#
+  Postgres 15 has no try_cast: these functions return null instead of raising on input that does not
+  parse, so one bad raw row is quarantined instead of failing the whole run.
+#}
+{% macro postgres__create_helper_functions() -%}
+    create schema if not exists {{ target.schema }};
+    create or replace function {{ target.schema }}.billing_try_jsonb(value text) returns jsonb
+    language plpgsql immutable as $fn$
+    begin
+        return value::jsonb;
+    exception when others then
+        return null;
+    end
+    $fn$;
+    create or replace function {{ target.schema }}.billing_try_timestamp_utc(value text) returns timestamp
+    language plpgsql immutable as $fn$
+    begin
+        return (value::timestamptz) at time zone 'UTC';
+    exception when others then
+        return null;
+    end
+    $fn$;
+    create or replace function {{ target.schema }}.billing_try_decimal(value text) returns numeric(38, 10)
+    language plpgsql immutable as $fn$
+    begin
+        return value::numeric(38, 10);
+    exception when others then
+        return null;
+    end
+    $fn$
+{%- endmacro %}
+
+{# A JSON value (json on DuckDB, jsonb on Postgres) when the text is a JSON object, else null. #}
+{% macro json_object_or_null(text_expr) -%}
+    {{ return(adapter.dispatch('json_object_or_null', 'warehouse_billing')(text_expr)) }}
+{%- endmacro %}
+
+{% macro duckdb__json_object_or_null(text_expr) -%}
+    case
+        when json_valid({{ text_expr }}) and json_type(cast({{ text_expr }} as json)) = 'OBJECT'
+            then cast({{ text_expr }} as json)
+    end
+{%- endmacro %}
+
+{% macro postgres__json_object_or_null(text_expr) -%}
+    case
+        when jsonb_typeof({{ target.schema }}.billing_try_jsonb({{ text_expr }})) = 'object'
+            then {{ target.schema }}.billing_try_jsonb({{ text_expr }})
+    end
+{%- endmacro %}
+
+{# Text of one top-level key of a JSON object (null when missing); the key may be a column. #}
+{% macro json_get_text(json_expr, key_expr) -%}
+    ({{ json_expr }} ->> {{ key_expr }})
+{%- endmacro %}
+
+{#
+  The key's value as decimal(38, 10) when it is a JSON number that fits, else null. A numeric string
+  ("12") is not a number: senders must send numbers (decision log).
+#}
+{% macro json_get_decimal(json_expr, key_expr) -%}
+    {{ return(adapter.dispatch('json_get_decimal', 'warehouse_billing')(json_expr, key_expr)) }}
+{%- endmacro %}
+
+{% macro duckdb__json_get_decimal(json_expr, key_expr) -%}
+    case
+        when json_type({{ json_expr }} -> {{ key_expr }}) in ('UBIGINT', 'BIGINT', 'DOUBLE', 'HUGEINT')
+            then try_cast({{ json_expr }} ->> {{ key_expr }} as decimal(38, 10))
+    end
+{%- endmacro %}
+
+{% macro postgres__json_get_decimal(json_expr, key_expr) -%}
+    case
+        when jsonb_typeof({{ json_expr }} -> {{ key_expr }}) = 'number'
+            then {{ target.schema }}.billing_try_decimal({{ json_expr }} ->> {{ key_expr }})
+    end
+{%- endmacro %}
+
+{#
+  ISO 8601 text to a UTC timestamp without time zone, or null. The shape is checked first because
+  Postgres would otherwise accept words such as 'now' or 'epoch'.
+#}
+{% macro try_cast_timestamp_utc(text_expr) -%}
+    case
+        when {{ regex_full_match(
+            "trim(" ~ text_expr ~ ")",
+            "'[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,6})?)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?'"
+        ) }}
+            then {{ adapter.dispatch('try_cast_timestamp_utc', 'warehouse_billing')("trim(" ~ text_expr ~ ")") }}
+    end
+{%- endmacro %}
+
+{% macro duckdb__try_cast_timestamp_utc(text_expr) -%}
+    timezone('UTC', try_cast({{ text_expr }} as timestamptz))
+{%- endmacro %}
+
+{% macro postgres__try_cast_timestamp_utc(text_expr) -%}
+    {{ target.schema }}.billing_try_timestamp_utc({{ text_expr }})
+{%- endmacro %}
+
+{% macro regex_full_match(text_expr, pattern_literal) -%}
+    {{ return(adapter.dispatch('regex_full_match', 'warehouse_billing')(text_expr, pattern_literal)) }}
+{%- endmacro %}
+
+{% macro duckdb__regex_full_match(text_expr, pattern_literal) -%}
+    regexp_full_match({{ text_expr }}, {{ pattern_literal }})
+{%- endmacro %}
+
+{% macro postgres__regex_full_match(text_expr, pattern_literal) -%}
+    ({{ text_expr }} ~ ('^(' || {{ pattern_literal }} || ')$'))
+{%- endmacro %}
+
+{# Keys of a JSON object as rows, for reference data only (seeds are small). #}
+{% macro json_object_keys_count(json_text_expr) -%}
+    {{ return(adapter.dispatch('json_object_keys_count', 'warehouse_billing')(json_text_expr)) }}
+{%- endmacro %}
+
+{% macro duckdb__json_object_keys_count(json_text_expr) -%}
+    len(json_keys(cast({{ json_text_expr }} as json)))
+{%- endmacro %}
+
+{% macro postgres__json_object_keys_count(json_text_expr) -%}
+    (select count(*) from jsonb_object_keys(cast({{ json_text_expr }} as jsonb)))
+{%- endmacro %}
+
+{# A text value as a JSON string literal, for building the dimensions column. #}
+{% macro json_string_literal(text_expr) -%}
+    case
+        when {{ text_expr }} is null then 'null'
+        else '"' || replace(replace({{ text_expr }}, '\\', '\\\\'), '"', '\\"') || '"'
+    end
+{%- endmacro %}
+
+{#
+  The dimensions column: a JSON object text of the metric's group_by keys, in the metric's key order,
+  e.g. {"model": "large"}; {} for a metric without group_by. A missing property is null.
+#}
+{% macro dimensions_json(key_1, key_2, key_3, value_1, value_2, value_3) -%}
+    (
+        '{'
+        || case when {{ key_1 }} is not null
+            then {{ json_string_literal(key_1) }} || ': ' || {{ json_string_literal(value_1) }} else '' end
+        || case when {{ key_2 }} is not null
+            then ', ' || {{ json_string_literal(key_2) }} || ': ' || {{ json_string_literal(value_2) }} else '' end
+        || case when {{ key_3 }} is not null
+            then ', ' || {{ json_string_literal(key_3) }} || ': ' || {{ json_string_literal(value_3) }} else '' end
+        || '}'
+    )
+{%- endmacro %}

@@ -1,0 +1,67 @@
+{#
+  Pricing formulas of SPEC §3, each in one place. Every argument is a column or expression of exact
+  decimals; results are unrounded amounts (rounding happens once per invoice line).
+#}
+
+{# unit: max(q - free_units, 0) x unit_price #}
+{% macro unit_amount(quantity, free_units, unit_price) -%}
+    (greatest({{ quantity }} - coalesce({{ free_units }}, 0), 0) * {{ unit_price }})
+{%- endmacro %}
+
+{# package: ceil (or floor) of billable quantity / package_size, times the package price #}
+{% macro package_amount(quantity, free_units, package_size, package_rounding, unit_price) -%}
+    (
+        {{ package_count(
+            "greatest(" ~ quantity ~ " - coalesce(" ~ free_units ~ ", 0), 0)",
+            package_size,
+            package_rounding
+        ) }}
+        * {{ unit_price }}
+    )
+{%- endmacro %}
+
+{#
+  graduated, one tier's share: tier i covers (lower_bound, up_to]; tier 1 is always entered, so
+  q = 0 still bills tier 1's flat fee. Sum this over the tiers of the price.
+#}
+{% macro graduated_tier_amount(quantity, tier, lower_bound, up_to, tier_unit_price, flat_fee) -%}
+    case
+        when {{ tier }} = 1 or {{ quantity }} > {{ lower_bound }}
+            then coalesce({{ flat_fee }}, 0)
+                + coalesce({{ tier_unit_price }}, 0)
+                * (least({{ quantity }}, coalesce({{ up_to }}, {{ quantity }})) - {{ lower_bound }})
+        else 0
+    end
+{%- endmacro %}
+
+{#
+  volume: true for the single tier that holds q (tier 1 when q = 0); the whole quantity is then
+  priced at that tier: flat_fee + q x unit_price.
+#}
+{% macro volume_tier_holds_quantity(quantity, tier, lower_bound, up_to) -%}
+    (
+        ({{ tier }} = 1 or {{ quantity }} > {{ lower_bound }})
+        and ({{ up_to }} is null or {{ quantity }} <= {{ up_to }})
+    )
+{%- endmacro %}
+
+{% macro volume_amount(quantity, tier_unit_price, flat_fee) -%}
+    (coalesce({{ flat_fee }}, 0) + {{ quantity }} * coalesce({{ tier_unit_price }}, 0))
+{%- endmacro %}
+
+{#
+  percentage, one event: clamp(value x rate + fixed fee, min, max); the first free_units events of the
+  period bill nothing at all (is_free_event).
+#}
+{% macro percentage_event_amount(event_value, percentage_rate, fixed_fee_per_event, min_per_event, max_per_event, is_free_event) -%}
+    case
+        when {{ is_free_event }} then 0
+        else least(
+            greatest(
+                {{ event_value }} * coalesce({{ percentage_rate }}, 0) + coalesce({{ fixed_fee_per_event }}, 0),
+                coalesce({{ min_per_event }}, 0)
+            ),
+            coalesce({{ max_per_event }}, {{ event_value }} * coalesce({{ percentage_rate }}, 0) + coalesce({{ fixed_fee_per_event }}, 0))
+        )
+    end
+{%- endmacro %}

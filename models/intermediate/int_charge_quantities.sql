@@ -1,0 +1,244 @@
+{#
+  The billable quantity of each usage charge line: one row per invoice (contract x billing period) x
+  price row x dimension group. Quantities follow the metric's aggregation over the period's accepted
+  events. Two kinds of rows exist without events in the period (SPEC §2.2, §3): a latest-value metric
+  carries its last value forward, and a charge with nothing at all is rated at q = 0 on its fallback
+  (dimension-less) price row.
+#}
+with
+
+priced_events as (
+
+    select * from {{ ref('int_usage_events_priced') }}
+    where is_priced
+
+),
+
+billing_periods as (
+
+    select * from {{ ref('int_contract_billing_periods') }}
+
+),
+
+prices as (
+
+    select * from {{ ref('int_prices_resolved') }}
+    where charge_type = 'usage'
+
+),
+
+latest_values as (
+
+    select
+        invoice_id,
+        price_id,
+        dimensions,
+        metric_value as latest_value
+    from (
+        select
+            invoice_id,
+            price_id,
+            dimensions,
+            metric_value,
+            row_number() over (
+                partition by invoice_id, price_id, dimensions
+                order by occurred_at desc, event_id desc
+            ) as recency_rank
+        from priced_events
+        where aggregation = 'latest'
+    ) as ranked
+    where recency_rank = 1
+
+),
+
+aggregated as (
+
+    select
+        invoice_id,
+        contract_id,
+        price_id,
+        product_id,
+        metric_id,
+        aggregation,
+        dimensions,
+        count(*) as event_count,
+        case aggregation
+            when 'count' then cast(count(*) as {{ money_type() }})
+            when 'sum' then cast(sum(metric_value) as {{ money_type() }})
+            when 'max' then cast(max(metric_value) as {{ money_type() }})
+            when 'unique_count' then cast(count(distinct metric_value_text) as {{ money_type() }})
+        end as aggregated_quantity
+    from priced_events
+    group by invoice_id, contract_id, price_id, product_id, metric_id, aggregation, dimensions
+
+),
+
+with_events as (
+
+    select
+        aggregated.invoice_id,
+        aggregated.contract_id,
+        aggregated.price_id,
+        aggregated.product_id,
+        aggregated.metric_id,
+        aggregated.dimensions,
+        aggregated.event_count,
+        coalesce(aggregated.aggregated_quantity, latest_values.latest_value) as quantity,
+        'events' as quantity_source
+    from aggregated
+    left join latest_values
+        on
+            aggregated.invoice_id = latest_values.invoice_id
+            and aggregated.price_id = latest_values.price_id
+            and aggregated.dimensions = latest_values.dimensions
+
+),
+
+{# latest metrics: each later period of the contract without an event of the group keeps the last value #}
+latest_groups as (
+
+    select distinct
+        contract_id,
+        price_id,
+        product_id,
+        metric_id,
+        dimensions
+    from priced_events
+    where aggregation = 'latest'
+
+),
+
+latest_events as (
+
+    select
+        contract_id,
+        price_id,
+        dimensions,
+        occurred_at,
+        event_id,
+        metric_value
+    from priced_events
+    where aggregation = 'latest'
+
+),
+
+carried_forward_candidates as (
+
+    select
+        billing_periods.invoice_id,
+        latest_groups.contract_id,
+        latest_groups.price_id,
+        latest_groups.product_id,
+        latest_groups.metric_id,
+        latest_groups.dimensions,
+        latest_events.metric_value,
+        row_number() over (
+            partition by billing_periods.invoice_id, latest_groups.price_id, latest_groups.dimensions
+            order by latest_events.occurred_at desc, latest_events.event_id desc
+        ) as recency_rank
+    from latest_groups
+    inner join billing_periods
+        on latest_groups.contract_id = billing_periods.contract_id
+    inner join latest_events
+        on
+            latest_groups.contract_id = latest_events.contract_id
+            and latest_groups.price_id = latest_events.price_id
+            and latest_groups.dimensions = latest_events.dimensions
+            and latest_events.occurred_at < billing_periods.period_start
+    where not exists (
+        select 1
+        from with_events
+        where
+            with_events.invoice_id = billing_periods.invoice_id
+            and with_events.price_id = latest_groups.price_id
+            and with_events.dimensions = latest_groups.dimensions
+    )
+
+),
+
+carried_forward as (
+
+    select
+        invoice_id,
+        contract_id,
+        price_id,
+        product_id,
+        metric_id,
+        dimensions,
+        0 as event_count,
+        metric_value as quantity,
+        'carried_forward' as quantity_source
+    from carried_forward_candidates
+    where recency_rank = 1
+
+),
+
+with_usage as (
+
+    select * from with_events
+    union all
+    select * from carried_forward
+
+),
+
+{# zero usage: every usage charge of the contract, in every period, on its fallback row #}
+fallback_prices as (
+
+    select
+        billing_periods.invoice_id,
+        billing_periods.contract_id,
+        prices.price_id,
+        prices.product_id,
+        prices.metric_id,
+        prices.contract_id as price_contract_id,
+        prices.specificity,
+        max(case when prices.contract_id is not null then 1 else 0 end) over (
+            partition by billing_periods.invoice_id, prices.product_id
+        ) as product_has_contract_price
+    from billing_periods
+    inner join prices
+        on
+            (
+                prices.contract_id = billing_periods.contract_id
+                or (prices.contract_id is null and prices.rate_card_id = billing_periods.rate_card_id)
+            )
+            and (prices.effective_from is null or prices.effective_from <= billing_periods.covered_start)
+            and (prices.effective_to is null or billing_periods.covered_start < prices.effective_to)
+
+),
+
+zero_usage as (
+
+    select
+        fallback_prices.invoice_id,
+        fallback_prices.contract_id,
+        fallback_prices.price_id,
+        fallback_prices.product_id,
+        fallback_prices.metric_id,
+        '{}' as dimensions,
+        0 as event_count,
+        cast(0 as {{ money_type() }}) as quantity,
+        'zero_usage' as quantity_source
+    from fallback_prices
+    where
+        fallback_prices.specificity = 0
+        and (fallback_prices.price_contract_id is not null) = (fallback_prices.product_has_contract_price = 1)
+        and not exists (
+            select 1
+            from with_usage
+            where
+                with_usage.invoice_id = fallback_prices.invoice_id
+                and with_usage.product_id = fallback_prices.product_id
+        )
+
+),
+
+final as (
+
+    select * from with_usage
+    union all
+    select * from zero_usage
+
+)
+
+select * from final

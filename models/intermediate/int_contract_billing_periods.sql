@@ -1,0 +1,110 @@
+-- depends_on: {{ ref('int_reference_data_errors') }}
+{#
+  Billing periods of each contract up to the run's clock. Periods follow the contract's billing_period
+  (monthly, quarterly, annual) from its anchor: calendar periods start on the 1st (of a quarter or a
+  year for longer periods); anniversary periods start on the contract's start day. Month arithmetic
+  always counts from the anchor, so a period anchored on the 31st returns to the 31st after February.
+  covered_* is the part of the period the contract covers, in whole UTC days (SPEC §3 proration).
+#}
+with
+
+contracts as (
+
+    select * from {{ ref('stg_seed__contracts') }}
+
+),
+
+period_offsets as (
+
+    {# 0 .. 1199: a hundred years of monthly periods #}
+    select cast(generated_number - 1 as integer) as period_offset
+    from ({{ dbt.generate_series(1200) }}) as numbers
+
+),
+
+anchored as (
+
+    select
+        contract_id,
+        customer_id,
+        rate_card_id,
+        currency,
+        starts_at,
+        ends_at,
+        billing_period,
+        billing_anchor,
+        case billing_period
+            when 'quarterly' then 3
+            when 'annual' then 12
+            else 1
+        end as months_per_period,
+        case
+            when billing_anchor = 'anniversary' then {{ dbt.date_trunc('day', 'starts_at') }}
+            when billing_period = 'quarterly' then {{ dbt.date_trunc('quarter', 'starts_at') }}
+            when billing_period = 'annual' then {{ dbt.date_trunc('year', 'starts_at') }}
+            else {{ dbt.date_trunc('month', 'starts_at') }}
+        end as anchor_at,
+        {# whole UTC days: a contract ending at any time on a day does not cover that day #}
+        {{ dbt.date_trunc('day', 'starts_at') }} as covered_from,
+        {{ dbt.date_trunc('day', 'ends_at') }} as covered_until
+    from contracts
+
+),
+
+periods as (
+
+    select
+        anchored.*,
+        cast({{ dbt.dateadd('month', 'anchored.months_per_period * period_offsets.period_offset', 'anchored.anchor_at') }}
+            as timestamp) as period_start,
+        cast({{ dbt.dateadd('month', 'anchored.months_per_period * (period_offsets.period_offset + 1)', 'anchored.anchor_at') }}
+            as timestamp) as period_end
+    from anchored
+    cross join period_offsets
+
+),
+
+in_force as (
+
+    select
+        *,
+        case when covered_from > period_start then covered_from else period_start end as covered_start,
+        case
+            when covered_until is not null and covered_until < period_end then covered_until
+            else period_end
+        end as covered_end
+    from periods
+    where
+        period_start <= {{ as_of() }}
+        and period_end > covered_from
+        and (covered_until is null or period_start < covered_until)
+
+),
+
+final as (
+
+    select
+        {{ dbt.hash("contract_id || '|' || cast(period_start as " ~ dbt.type_string() ~ ")") }} as invoice_id,
+        contract_id,
+        customer_id,
+        rate_card_id,
+        currency,
+        billing_period,
+        period_start,
+        period_end,
+        covered_start,
+        covered_end,
+        {{ dbt.datediff('period_start', 'period_end', 'day') }} as period_days,
+        {{ dbt.datediff('covered_start', 'covered_end', 'day') }} as covered_days,
+        {{ dbt.dateadd('hour', var('invoice_grace_hours'), 'period_end') }} as closes_at,
+        case
+            when {{ as_of() }} >= {{ dbt.dateadd('hour', var('invoice_grace_hours'), 'period_end') }}
+                then 'ready'
+            else 'draft'
+        end as invoice_status
+    from in_force
+    where covered_end > covered_start
+
+)
+
+select * from final

@@ -1,0 +1,163 @@
+-- depends_on: {{ ref('int_reference_data_errors') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='raw_row_key',
+    )
+}}
+{#
+  Where every raw row ends (SPEC §2.1): accepted, duplicate, or quarantined with the first reason that
+  applies. Deduplication is by event_id across the whole history: a valid row is a duplicate when an
+  earlier valid row (ingested_at, then payload hash) carries the same event_id. Rows that were only
+  quarantined never block a corrected resend.
+#}
+with
+
+batch as (
+
+    {{ raw_usage_batch() }}
+
+),
+
+contracts as (
+
+    select * from {{ ref('stg_seed__contracts') }}
+
+),
+
+metric_value_checks as (
+
+    select
+        metric_values.raw_row_key,
+        max(case when metric_values.has_invalid_value then 1 else 0 end) as has_invalid_value,
+        max(case when metric_values.has_negative_value then 1 else 0 end) as has_negative_value
+    from {{ ref('int_usage_event_metric_values') }} as metric_values
+    inner join batch
+        on metric_values.raw_row_key = batch.raw_row_key
+    group by metric_values.raw_row_key
+
+),
+
+{# Contracts of one customer never overlap (tested), so at most one contract matches. #}
+with_contract as (
+
+    select
+        batch.*,
+        contracts.contract_id
+    from batch
+    left join contracts
+        on
+            batch.customer_id = contracts.customer_id
+            and batch.occurred_at >= contracts.starts_at
+            and (contracts.ends_at is null or batch.occurred_at < contracts.ends_at)
+
+),
+
+validated as (
+
+    select
+        with_contract.*,
+        case
+            when with_contract.event_id is null or trim(with_contract.event_id) = ''
+                then 'missing_event_id'
+            when with_contract.customer_id is null or trim(with_contract.customer_id) = ''
+                then 'missing_customer_id'
+            when with_contract.occurred_at is null
+                then 'invalid_occurred_at'
+            when with_contract.occurred_at
+                > {{ dbt.dateadd('hour', var('future_tolerance_hours'), 'with_contract.ingested_at') }}
+                then 'future_occurred_at'
+            when with_contract.properties is null
+                then 'invalid_properties'
+            when metric_value_checks.has_invalid_value = 1
+                then 'invalid_value'
+            when metric_value_checks.has_negative_value = 1
+                then 'negative_value'
+            when with_contract.contract_id is null
+                then 'no_active_contract'
+            when with_contract.ingested_at
+                > {{ dbt.dateadd('day', var('late_arrival_window_days'), 'with_contract.occurred_at') }}
+                then 'outside_late_window'
+        end as quarantine_reason
+    from with_contract
+    left join metric_value_checks
+        on with_contract.raw_row_key = metric_value_checks.raw_row_key
+
+),
+
+valid_in_batch as (
+
+    select
+        raw_row_key,
+        event_id,
+        event_payload_hash,
+        row_number() over (
+            partition by event_id
+            order by ingested_at, event_payload_hash, raw_row_key
+        ) as occurrence_in_batch,
+        first_value(event_payload_hash) over (
+            partition by event_id
+            order by ingested_at, event_payload_hash, raw_row_key
+            rows between unbounded preceding and unbounded following
+        ) as first_payload_hash_in_batch
+    from validated
+    where quarantine_reason is null
+
+),
+
+accepted_before_batch as (
+
+    {% if is_incremental() %}
+        select
+            event_id,
+            event_payload_hash as accepted_payload_hash
+        from {{ this }}
+        where
+            event_status = 'accepted'
+            and ingested_at < {{ incremental_batch_start() }}
+    {% else %}
+        select
+            cast(null as {{ dbt.type_string() }}) as event_id,
+            cast(null as {{ dbt.type_string() }}) as accepted_payload_hash
+        where 1 = 0
+    {% endif %}
+
+),
+
+final as (
+
+    select
+        validated.raw_row_key,
+        validated.event_id,
+        validated.customer_id,
+        validated.event_type,
+        validated.occurred_at_raw,
+        validated.properties_raw,
+        validated.ingested_at,
+        validated.occurred_at,
+        validated.event_payload_hash,
+        validated.contract_id,
+        validated.quarantine_reason,
+        case
+            when validated.quarantine_reason is not null then 'quarantined'
+            when accepted_before_batch.event_id is not null then 'duplicate'
+            when valid_in_batch.occurrence_in_batch > 1 then 'duplicate'
+            else 'accepted'
+        end as event_status,
+        coalesce(
+            validated.quarantine_reason is null
+            and (accepted_before_batch.event_id is not null or valid_in_batch.occurrence_in_batch > 1)
+            and validated.event_payload_hash
+            <> coalesce(accepted_before_batch.accepted_payload_hash, valid_in_batch.first_payload_hash_in_batch),
+            false
+        ) as is_conflicting_duplicate
+    from validated
+    left join valid_in_batch
+        on validated.raw_row_key = valid_in_batch.raw_row_key
+    left join accepted_before_batch
+        on validated.event_id = accepted_before_batch.event_id
+
+)
+
+select * from final

@@ -1,0 +1,61 @@
+{#
+  One row per contract x billing period, from the contract's first period to the one open at the
+  run's clock. Totals are sums of the rounded lines (SPEC §3 step 7); status is draft until the
+  period has closed (period_end + invoice_grace_hours <= as_of), then ready for publication.
+#}
+with
+
+billing_periods as (
+
+    select * from {{ ref('int_contract_billing_periods') }}
+
+),
+
+invoice_lines as (
+
+    select * from {{ ref('invoice_lines') }}
+
+),
+
+line_totals as (
+
+    select
+        invoice_id,
+        sum(case when line_type in ('usage', 'recurring') then amount else 0 end) as subtotal,
+        sum(case when line_type = 'discount' then -amount else 0 end) as discount_total,
+        sum(case when line_type = 'commitment_true_up' then amount else 0 end) as commitment_true_up,
+        sum(case when line_type = 'adjustment' then amount else 0 end) as adjustment_total,
+        sum(case when line_type = 'credit' then -amount else 0 end) as credits_applied,
+        sum(amount) as total_due,
+        count(*) as line_count
+    from invoice_lines
+    group by invoice_id
+
+),
+
+final as (
+
+    select
+        billing_periods.invoice_id,
+        billing_periods.contract_id,
+        billing_periods.customer_id,
+        billing_periods.period_start,
+        billing_periods.period_end,
+        billing_periods.currency,
+        cast(coalesce(line_totals.subtotal, 0) as {{ money_type() }}) as subtotal,
+        cast(coalesce(line_totals.discount_total, 0) as {{ money_type() }}) as discount_total,
+        cast(coalesce(line_totals.commitment_true_up, 0) as {{ money_type() }}) as commitment_true_up,
+        cast(coalesce(line_totals.adjustment_total, 0) as {{ money_type() }}) as adjustment_total,
+        cast(coalesce(line_totals.credits_applied, 0) as {{ money_type() }}) as credits_applied,
+        cast(coalesce(line_totals.total_due, 0) as {{ money_type() }}) as total_due,
+        coalesce(line_totals.line_count, 0) as line_count,
+        billing_periods.invoice_status as status,
+        billing_periods.closes_at,
+        {{ as_of() }} as computed_at
+    from billing_periods
+    left join line_totals
+        on billing_periods.invoice_id = line_totals.invoice_id
+
+)
+
+select * from final

@@ -1,0 +1,80 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        full_refresh=false,
+        tags=['publication'],
+    )
+}}
+{#
+  The invoices finance has sent: append-only, written only by the publication step (the Dagster
+  invoice publication job runs this model with var publish = true after every blocking check passed).
+  Any other run, full refreshes included, appends nothing and never rebuilds the table
+  (full_refresh = false). Invoice numbers continue the sequence without gaps, in publication order.
+#}
+with
+
+ready_invoices as (
+
+    select * from {{ ref('invoices') }}
+    where status = 'ready'
+
+),
+
+{% if is_incremental() %}
+already_published as (
+
+    select invoice_id from {{ this }}
+
+),
+
+last_number as (
+
+    select coalesce(max(invoice_number), 0) as last_invoice_number from {{ this }}
+
+),
+{% else %}
+already_published as (
+
+    select cast(null as {{ dbt.type_string() }}) as invoice_id
+    where 1 = 0
+
+),
+
+last_number as (
+
+    select 0 as last_invoice_number
+
+),
+{% endif %}
+
+to_publish as (
+
+    select ready_invoices.*
+    from ready_invoices
+    where
+        {{ 'true' if var('publish', false) else 'false' }}
+        and not exists (
+            select 1
+            from already_published
+            where already_published.invoice_id = ready_invoices.invoice_id
+        )
+
+),
+
+final as (
+
+    select
+        to_publish.*,
+        cast(
+            last_number.last_invoice_number
+            + row_number() over (order by to_publish.period_end, to_publish.customer_id, to_publish.invoice_id)
+            as bigint
+        ) as invoice_number,
+        {{ as_of() }} as published_at
+    from to_publish
+    cross join last_number
+
+)
+
+select * from final

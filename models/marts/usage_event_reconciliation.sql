@@ -1,0 +1,87 @@
+{#
+  Conservation of raw rows, one row per ingestion day (UTC): every row received is accepted, a
+  duplicate, or quarantined, exactly. received is counted on the raw source itself, independently of
+  the classification, so a row lost between the two shows up as is_balanced = false.
+#}
+with
+
+raw_rows as (
+
+    select * from {{ ref('stg_raw__usage_events') }}
+
+),
+
+classified as (
+
+    select * from {{ ref('int_usage_events_classified') }}
+    where ingested_at <= {{ as_of() }}
+
+),
+
+metric_values as (
+
+    select distinct raw_row_key from {{ ref('int_usage_event_metric_values') }}
+
+),
+
+unpriced_events as (
+
+    select distinct raw_row_key from {{ ref('int_usage_events_priced') }}
+    where not is_priced
+
+),
+
+received as (
+
+    select
+        cast({{ dbt.date_trunc('day', 'ingested_at') }} as date) as ingestion_date,
+        count(*) as received_count
+    from raw_rows
+    group by 1
+
+),
+
+outcomes as (
+
+    select
+        cast({{ dbt.date_trunc('day', 'classified.ingested_at') }} as date) as ingestion_date,
+        count(*) as classified_count,
+        sum(case when classified.event_status = 'accepted' then 1 else 0 end) as accepted_count,
+        sum(case when classified.event_status = 'duplicate' then 1 else 0 end) as duplicate_count,
+        sum(case when classified.is_conflicting_duplicate then 1 else 0 end) as conflicting_duplicate_count,
+        sum(case when classified.event_status = 'quarantined' then 1 else 0 end) as quarantined_count,
+        sum(
+            case when classified.event_status = 'accepted' and metric_values.raw_row_key is null then 1 else 0 end
+        ) as unmetered_count,
+        sum(case when unpriced_events.raw_row_key is not null then 1 else 0 end) as unpriced_count
+    from classified
+    left join metric_values
+        on classified.raw_row_key = metric_values.raw_row_key
+    left join unpriced_events
+        on classified.raw_row_key = unpriced_events.raw_row_key
+    group by 1
+
+),
+
+final as (
+
+    select
+        coalesce(received.ingestion_date, outcomes.ingestion_date) as ingestion_date,
+        coalesce(received.received_count, 0) as received_count,
+        coalesce(outcomes.accepted_count, 0) as accepted_count,
+        coalesce(outcomes.duplicate_count, 0) as duplicate_count,
+        coalesce(outcomes.conflicting_duplicate_count, 0) as conflicting_duplicate_count,
+        coalesce(outcomes.quarantined_count, 0) as quarantined_count,
+        coalesce(outcomes.unmetered_count, 0) as unmetered_count,
+        coalesce(outcomes.unpriced_count, 0) as unpriced_count,
+        coalesce(received.received_count, 0)
+        = coalesce(outcomes.accepted_count, 0)
+        + coalesce(outcomes.duplicate_count, 0)
+        + coalesce(outcomes.quarantined_count, 0) as is_balanced
+    from received
+    full outer join outcomes
+        on received.ingestion_date = outcomes.ingestion_date
+
+)
+
+select * from final

@@ -1,0 +1,40 @@
+{# Empty strings in the seed mean "not set"; package_rounding defaults to up (SPEC §2.2). #}
+with
+
+source as (
+
+    select * from {{ ref('prices') }}
+
+),
+
+final as (
+
+    select
+        price_id,
+        nullif(trim(rate_card_id), '') as rate_card_id,
+        nullif(trim(contract_id), '') as contract_id,
+        product_id,
+        product_name,
+        lower(trim(charge_type)) as charge_type,
+        nullif(trim(metric_id), '') as metric_id,
+        lower(trim(pricing_model)) as pricing_model,
+        unit_price,
+        flat_amount,
+        package_size,
+        coalesce(nullif(lower(trim(package_rounding)), ''), 'up') as package_rounding,
+        free_units,
+        percentage_rate,
+        fixed_fee_per_event,
+        min_per_event,
+        max_per_event,
+        coalesce(nullif(trim(dimensions), ''), '{}') as dimensions,
+        minimum_amount,
+        maximum_amount,
+        coalesce(prorate, false) as is_prorated,
+        effective_from,
+        effective_to
+    from source
+
+)
+
+select * from final

@@ -1,0 +1,140 @@
+"""dbt models as Dagster assets, and dbt tests as their asset checks.
+
+Two ``@dbt_assets``: the billing models (everything but ``tag:publication``) and the publication
+models (``published_invoices``, ``published_invoice_lines``). Both run ``dbt build``, so each
+model's tests run right after it and arrive in Dagster as asset checks. The run's clock ``as_of``
+comes from run config and reaches dbt as ``--vars``; only the publication step sets ``publish``.
+"""
+
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from dagster import (
+    AssetCheckKey,
+    AssetExecutionContext,
+    AssetsDefinition,
+    Config,
+    Failure,
+    MetadataValue,
+)
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from pydantic import Field
+
+from orchestration.publication_gate import check_evaluations_for_runs, gate_problems, run_lineage
+
+PUBLICATION_SELECTOR = "tag:publication"
+MODEL_FOLDERS = ("staging", "intermediate", "marts")
+
+
+class DbtRunConfig(Config):
+    """Run config of both dbt steps."""
+
+    as_of: str | None = Field(
+        default=None,
+        description=(
+            "The run's clock, a UTC timestamp in ISO 8601 (an offset is converted to UTC). "
+            "Default: now, i.e. the time the run (or the run it re-executes) was created, so both "
+            "steps of one run share the same clock."
+        ),
+    )
+
+
+class BillingDbtTranslator(DagsterDbtTranslator):
+    """Groups assets by the dbt folder they live in; publication models get their own group."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return group_for_node(dbt_resource_props)
+
+
+def group_for_node(dbt_resource_props: Mapping[str, Any]) -> str:
+    """``publication`` for tagged models, else the first folder under ``models/``; seeds: ``seeds``."""
+    if "publication" in (dbt_resource_props.get("tags") or []):
+        return "publication"
+    if dbt_resource_props.get("resource_type") == "seed":
+        return "seeds"
+    fqn = dbt_resource_props.get("fqn") or []
+    folder = fqn[1] if len(fqn) > 2 else ""
+    return folder if folder in MODEL_FOLDERS else "other"
+
+
+def normalize_as_of(value: str) -> str:
+    """ISO 8601 text in UTC without an offset, e.g. ``2026-11-21T00:00:00``."""
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError as error:
+        raise ValueError(f"as_of must be an ISO 8601 timestamp, got {value!r}") from error
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat()
+
+
+def resolve_as_of(configured: str | None, run_created_at: datetime) -> str:
+    """The configured ``as_of``, or the run's creation time (UTC, whole seconds)."""
+    if configured:
+        return normalize_as_of(configured)
+    if run_created_at.tzinfo is None:
+        run_created_at = run_created_at.replace(tzinfo=UTC)
+    return normalize_as_of(run_created_at.replace(microsecond=0).isoformat())
+
+
+def dbt_vars(as_of: str, *, publish: bool = False) -> dict[str, Any]:
+    return {"as_of": as_of, "publish": publish}
+
+
+def dbt_build_args(as_of: str, *, publish: bool = False) -> list[str]:
+    """``dbt build --vars ...``; dagster-dbt adds ``--select`` for the step's assets."""
+    return ["build", "--vars", json.dumps(dbt_vars(as_of, publish=publish), sort_keys=True)]
+
+
+def run_as_of(context: AssetExecutionContext, config: DbtRunConfig) -> str:
+    run = context.run
+    record = context.instance.get_run_record_by_id(run.root_run_id or run.run_id)
+    created_at = record.create_timestamp if record else datetime.now(UTC)
+    return resolve_as_of(config.as_of, created_at)
+
+
+def build_billing_assets(project: DbtProject) -> AssetsDefinition:
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        exclude=PUBLICATION_SELECTOR,
+        dagster_dbt_translator=BillingDbtTranslator(),
+        name="billing_dbt_models",
+    )
+    def billing_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtRunConfig):
+        as_of = run_as_of(context, config)
+        context.log.info(f"dbt build of the billing models, as_of {as_of}")
+        yield from dbt.cli(dbt_build_args(as_of), context=context).stream()
+
+    return billing_dbt_models
+
+
+def build_publication_assets(project: DbtProject, gate_checks: Sequence[AssetCheckKey]) -> AssetsDefinition:
+    """The publication models; they refuse to run unless every check in ``gate_checks`` passed."""
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        select=PUBLICATION_SELECTOR,
+        dagster_dbt_translator=BillingDbtTranslator(),
+        name="publication_dbt_models",
+    )
+    def publication_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtRunConfig):
+        evaluations = check_evaluations_for_runs(context.instance, run_lineage(context.instance, context.run_id))
+        problems = gate_problems(gate_checks, evaluations)
+        if problems:
+            raise Failure(
+                description=(
+                    f"Publication blocked: {len(problems)} of {len(gate_checks)} blocking checks of the "
+                    "billing models did not pass in this run. Nothing was published."
+                ),
+                metadata={"problems": MetadataValue.md("\n".join(f"- {p}" for p in problems))},
+            )
+        as_of = run_as_of(context, config)
+        context.log.info(f"All {len(gate_checks)} blocking checks passed; publishing as_of {as_of}")
+        yield from dbt.cli(dbt_build_args(as_of, publish=True), context=context).stream()
+
+    return publication_dbt_models

@@ -1,0 +1,30 @@
+"""Dagster entry point: ``dagster dev -m orchestration.definitions``."""
+
+from __future__ import annotations
+
+from dagster import Definitions
+from dagster_dbt import DbtProject
+
+from orchestration.dbt_assets import build_billing_assets, build_publication_assets
+from orchestration.jobs import build_publication_job, build_refresh_job
+from orchestration.publication_gate import blocking_check_keys
+from orchestration.resources import build_dbt_project, build_dbt_resource, prepare_manifest
+from orchestration.schedules import build_hourly_refresh_schedule
+
+
+def build_definitions(project: DbtProject | None = None) -> Definitions:
+    """Everything for one dbt project (default: ``$BILLING_DBT_PROJECT_DIR`` or the repository)."""
+    project = project or build_dbt_project()
+    prepare_manifest(project)
+    billing = build_billing_assets(project)
+    publication = build_publication_assets(project, gate_checks=blocking_check_keys(billing))
+    refresh_job = build_refresh_job(billing)
+    return Definitions(
+        assets=[billing, publication],
+        jobs=[refresh_job, build_publication_job(billing, publication)],
+        schedules=[build_hourly_refresh_schedule(refresh_job)],
+        resources={"dbt": build_dbt_resource(project)},
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,219 @@
+"""The one-command demo: ``python -m orchestration.demo``.
+
+Generates demo usage, lands it in a fresh DuckDB file, runs ``invoice_publication_job`` in-process
+(dbt build + tests, then publication if every blocking check passed) and prints what came out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+from dagster import DagsterEventType, DagsterInstance, logger
+
+from orchestration.resources import REPO_ROOT
+
+DEMO_AS_OF = "2026-11-21T00:00:00"
+DEFAULT_DB = REPO_ROOT / "warehouse" / "billing.duckdb"
+EVENTS_FILE = REPO_ROOT / "warehouse" / "demo_events.jsonl"
+RECONCILIATION_COLUMNS = ("received", "accepted", "duplicates", "conflicting_duplicates", "quarantined", "unmetered")
+STEP_EVENTS = {
+    DagsterEventType.STEP_START: "started",
+    DagsterEventType.STEP_SUCCESS: "succeeded",
+    DagsterEventType.STEP_FAILURE: "FAILED",
+    DagsterEventType.STEP_SKIPPED: "skipped (an upstream step failed)",
+}
+
+
+class Progress:
+    """Prints ``[  12.3s] message`` lines, timed from the start of the demo."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def __call__(self, message: str) -> None:
+        print(f"[{time.monotonic() - self.started:7.1f}s] {message}", flush=True)
+
+
+class _StepHandler(logging.Handler):
+    """Turns Dagster's log records into one progress line per step event and per failed check."""
+
+    def __init__(self, progress: Progress) -> None:
+        super().__init__(level=logging.INFO)
+        self.progress = progress
+
+    def emit(self, record: logging.LogRecord) -> None:
+        meta = getattr(record, "dagster_meta", None) or {}
+        event = meta.get("dagster_event")
+        step = meta.get("step_key") or "run"
+        if event is None:
+            if record.levelno >= logging.INFO:
+                self.progress(f"  {step}: {meta.get('orig_message', record.getMessage())}")
+        elif event.event_type in STEP_EVENTS:
+            self.progress(f"  step {step} {STEP_EVENTS[event.event_type]}")
+        elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                self.progress(f"  check FAILED: {evaluation.asset_check_key.to_user_string()}")
+
+
+def _demo_logger(progress: Progress):
+    @logger(description="Step-level progress lines for the demo.")
+    def demo_progress(_init_context) -> logging.Logger:
+        log = logging.Logger("billing-demo", level=logging.DEBUG)
+        log.addHandler(_StepHandler(progress))
+        return log
+
+    return demo_progress
+
+
+def generate(progress: Progress, scale: float, seed: int) -> Path:
+    from orchestration.demo_data import generate_events, write_events
+
+    rows = list(generate_events(scale=scale, seed=seed))
+    EVENTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    write_events(EVENTS_FILE, rows)
+    progress(f"1/5 generated {len(rows):,} demo events -> {EVENTS_FILE.relative_to(REPO_ROOT)}")
+    return EVENTS_FILE
+
+
+def land(progress: Progress, events_file: Path, db_path: Path) -> None:
+    from orchestration.loader import load_files
+
+    for stale in (db_path, db_path.with_name(db_path.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    (result,) = load_files([events_file], target="duckdb", keep_ingested_at=True)
+    if not result.ok:
+        raise SystemExit(f"loading {events_file} failed: {result.error}")
+    progress(f"2/5 landed {result.rows:,} rows in raw.usage_events of {db_path}")
+
+
+def seed_and_parse(progress: Progress) -> None:
+    from orchestration.resources import build_dbt_project, build_dbt_resource, prepare_manifest
+
+    project = build_dbt_project()
+    build_dbt_resource(project).cli(["seed"], target_path=project.target_path).wait()
+    prepare_manifest(project, force=True)
+    progress("3/5 dbt seed + dbt parse done")
+
+
+def publish(progress: Progress, as_of: str) -> bool:
+    from orchestration.definitions import defs
+    from orchestration.jobs import PUBLICATION_JOB, run_config_for
+
+    job = defs.get_job_def(PUBLICATION_JOB).with_logger_defs({"progress": _demo_logger(progress)})
+    progress(f"4/5 running {PUBLICATION_JOB} with as_of {as_of} (dbt output follows)")
+    with _dagster_instance() as instance:
+        result = job.execute_in_process(
+            run_config={**run_config_for(as_of), "loggers": {"progress": {}}},
+            instance=instance,
+            raise_on_error=False,
+        )
+    failed_checks = [
+        evaluation.asset_check_key.to_user_string()
+        for evaluation in result.get_asset_check_evaluations()
+        if not evaluation.passed
+    ]
+    status = "succeeded" if result.success else "FAILED"
+    progress(f"4/5 {PUBLICATION_JOB} {status} (run {result.run_id}); failed checks: {failed_checks or 'none'}")
+    return result.success
+
+
+def _dagster_instance() -> DagsterInstance:
+    """The instance in $DAGSTER_HOME (so the run shows in the UI), else a throwaway one."""
+    if os.environ.get("DAGSTER_HOME"):
+        return DagsterInstance.get()
+    return DagsterInstance.ephemeral()
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
+    return con.execute(sql).fetchall()
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    sql = "select column_name from information_schema.columns where table_name = ? order by ordinal_position"
+    return [name for (name,) in con.execute(sql, [table]).fetchall()]
+
+
+def summarize(db_path: Path) -> None:
+    con = duckdb.connect(os.fspath(db_path), read_only=True)
+    try:
+        print("\n== Events (usage_event_reconciliation, quarantined_usage_events) ==")
+        present = [c for c in RECONCILIATION_COLUMNS if c in _columns(con, "usage_event_reconciliation")]
+        sums = _rows(con, f"select {', '.join(f'sum({c})' for c in present)} from usage_event_reconciliation")[0]
+        for name, value in zip(present, sums, strict=True):
+            print(f"  {name:<24}{int(value or 0):>12,}")
+        for reason, count in _rows(
+            con, "select reason, count(*) from quarantined_usage_events group by 1 order by 2 desc, 1"
+        ):
+            print(f"    quarantined {reason:<28}{count:>8,}")
+
+        print("\n== Published invoices (published_invoices) ==")
+        count, first, last = _rows(
+            con, "select count(*), min(invoice_number), max(invoice_number) from published_invoices"
+        )[0]
+        print(f"  {count:,} invoices published, numbers {first} .. {last}")
+        print("  top 10 customers by total due:")
+        for customer, currency, total in _rows(
+            con,
+            "select customer_id, currency, sum(total_due) from published_invoices "
+            "group by 1, 2 order by 3 desc, 1 limit 10",
+        ):
+            print(f"    {customer:<24}{currency:<5}{total:>16,.2f}")
+        print("  grand total per currency:")
+        for currency, total in _rows(
+            con, "select currency, sum(total_due) from published_invoices group by 1 order by 1"
+        ):
+            print(f"    {currency:<5}{total:>16,.2f}")
+    finally:
+        con.close()
+
+
+def where_next(db_path: Path) -> None:
+    print("\n== Where to look next ==")
+    print(f"  DuckDB file:   {db_path}")
+    print("  Dagster UI:    make dagster-ui   (assets, asset checks, the run above if DAGSTER_HOME was set)")
+    print("  Marts:         invoices, invoice_lines, published_invoices, published_invoice_lines,")
+    print("                 quarantined_usage_events, usage_event_reconciliation")
+    print(
+        "  Example:       .venv/bin/python -c \"import duckdb; "
+        f"print(duckdb.connect('{db_path}', read_only=True).sql('select * from published_invoices limit 5'))\""
+    )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--as-of", default=DEMO_AS_OF, help="the run's clock (UTC), default %(default)s")
+    parser.add_argument("--scale", type=float, default=1.0, help="demo data volume factor")
+    parser.add_argument("--seed", type=int, default=42, help="random seed of the demo data")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    progress = Progress()
+    db_path = Path(os.environ.get("BILLING_DUCKDB_PATH") or DEFAULT_DB).resolve()
+    os.environ["BILLING_DUCKDB_PATH"] = os.fspath(db_path)
+    os.environ["BILLING_TARGET"] = "duckdb"
+    events_file = generate(progress, args.scale, args.seed)
+    land(progress, events_file, db_path)
+    seed_and_parse(progress)
+    succeeded = publish(progress, args.as_of)
+    progress("5/5 summary")
+    try:
+        summarize(db_path)
+    except duckdb.Error as error:
+        print(f"  (no summary: {error})")
+    where_next(db_path)
+    progress("demo succeeded" if succeeded else "demo FAILED: the publication job did not succeed")
+    return 0 if succeeded else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

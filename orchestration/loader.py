@@ -1,0 +1,580 @@
+"""Raw usage loader: appends JSON Lines, CSV or Parquet files to raw.usage_events.
+
+    python -m orchestration.loader [--target duckdb|postgres] [--keep-ingested-at] FILE...
+
+The raw table is the system of record, so the loader never drops, fixes or retypes a value: everything
+is stored as text the way it arrived, and typing and validation happen in staging. A file that cannot be
+read faithfully (bad JSON, an unknown column, a corrupt Parquet file, ...) is rejected as a whole: each
+file loads in one transaction, all or nothing, and other files of the same call are not affected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from orchestration.warehouse import RAW_TABLE, check_target, connect, ensure_raw_table
+
+DATA_COLUMNS = ("event_id", "customer_id", "event_type", "occurred_at", "properties")
+RAW_COLUMNS = (*DATA_COLUMNS, "ingested_at")
+KNOWN_COLUMNS = frozenset(RAW_COLUMNS)
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+CSV_SUFFIXES = (".csv",)
+PARQUET_SUFFIXES = (".parquet",)
+
+# Rows per insert/COPY batch. A file is still one transaction; batching only bounds memory.
+DEFAULT_BATCH_ROWS = 100_000
+
+_TIMESTAMP = pa.timestamp("us")
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+class FileRejected(Exception):
+    """A file that cannot be loaded faithfully; the message says where (line or row) and why."""
+
+
+@dataclass
+class LoadResult:
+    """Outcome of loading one file."""
+
+    path: str
+    target: str
+    rows: int = 0
+    error: str | None = None
+    ingested_at: datetime | None = None  # the load time stamped on every row; None when kept from the file
+    seconds: float = 0.0
+    note: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def summary(self) -> str:
+        """One human-readable line for the CLI."""
+        if not self.ok:
+            return f"REJECTED {self.path}: {self.error} (nothing loaded from this file)"
+        stamp = "ingested_at kept from file" if self.ingested_at is None else f"ingested_at {self.ingested_at}"
+        line = (
+            f"loaded {self.rows} rows from {self.path} into {self.target} {RAW_TABLE} "
+            f"({stamp}) in {self.seconds:.2f}s"
+        )
+        return f"{line}; {self.note}" if self.note else line
+
+
+# ---------------------------------------------------------------------------------------------------
+# JSON values -> text
+
+
+class _DuplicateKeyObject:
+    """A JSON object with a repeated key. dict() would keep only the last value, losing data."""
+
+    __slots__ = ("pairs",)
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        self.pairs = pairs
+
+
+def _object_pairs(pairs: list[tuple[str, Any]]) -> Any:
+    obj = dict(pairs)
+    return obj if len(obj) == len(pairs) else _DuplicateKeyObject(pairs)
+
+
+# Decimal keeps a number's digits as sent (12.50 stays 12.50, no binary float rounding).
+_decoder = json.JSONDecoder(object_pairs_hook=_object_pairs, parse_float=Decimal)
+
+
+def _json_text(value: Any) -> str:
+    """Compact JSON text of a decoded value (separators ',' ':', non-ASCII kept as is)."""
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    except TypeError:  # a Decimal or a duplicate-key object inside: the slow, exact path
+        return _json_text_exact(value)
+
+
+def _json_text_exact(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, _DuplicateKeyObject):
+        items = value.pairs
+    elif isinstance(value, list):
+        return "[" + ",".join(_json_text_exact(v) for v in value) + "]"
+    else:
+        return json.dumps(value, ensure_ascii=False)
+    return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + _json_text_exact(v) for k, v in items) + "}"
+
+
+def _value_text(value: Any) -> str | None:
+    """Text stored for one top-level JSON value: strings as themselves, anything else as its JSON text."""
+    if value is None:
+        return None
+    if type(value) is str:
+        return value
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, (int, Decimal)):
+        return str(value)
+    return _json_text(value)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Timestamps for --keep-ingested-at
+
+
+def _to_utc_naive(moment: datetime) -> datetime:
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def _parse_ingested_at(value: Any, where: str) -> datetime:
+    if value is None:
+        raise FileRejected(f"{where}: ingested_at is missing (--keep-ingested-at needs it on every row)")
+    if not isinstance(value, str):
+        raise FileRejected(f"{where}: ingested_at {value!r} is not a timestamp string")
+    try:
+        return _to_utc_naive(datetime.fromisoformat(value.strip()))
+    except ValueError:
+        raise FileRejected(f"{where}: ingested_at {value!r} is not an ISO 8601 timestamp") from None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Readers: each yields pyarrow tables with the five data columns as strings, plus `ingested_at`
+# (timestamp, never null) when the file's values are kept.
+
+
+def _batch(columns: dict[str, pa.Array], rows: int, ingested: pa.Array | None) -> pa.Table:
+    arrays = [columns.get(name, pa.nulls(rows, pa.string())) for name in DATA_COLUMNS]
+    names = list(DATA_COLUMNS)
+    if ingested is not None:
+        arrays.append(ingested)
+        names.append("ingested_at")
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def _check_columns(names: Iterable[str], where: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name not in KNOWN_COLUMNS:
+            raise FileRejected(
+                f"{where}: unknown column {name!r} (expected some of {', '.join(RAW_COLUMNS)})"
+            )
+        if name in seen:
+            raise FileRejected(f"{where}: column {name!r} appears twice")
+        seen.add(name)
+
+
+def _read_jsonl(path: Path, keep_ingested_at: bool, batch_rows: int) -> Iterator[pa.Table]:
+    columns: dict[str, list[str | None]] = {name: [] for name in DATA_COLUMNS}
+    appenders = [(name, columns[name].append) for name in DATA_COLUMNS]
+    ingested: list[datetime] = []
+    rows = 0
+
+    def flush() -> pa.Table:
+        arrays = {name: pa.array(values, pa.string()) for name, values in columns.items()}
+        stamps = pa.array(ingested, _TIMESTAMP) if keep_ingested_at else None
+        table = _batch(arrays, rows, stamps)
+        for values in columns.values():
+            values.clear()
+        ingested.clear()
+        return table
+
+    with path.open("rb") as handle:
+        # Iterating over a binary file splits on b"\n" only, unlike str.splitlines (which would also
+        # split inside values on U+2028 and friends).
+        for line_number, raw in enumerate(handle, start=1):
+            if line_number == 1 and raw.startswith(_UTF8_BOM):
+                raw = raw[len(_UTF8_BOM) :]
+            if not raw.strip():
+                continue
+            where = f"line {line_number}"
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise FileRejected(f"{where}: not valid UTF-8 (byte {exc.start})") from None
+            try:
+                record = _decoder.decode(text)
+            except ValueError as exc:
+                raise FileRejected(f"{where}: not valid JSON ({exc})") from None
+            if type(record) is not dict:
+                if isinstance(record, _DuplicateKeyObject):
+                    keys = [key for key, _ in record.pairs]
+                    repeated = sorted({key for key in keys if keys.count(key) > 1})
+                    raise FileRejected(f"{where}: key {repeated[0]!r} appears twice")
+                kind = "an array" if isinstance(record, list) else f"the value {text.strip()[:40]}"
+                raise FileRejected(f"{where}: valid JSON but {kind}, not an object")
+            if not KNOWN_COLUMNS.issuperset(record):
+                _check_columns(record, where)
+            for name, append in appenders:
+                value = record.get(name)
+                append(value if type(value) is str else _value_text(value))
+            # A NUL byte cannot be stored in Postgres text; reject on every target so both warehouses
+            # always hold the same rows.
+            if b"\\u0000" in raw and any(
+                values[-1] is not None and "\x00" in values[-1] for values in columns.values()
+            ):
+                raise FileRejected(f"{where}: a value contains a NUL character (\\u0000)")
+            if keep_ingested_at:
+                ingested.append(_parse_ingested_at(record.get("ingested_at"), where))
+            rows += 1
+            if rows == batch_rows:
+                yield flush()
+                rows = 0
+    if rows:
+        yield flush()
+
+
+def _csv_text_options(names: list[str], read: list[str]) -> dict[str, Any]:
+    return {
+        "read_options": pa_csv.ReadOptions(column_names=names, skip_rows=1, block_size=8 << 20),
+        "parse_options": pa_csv.ParseOptions(newlines_in_values=True),
+        # Postgres COPY semantics: an unquoted empty field is NULL, a quoted "" is an empty string.
+        "convert_options": pa_csv.ConvertOptions(
+            column_types={name: pa.string() for name in names},
+            include_columns=read,
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            null_values=[""],
+        ),
+    }
+
+
+def _locate_csv_problem(path: Path, width: int) -> str | None:
+    """Find the line of a CSV problem pyarrow reported without one (a ragged row or bad UTF-8)."""
+    csv.field_size_limit(2**31 - 1)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            next(reader, None)
+            for row_number, row in enumerate(reader, start=1):
+                if row and len(row) != width:
+                    return f"row {row_number} (line {reader.line_num}): {len(row)} fields, the header has {width}"
+    except UnicodeDecodeError:
+        with path.open("rb") as handle:
+            for line_number, raw in enumerate(handle, start=1):
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    return f"line {line_number}: not valid UTF-8 (byte {exc.start})"
+    except csv.Error as exc:
+        return str(exc)
+    return None
+
+
+def _read_csv(path: Path, keep_ingested_at: bool, batch_rows: int) -> Iterator[pa.Table]:
+    with path.open("rb") as handle:
+        if not handle.read(4096).strip(b" \t\r\n" + _UTF8_BOM):
+            return  # an empty file: nothing to load, successfully
+    with path.open("rb") as handle:
+        first_line = handle.readline()
+    try:
+        header = next(csv.reader([first_line.decode("utf-8-sig")]), [])
+    except UnicodeDecodeError:
+        raise FileRejected("line 1: the header is not valid UTF-8") from None
+    if not header or not any(name.strip() for name in header):
+        raise FileRejected("line 1: the CSV header is empty")
+    try:
+        _check_columns(header, "line 1 (header)")
+    except FileRejected as exc:
+        raise FileRejected(f"{exc}; a CSV file needs a header row naming its columns") from None
+    if keep_ingested_at and "ingested_at" not in header:
+        raise FileRejected("line 1 (header): no ingested_at column (--keep-ingested-at needs one)")
+    read = [name for name in header if name in DATA_COLUMNS or keep_ingested_at]
+
+    first_row = 1
+    try:
+        reader = pa_csv.open_csv(path, **_csv_text_options(header, read))
+        for record_batch in reader:
+            for start in range(0, record_batch.num_rows, batch_rows):
+                chunk = record_batch.slice(start, batch_rows)
+                yield _arrow_batch(chunk, keep_ingested_at, first_row, "row")
+                first_row += chunk.num_rows
+    except pa.ArrowInvalid as exc:
+        where = _locate_csv_problem(path, len(header))
+        raise FileRejected(where or f"near row {first_row}: {exc}") from None
+
+
+def _arrow_text(array: pa.Array) -> pa.Array:
+    """Render an Arrow column as text: strings as is, numbers/booleans as JSON-like text, nested as JSON."""
+    kind = array.type
+    if pa.types.is_string(kind):
+        return array
+    if pa.types.is_large_string(kind) or pa.types.is_string_view(kind) or pa.types.is_null(kind):
+        return array.cast(pa.string())
+    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind):
+        return array.cast(pa.string())  # fails on invalid UTF-8, which rejects the file
+    if pa.types.is_timestamp(kind):
+        # ISO 8601; a zoned timestamp is stored in UTC, so its wall-clock value gets a "Z".
+        naive = array.cast(pa.timestamp(kind.unit)) if kind.tz else array
+        text = pc.strftime(naive, format="%Y-%m-%dT%H:%M:%S")
+        return pc.binary_join_element_wise(text, pa.scalar("Z"), pa.scalar("")) if kind.tz else text
+    if pa.types.is_dictionary(kind):
+        return _arrow_text(array.dictionary_decode())
+    if pa.types.is_nested(kind):
+        return pa.array(
+            [None if value is None else _json_text(value) for value in array.to_pylist()], pa.string()
+        )
+    return array.cast(pa.string())
+
+
+def _arrow_ingested_at(array: pa.Array, first_row: int, unit: str) -> pa.Array:
+    if array.null_count:
+        missing = pc.index(pc.is_null(array), True).as_py()
+        raise FileRejected(
+            f"{unit} {first_row + missing}: ingested_at is missing (--keep-ingested-at needs it on every row)"
+        )
+    kind = array.type
+    if pa.types.is_timestamp(kind):
+        if kind.tz is not None:
+            array = pc.cast(array, pa.timestamp(kind.unit))  # drops the zone, keeping UTC wall-clock time
+        return array.cast(_TIMESTAMP)
+    if pa.types.is_date(kind):
+        return array.cast(_TIMESTAMP)
+    text = _arrow_text(array)
+    return pa.array(
+        [_parse_ingested_at(value, f"{unit} {first_row + i}") for i, value in enumerate(text.to_pylist())],
+        _TIMESTAMP,
+    )
+
+
+def _arrow_batch(batch: pa.RecordBatch, keep_ingested_at: bool, first_row: int, unit: str) -> pa.Table:
+    columns: dict[str, pa.Array] = {}
+    for name in batch.schema.names:
+        if name in DATA_COLUMNS:
+            text = _arrow_text(batch.column(name))
+            has_nul = pc.any(pc.match_substring(text, "\x00")).as_py()
+            if has_nul:
+                position = pc.index(pc.fill_null(pc.match_substring(text, "\x00"), False), True).as_py()
+                raise FileRejected(f"{unit} {first_row + position}: {name} contains a NUL character")
+            columns[name] = text
+    ingested = None
+    if keep_ingested_at:
+        ingested = _arrow_ingested_at(batch.column("ingested_at"), first_row, unit)
+    return _batch(columns, batch.num_rows, ingested)
+
+
+def _read_parquet(path: Path, keep_ingested_at: bool, batch_rows: int) -> Iterator[pa.Table]:
+    if path.stat().st_size == 0:
+        return  # an empty file: nothing to load, successfully
+    first_row = 1
+    try:
+        parquet = pq.ParquetFile(path)
+        names = parquet.schema_arrow.names
+        _check_columns(names, "schema")
+        if keep_ingested_at and "ingested_at" not in names:
+            raise FileRejected("schema: no ingested_at column (--keep-ingested-at needs one)")
+        read = [name for name in names if name in DATA_COLUMNS or keep_ingested_at]
+        for record_batch in parquet.iter_batches(batch_size=batch_rows, columns=read):
+            yield _arrow_batch(record_batch, keep_ingested_at, first_row, "row")
+            first_row += record_batch.num_rows
+    except (pa.ArrowException, OSError) as exc:
+        raise FileRejected(f"not a readable Parquet file (near row {first_row}): {exc}") from None
+
+
+def _reader(path: Path) -> Any:
+    name = path.name.lower()
+    if name.endswith(JSONL_SUFFIXES):
+        return _read_jsonl
+    if name.endswith(CSV_SUFFIXES):
+        return _read_csv
+    if name.endswith(PARQUET_SUFFIXES):
+        return _read_parquet
+    supported = ", ".join(JSONL_SUFFIXES + CSV_SUFFIXES + PARQUET_SUFFIXES)
+    raise FileRejected(f"unsupported file type {path.suffix or '(no extension)'!r}; expected {supported}")
+
+
+def _file_has_ingested_at(path: Path) -> bool:
+    """Whether a file carries an ingested_at column (only used for a hint when it is ignored)."""
+    name = path.name.lower()
+    try:
+        if name.endswith(CSV_SUFFIXES):
+            with path.open(newline="", encoding="utf-8-sig") as handle:
+                return "ingested_at" in next(csv.reader(handle), [])
+        if name.endswith(PARQUET_SUFFIXES):
+            return "ingested_at" in pq.ParquetFile(path).schema_arrow.names
+        if name.endswith(JSONL_SUFFIXES):
+            with path.open("rb") as handle:
+                first = handle.readline()
+            return b'"ingested_at"' in first
+    except Exception:  # only a hint; a real problem is reported by the load itself
+        return False
+    return False
+
+
+# ---------------------------------------------------------------------------------------------------
+# Writers
+
+
+def _insert_duckdb(conn: Any, batches: Iterable[pa.Table], stamp: datetime | None) -> int:
+    rows = 0
+    columns = ", ".join(RAW_COLUMNS)
+    for table in batches:
+        if stamp is not None:
+            table = table.append_column("ingested_at", pa.repeat(pa.scalar(stamp, _TIMESTAMP), table.num_rows))
+        conn.register("_usage_events_batch", table)
+        try:
+            conn.execute(f"insert into {RAW_TABLE} ({columns}) select {columns} from _usage_events_batch")
+        finally:
+            conn.unregister("_usage_events_batch")
+        rows += table.num_rows
+    return rows
+
+
+def _copy_postgres(conn: Any, batches: Iterable[pa.Table], stamp: datetime | None) -> int:
+    rows = 0
+    copy = f"copy {RAW_TABLE} ({', '.join(RAW_COLUMNS)}) from stdin with (format csv)"
+    # Quote every non-null value so that COPY reads an empty string as '' and only the unquoted
+    # empty field as NULL.
+    options = pa_csv.WriteOptions(include_header=False, quoting_style="all_valid")
+    with conn.cursor() as cur:
+        for table in batches:
+            if stamp is not None:
+                table = table.append_column(
+                    "ingested_at", pa.repeat(pa.scalar(stamp, _TIMESTAMP), table.num_rows)
+                )
+            buffer = io.BytesIO()
+            pa_csv.write_csv(table, buffer, options)
+            buffer.seek(0)
+            cur.copy_expert(copy, buffer)
+            rows += table.num_rows
+    return rows
+
+
+def _load_one(conn: Any, target: str, path: Path, keep: bool, stamp: datetime | None, batch_rows: int) -> int:
+    if not path.is_file():
+        raise FileRejected("no such file")
+    read = _reader(path)
+    batches = read(path, keep, batch_rows)
+    if target == "duckdb":
+        conn.begin()
+        try:
+            rows = _insert_duckdb(conn, batches, stamp)
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+        return rows
+    try:
+        rows = _copy_postgres(conn, batches, stamp)
+    except BaseException:
+        conn.rollback()
+        raise
+    conn.commit()
+    return rows
+
+
+def load_files(
+    paths: Iterable[str | os.PathLike[str]],
+    target: str = "duckdb",
+    keep_ingested_at: bool = False,
+    ingested_at: datetime | None = None,
+    *,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> list[LoadResult]:
+    """Append each file to raw.usage_events on `target`, each file in its own transaction.
+
+    A rejected file loads nothing and does not stop the others: check `LoadResult.ok`. `ingested_at`
+    pins the load time (UTC; an aware value is converted) for every file; by default each file gets the
+    current UTC time. With `keep_ingested_at` the value of the file's own `ingested_at` column is kept.
+    Connection problems raise.
+    """
+    check_target(target)
+    if keep_ingested_at and ingested_at is not None:
+        raise ValueError("give either keep_ingested_at or ingested_at, not both")
+    results: list[LoadResult] = []
+    conn = connect(target)
+    try:
+        ensure_raw_table(conn, target)
+        for raw_path in paths:
+            path = Path(raw_path)
+            stamp = None
+            if not keep_ingested_at:
+                stamp = _to_utc_naive(ingested_at) if ingested_at else datetime.now(timezone.utc).replace(tzinfo=None)
+            result = LoadResult(path=str(path), target=target, ingested_at=stamp)
+            started = time.perf_counter()
+            try:
+                result.rows = _load_one(conn, target, path, keep_ingested_at, stamp, batch_rows)
+            except FileRejected as exc:
+                result.error = f"{path}: {exc}"
+            except (OSError, pa.ArrowException) as exc:
+                result.error = f"{path}: {exc}"
+            except Exception as exc:  # a database error (e.g. a value the warehouse refuses)
+                if not _is_database_error(exc):
+                    raise
+                result.error = f"{path}: {target} refused the data: {str(exc).strip()}"
+            result.seconds = time.perf_counter() - started
+            if result.ok and not keep_ingested_at and _file_has_ingested_at(path):
+                result.note = "the file's ingested_at column was ignored (use --keep-ingested-at to keep it)"
+            results.append(result)
+    finally:
+        conn.close()
+    return results
+
+
+def _is_database_error(exc: Exception) -> bool:
+    import duckdb
+    import psycopg2
+
+    return isinstance(exc, (duckdb.Error, psycopg2.Error))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m orchestration.loader",
+        description="Append JSON Lines, CSV or Parquet usage files to raw.usage_events.",
+    )
+    parser.add_argument(
+        "--target",
+        choices=("duckdb", "postgres"),
+        default=os.environ.get("BILLING_TARGET") or "duckdb",
+        help="warehouse to load into (default: $BILLING_TARGET or duckdb)",
+    )
+    parser.add_argument(
+        "--keep-ingested-at",
+        action="store_true",
+        help="keep each row's ingested_at from the file (replaying archived raw rows)",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE")
+    args = parser.parse_args(argv)
+
+    try:
+        results = load_files(args.files, target=args.target, keep_ingested_at=args.keep_ingested_at)
+    except Exception as exc:
+        print(f"error: cannot load into {args.target}: {exc}", file=sys.stderr)
+        return 2
+    for result in results:
+        print(result.summary(), file=sys.stdout if result.ok else sys.stderr)
+    rejected = [result for result in results if not result.ok]
+    if rejected:
+        loaded = [result.path for result in results if result.ok]
+        print(
+            f"{len(loaded)} file(s) loaded ({', '.join(loaded) or 'none'}); "
+            f"{len(rejected)} rejected ({', '.join(result.path for result in rejected)})",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""The hourly refresh. STOPPED until someone turns it on (UI or ``dagster schedule start``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dagster import (
+    DefaultScheduleStatus,
+    RunRequest,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    schedule,
+)
+
+from orchestration.dbt_assets import normalize_as_of
+from orchestration.jobs import BILLING_STEP, run_config_for
+
+if TYPE_CHECKING:  # not exported by dagster; the type define_asset_job returns
+    from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+
+HOURLY = "0 * * * *"
+
+
+def scheduled_as_of(context: ScheduleEvaluationContext) -> str | None:
+    """The tick's scheduled time in UTC, so a re-run of a tick rebuilds with the same clock."""
+    moment = context.scheduled_execution_time
+    return normalize_as_of(moment.isoformat()) if moment else None
+
+
+def build_hourly_refresh_schedule(job: UnresolvedAssetJobDefinition) -> ScheduleDefinition:
+    @schedule(
+        name="hourly_billing_refresh",
+        cron_schedule=HOURLY,
+        job=job,
+        execution_timezone="UTC",
+        default_status=DefaultScheduleStatus.STOPPED,
+        description="Rebuilds and tests the billing models every hour with as_of = the tick time.",
+    )
+    def hourly_billing_refresh(context: ScheduleEvaluationContext) -> RunRequest:
+        as_of = scheduled_as_of(context)
+        tags = {"billing/as_of": as_of} if as_of else {}
+        return RunRequest(run_config=run_config_for(as_of, (BILLING_STEP,)), tags=tags)
+
+    return hourly_billing_refresh

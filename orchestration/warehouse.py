@@ -1,0 +1,85 @@
+"""Connection helpers shared by the loader, the demo and the Dagster code.
+
+Settings come from environment variables only (the same ones profiles.yml reads), so a developer,
+CI and a deployment point the Python code and dbt at the same warehouse without editing files.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+TARGETS = ("duckdb", "postgres")
+
+RAW_SCHEMA = "raw"
+RAW_TABLE = "raw.usage_events"
+
+# Everything is text except ingested_at: the raw layer keeps values as they arrived and staging types them.
+RAW_TABLE_DDL = """
+create table if not exists raw.usage_events (
+    event_id text,
+    customer_id text,
+    event_type text,
+    occurred_at text,
+    properties text,
+    ingested_at timestamp
+)
+"""
+
+
+def duckdb_path() -> str:
+    """Path of the DuckDB warehouse file (BILLING_DUCKDB_PATH, default /tmp/warehouse_billing.duckdb)."""
+    return os.environ.get("BILLING_DUCKDB_PATH") or "/tmp/warehouse_billing.duckdb"
+
+
+def postgres_settings() -> dict[str, Any]:
+    """psycopg2.connect() keyword arguments built from the BILLING_PG_* environment variables."""
+    return {
+        "host": os.environ.get("BILLING_PG_HOST") or "127.0.0.1",
+        "port": int(os.environ.get("BILLING_PG_PORT") or 5432),
+        "user": os.environ.get("BILLING_PG_USER") or "postgres",
+        "password": os.environ.get("BILLING_PG_PASSWORD", ""),
+        "dbname": os.environ.get("BILLING_PG_DATABASE") or "billing",
+    }
+
+
+def check_target(target: str) -> str:
+    """Return `target` if it is a supported warehouse, else raise ValueError."""
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
+    return target
+
+
+def connect(target: str) -> Any:
+    """Open a DB-API connection to the DuckDB file or the Postgres database of the environment."""
+    check_target(target)
+    if target == "duckdb":
+        import duckdb
+
+        path = duckdb_path()
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return duckdb.connect(path)
+
+    import psycopg2
+
+    conn = psycopg2.connect(**postgres_settings())
+    conn.set_client_encoding("UTF8")
+    # Plain `timestamp` columns hold UTC wall-clock time; make the session agree so now() and casts do too.
+    with conn.cursor() as cur:
+        cur.execute("set time zone 'UTC'")
+    conn.commit()
+    return conn
+
+
+def ensure_raw_table(conn: Any, target: str) -> None:
+    """Create schema `raw` and table `raw.usage_events` if they do not exist yet (committed)."""
+    check_target(target)
+    if target == "duckdb":
+        conn.execute(f"create schema if not exists {RAW_SCHEMA}")
+        conn.execute(RAW_TABLE_DDL)
+        return
+    with conn.cursor() as cur:
+        cur.execute(f"create schema if not exists {RAW_SCHEMA}")
+        cur.execute(RAW_TABLE_DDL)
+    conn.commit()
