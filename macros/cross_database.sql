@@ -161,3 +161,23 @@
         || '}'
     )
 {%- endmacro %}
+
+{#
+  Post-hook of every table: Postgres plans joins from table statistics, and a table dbt has just
+  created has none until autovacuum comes by; without them it chose nested loops over 200k rows.
+#}
+{% macro analyze_relation() -%}
+    {{ return(adapter.dispatch('analyze_relation', 'warehouse_billing')()) }}
+{%- endmacro %}
+
+{% macro default__analyze_relation() -%}
+    select 1
+{%- endmacro %}
+
+{% macro postgres__analyze_relation() -%}
+    {%- if model.config.materialized in ('table', 'incremental') -%}
+        analyze {{ this }}
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}

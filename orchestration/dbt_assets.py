@@ -6,7 +6,6 @@ model's tests run right after it and arrive in Dagster as asset checks. The run'
 comes from run config and reaches dbt as ``--vars``; only the publication step sets ``publish``.
 """
 
-
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -27,6 +26,7 @@ from orchestration.publication_gate import check_evaluations_for_runs, gate_prob
 
 PUBLICATION_SELECTOR = "tag:publication"
 MODEL_FOLDERS = ("staging", "intermediate", "marts")
+MAX_LISTED = 50  # problems listed in a blocked publication's failure metadata
 
 
 class DbtRunConfig(Config):
@@ -123,7 +123,12 @@ def build_publication_assets(project: DbtProject, gate_checks: Sequence[AssetChe
         name="publication_dbt_models",
     )
     def publication_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtRunConfig):
-        evaluations = check_evaluations_for_runs(context.instance, run_lineage(context.instance, context.run_id))
+        if context.selected_asset_keys != context.assets_def.keys:
+            # Invoices and their lines are published together or not at all.
+            raise Failure("Select every publication model (published_invoices and published_invoice_lines).")
+        evaluations = check_evaluations_for_runs(
+            context.instance, run_lineage(context.instance, context.run.run_id)
+        )
         problems = gate_problems(gate_checks, evaluations)
         if problems:
             raise Failure(
@@ -131,7 +136,7 @@ def build_publication_assets(project: DbtProject, gate_checks: Sequence[AssetChe
                     f"Publication blocked: {len(problems)} of {len(gate_checks)} blocking checks of the "
                     "billing models did not pass in this run. Nothing was published."
                 ),
-                metadata={"problems": MetadataValue.md("\n".join(f"- {p}" for p in problems))},
+                metadata={"problems": MetadataValue.md("\n".join(f"- {p}" for p in problems[:MAX_LISTED]))},
             )
         as_of = run_as_of(context, config)
         context.log.info(f"All {len(gate_checks)} blocking checks passed; publishing as_of {as_of}")

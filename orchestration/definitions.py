@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dagster import Definitions
+from dagster import AssetSpec, Definitions
 from dagster_dbt import DbtProject
 
 from orchestration.dbt_assets import build_billing_assets, build_publication_assets
@@ -10,6 +10,12 @@ from orchestration.jobs import build_publication_job, build_refresh_job
 from orchestration.publication_gate import blocking_check_keys
 from orchestration.resources import build_dbt_project, build_dbt_resource, prepare_manifest
 from orchestration.schedules import build_hourly_refresh_schedule
+
+RAW_USAGE_EVENTS = AssetSpec(
+    key=["raw", "usage_events"],
+    group_name="raw",
+    description="Raw usage as landed by orchestration.loader (or any other tool); dbt source raw.usage_events.",
+)
 
 
 def build_definitions(project: DbtProject | None = None) -> Definitions:
@@ -20,7 +26,7 @@ def build_definitions(project: DbtProject | None = None) -> Definitions:
     publication = build_publication_assets(project, gate_checks=blocking_check_keys(billing))
     refresh_job = build_refresh_job(billing)
     return Definitions(
-        assets=[billing, publication],
+        assets=[RAW_USAGE_EVENTS, billing, publication],
         jobs=[refresh_job, build_publication_job(billing, publication)],
         schedules=[build_hourly_refresh_schedule(refresh_job)],
         resources={"dbt": build_dbt_resource(project)},

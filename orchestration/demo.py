@@ -21,7 +21,8 @@ from orchestration.resources import REPO_ROOT
 DEMO_AS_OF = "2026-11-21T00:00:00"
 DEFAULT_DB = REPO_ROOT / "warehouse" / "billing.duckdb"
 EVENTS_FILE = REPO_ROOT / "warehouse" / "demo_events.jsonl"
-RECONCILIATION_COLUMNS = ("received", "accepted", "duplicates", "conflicting_duplicates", "quarantined", "unmetered")
+# dagster-dbt's housekeeping lines, left out of the demo's progress (they stay in the Dagster logs).
+QUIET_PREFIXES = ("A dbt subsetted execution", "Copying `", "Finished dbt command")
 STEP_EVENTS = {
     DagsterEventType.STEP_START: "started",
     DagsterEventType.STEP_SUCCESS: "succeeded",
@@ -52,8 +53,9 @@ class _StepHandler(logging.Handler):
         event = meta.get("dagster_event")
         step = meta.get("step_key") or "run"
         if event is None:
-            if record.levelno >= logging.INFO:
-                self.progress(f"  {step}: {meta.get('orig_message', record.getMessage())}")
+            message = meta.get("orig_message", record.getMessage())
+            if record.levelno >= logging.WARNING or not message.startswith(QUIET_PREFIXES):
+                self.progress(f"  {step}: {message}")
         elif event.event_type in STEP_EVENTS:
             self.progress(f"  step {step} {STEP_EVENTS[event.event_type]}")
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
@@ -65,8 +67,10 @@ class _StepHandler(logging.Handler):
 def _demo_logger(progress: Progress):
     @logger(description="Step-level progress lines for the demo.")
     def demo_progress(_init_context) -> logging.Logger:
-        log = logging.Logger("billing-demo", level=logging.DEBUG)
-        log.addHandler(_StepHandler(progress))
+        log = logging.getLogger("billing-demo")
+        log.setLevel(logging.DEBUG)
+        log.propagate = False
+        log.handlers = [_StepHandler(progress)]
         return log
 
     return demo_progress
@@ -107,7 +111,7 @@ def publish(progress: Progress, as_of: str) -> bool:
     from orchestration.definitions import defs
     from orchestration.jobs import PUBLICATION_JOB, run_config_for
 
-    job = defs.get_job_def(PUBLICATION_JOB).with_logger_defs({"progress": _demo_logger(progress)})
+    job = defs.resolve_job_def(PUBLICATION_JOB).with_logger_defs({"progress": _demo_logger(progress)})
     progress(f"4/5 running {PUBLICATION_JOB} with as_of {as_of} (dbt output follows)")
     with _dagster_instance() as instance:
         result = job.execute_in_process(
@@ -121,7 +125,9 @@ def publish(progress: Progress, as_of: str) -> bool:
         if not evaluation.passed
     ]
     status = "succeeded" if result.success else "FAILED"
-    progress(f"4/5 {PUBLICATION_JOB} {status} (run {result.run_id}); failed checks: {failed_checks or 'none'}")
+    progress(
+        f"4/5 {PUBLICATION_JOB} {status} (run {result.run_id}); failed checks: {failed_checks or 'none'}"
+    )
     return result.success
 
 
@@ -145,27 +151,32 @@ def summarize(db_path: Path) -> None:
     con = duckdb.connect(os.fspath(db_path), read_only=True)
     try:
         print("\n== Events (usage_event_reconciliation, quarantined_usage_events) ==")
-        present = [c for c in RECONCILIATION_COLUMNS if c in _columns(con, "usage_event_reconciliation")]
-        sums = _rows(con, f"select {', '.join(f'sum({c})' for c in present)} from usage_event_reconciliation")[0]
-        for name, value in zip(present, sums, strict=True):
-            print(f"  {name:<24}{int(value or 0):>12,}")
+        counts = [c for c in _columns(con, "usage_event_reconciliation") if c.endswith("_count")]
+        sums = _rows(con, f"select {', '.join(f'sum({c})' for c in counts)} from usage_event_reconciliation")[
+            0
+        ]
+        for name, value in zip(counts, sums, strict=True):
+            print(f"  {name.removesuffix('_count'):<28}{int(value or 0):>12,}")
         for reason, count in _rows(
             con, "select reason, count(*) from quarantined_usage_events group by 1 order by 2 desc, 1"
         ):
             print(f"    quarantined {reason:<28}{count:>8,}")
 
-        print("\n== Published invoices (published_invoices) ==")
+        print("\n== Invoices (invoices, published_invoices) ==")
+        for status, count in _rows(con, "select status, count(*) from invoices group by 1 order by 1"):
+            print(f"  {status} invoices: {count:,}")
         count, first, last = _rows(
             con, "select count(*), min(invoice_number), max(invoice_number) from published_invoices"
         )[0]
         print(f"  {count:,} invoices published, numbers {first} .. {last}")
         print("  top 10 customers by total due:")
-        for customer, currency, total in _rows(
+        for customer, name, currency, total in _rows(
             con,
-            "select customer_id, currency, sum(total_due) from published_invoices "
-            "group by 1, 2 order by 3 desc, 1 limit 10",
+            "select p.customer_id, coalesce(any_value(c.name), ''), p.currency, sum(p.total_due) "
+            "from published_invoices as p left join customers as c on c.customer_id = p.customer_id "
+            "group by p.customer_id, p.currency order by 4 desc, 1 limit 10",
         ):
-            print(f"    {customer:<24}{currency:<5}{total:>16,.2f}")
+            print(f"    {customer:<12}{name[:30]:<32}{currency:<5}{total:>16,.2f}")
         print("  grand total per currency:")
         for currency, total in _rows(
             con, "select currency, sum(total_due) from published_invoices group by 1 order by 1"
@@ -182,13 +193,15 @@ def where_next(db_path: Path) -> None:
     print("  Marts:         invoices, invoice_lines, published_invoices, published_invoice_lines,")
     print("                 quarantined_usage_events, usage_event_reconciliation")
     print(
-        "  Example:       .venv/bin/python -c \"import duckdb; "
+        '  Example:       .venv/bin/python -c "import duckdb; '
         f"print(duckdb.connect('{db_path}', read_only=True).sql('select * from published_invoices limit 5'))\""
     )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--as-of", default=DEMO_AS_OF, help="the run's clock (UTC), default %(default)s")
     parser.add_argument("--scale", type=float, default=1.0, help="demo data volume factor")
     parser.add_argument("--seed", type=int, default=42, help="random seed of the demo data")

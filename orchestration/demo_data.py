@@ -19,7 +19,7 @@ import random
 import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -104,7 +104,7 @@ _UNICODE_LABELS = (
     "naïve \\ backslash and 'single' quotes",
     'emoji 🧪🔥 and "double" quotes, commas, and\nnewlines',
     "Ελληνικά / עברית / العربية",
-    "tab\tseparated\tlabel",
+    "tab\tséparé\tlabel ✓",
 )
 _SQL_LABELS = (
     "Robert'); DROP TABLE raw.usage_events;--",
@@ -228,7 +228,9 @@ def write_reference_seeds(seed_dir: str | Path) -> tuple[Path, Path]:
 
 def _parse_day(value: str | date | datetime) -> datetime:
     if isinstance(value, datetime):
-        return value.replace(tzinfo=None) if value.tzinfo is None else value.astimezone(timezone.utc).replace(tzinfo=None)
+        return (
+            value.replace(tzinfo=None) if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+        )
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
     return datetime.fromisoformat(value)
@@ -289,18 +291,22 @@ class _Profile:
         self.user_weights = [1 / n for n in range(1, len(self.users) + 1)]
         self.model_weights = [rng.uniform(1, 6), rng.uniform(0.5, 4), rng.uniform(0, 2)]
         self.region_eu = 0.9 if eu else 0.08
-        self.eu = eu
-        self.storage_gb = (
-            Decimal(str(round(rng.lognormvariate(math.log({"startup": 5, "scaleup": 60, "enterprise": 400}[segment]), 1), 2)))
-            if rng.random() < 0.75
-            else None
-        )
-        self.seats = {"startup": rng.randint(1, 5), "scaleup": rng.randint(5, 40), "enterprise": rng.randint(30, 500)}[segment]
+        self.storage_gb: Decimal | None = None  # a quarter of the customers store nothing
+        if rng.random() < 0.75:
+            median_gb = {"startup": 5, "scaleup": 60, "enterprise": 400}[segment]
+            self.storage_gb = Decimal(f"{rng.lognormvariate(math.log(median_gb), 1):.2f}")
+        self.seats = {
+            "startup": rng.randint(1, 5),
+            "scaleup": rng.randint(5, 40),
+            "enterprise": rng.randint(30, 500),
+        }[segment]
         self.seat_weekday = rng.randrange(7)
         self.page_views_per_day = rng.uniform(0.05, 0.5)
 
 
-def _active_windows(contracts: list[dict[str, str]], start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+def _active_windows(
+    contracts: list[dict[str, str]], start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
     windows = []
     for contract in contracts:
         lo = max(start, datetime.fromisoformat(contract["starts_at"]))
@@ -332,8 +338,10 @@ def _customer_events(
     hours = list(range(24))
 
     def emit(event_type: str, moment: datetime, properties: str) -> None:
+        """Add one event if it falls inside the window being generated (the loop below sets it)."""
         ingested = moment + _arrival_delay(rng)
-        if moment < window_end and ingested < end:  # rows that have not arrived by `end` do not exist yet
+        # A row that would arrive at or after `end` does not exist yet at the demo's as_of.
+        if window_start <= moment < window_end and ingested < end:
             events.append(
                 {
                     "event_id": _event_id(rng),
@@ -366,19 +374,29 @@ def _customer_events(
                 emit("api_request", when, json.dumps({"endpoint": endpoint, "user_id": user}))
                 if endpoint == "/v1/moderations":
                     continue
-                model = "small" if endpoint == "/v1/embed" else rng.choices(_MODELS, weights=profile.model_weights)[0]
+                model = (
+                    "small"
+                    if endpoint == "/v1/embed"
+                    else rng.choices(_MODELS, weights=profile.model_weights)[0]
+                )
                 region = "eu" if rng.random() < profile.region_eu else "us"
                 tokens_in = max(1, int(rng.lognormvariate(profile.tokens_mu, 0.8)))
                 props = {"tokens": tokens_in, "model": model, "direction": "input", "region": region}
                 emit("tokens", when + timedelta(milliseconds=rng.randrange(50, 900)), json.dumps(props))
                 if endpoint != "/v1/embed":
-                    props = {**props, "tokens": max(1, int(tokens_in * rng.uniform(0.05, 0.6))), "direction": "output"}
+                    props = {
+                        **props,
+                        "tokens": max(1, int(tokens_in * rng.uniform(0.05, 0.6))),
+                        "direction": "output",
+                    }
                     emit("tokens", when + timedelta(seconds=rng.uniform(1, 20)), json.dumps(props))
 
             if profile.storage_gb is not None:
                 for _ in range(_stochastic_round(rng, rng.choice((2, 2, 3)) * scale)):
                     drift = Decimal(str(round(math.exp(rng.gauss(0.004, 0.01)), 6)))
-                    profile.storage_gb = max(Decimal("0.01"), (profile.storage_gb * drift).quantize(Decimal("0.01")))
+                    profile.storage_gb = max(
+                        Decimal("0.01"), (profile.storage_gb * drift).quantize(Decimal("0.01"))
+                    )
                     emit("storage_snapshot", moment_in(day), f'{{"gb": {profile.storage_gb:.2f}}}')
 
             if day.weekday() == profile.seat_weekday or day == window_start:
@@ -521,7 +539,7 @@ def _generate(
     candidates = [e for e in valid if e["_kind"] == "valid"]
     n_duplicates = round(len(candidates) * 0.01)
     n_conflicting = max(2, round(n_duplicates * 0.01)) if n_duplicates else 0
-    made = 0
+    made = conflicting = 0
     # Twice as many candidates as needed: a re-send that would arrive after `end` is skipped.
     for original in rng.sample(candidates, min(len(candidates), n_duplicates * 2)):
         if made == n_duplicates:
@@ -536,12 +554,12 @@ def _generate(
         if original["ingested_at"] + delay >= end_at:
             continue
         copy = {**original, "ingested_at": original["ingested_at"] + delay, "_kind": "duplicate"}
-        if made < n_conflicting:
+        if conflicting < n_conflicting and original["event_type"] == "tokens":
             props = json.loads(original["properties"])
-            key = next(k for k in ("tokens", "gb", "seats", "endpoint", "path") if k in props)
-            props[key] = props[key] + "/v2" if isinstance(props[key], str) else props[key] + 1
+            props["tokens"] += rng.randint(1, 500)  # the sender re-counted
             copy["properties"] = json.dumps(props)
             copy["_kind"] = "conflicting_duplicate"
+            conflicting += 1
         extra.append(copy)
         made += 1
 
@@ -596,7 +614,9 @@ def write_events(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m orchestration.demo_data", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m orchestration.demo_data", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--out", required=True, help="JSON Lines file to write")
     parser.add_argument("--scale", type=float, default=1.0, help="volume multiplier (default 1.0)")
     parser.add_argument("--seed", type=int, default=42)
@@ -610,14 +630,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {path}")
     labelled = generate_labelled_events(args.start, args.end, scale=args.scale, seed=args.seed)
     count = write_events(args.out, (row for _, row in labelled))
-    print(f"wrote {count} events to {args.out} (ingested {args.start} .. {args.end}, scale {args.scale}, seed {args.seed})")
+    print(
+        f"wrote {count} events to {args.out} (ingested {args.start} .. {args.end}, scale {args.scale}, seed {args.seed})"
+    )
     by_type = Counter(row["event_type"] for _, row in labelled)
-    print("by event_type: " + ", ".join(f"{name} {n}" for name, n in sorted(by_type.items(), key=lambda x: -x[1])))
+    print(
+        "by event_type: "
+        + ", ".join(f"{name} {n}" for name, n in sorted(by_type.items(), key=lambda x: -x[1]))
+    )
     by_kind = Counter(kind for kind, _ in labelled)
     print("by kind (expected outcome):")
-    for kind in KIND_OUTCOMES:
+    for kind, outcome in KIND_OUTCOMES.items():
         if by_kind[kind]:
-            print(f"  {kind:<22} {by_kind[kind]:>8}  -> {KIND_OUTCOMES[kind]}")
+            print(f"  {kind:<22} {by_kind[kind]:>8}  -> {outcome}")
     return 0
 
 

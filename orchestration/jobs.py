@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dagster import AssetSelection, AssetsDefinition, define_asset_job
+from dagster import AssetsDefinition, AssetSelection, define_asset_job
 
 if TYPE_CHECKING:  # not exported by dagster; the type define_asset_job returns
     from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
@@ -36,6 +36,8 @@ def build_publication_job(
     )
 
 
-def run_config_for(as_of: str | None, steps: tuple[str, ...] = (BILLING_STEP, PUBLICATION_STEP)) -> dict[str, Any]:
+def run_config_for(
+    as_of: str | None, steps: tuple[str, ...] = (BILLING_STEP, PUBLICATION_STEP)
+) -> dict[str, Any]:
     """Run config that gives every dbt step of a job the same ``as_of``."""
     return {"ops": {step: {"config": {"as_of": as_of}} for step in steps}}

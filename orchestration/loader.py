@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,14 @@ DEFAULT_BATCH_ROWS = 100_000
 
 _TIMESTAMP = pa.timestamp("us")
 _UTF8_BOM = b"\xef\xbb\xbf"
+_BLANK = b" \t\r\n"  # JSON's whitespace
+
+
+@dataclass
+class _ReadOptions:
+    keep_ingested_at: bool
+    batch_rows: int
+    ignored_ingested_at: bool = False  # set by a reader that met an ingested_at column it did not keep
 
 
 class FileRejected(Exception):
@@ -69,8 +77,10 @@ class LoadResult:
     def summary(self) -> str:
         """One human-readable line for the CLI."""
         if not self.ok:
-            return f"REJECTED {self.path}: {self.error} (nothing loaded from this file)"
-        stamp = "ingested_at kept from file" if self.ingested_at is None else f"ingested_at {self.ingested_at}"
+            return f"REJECTED {self.error} (nothing loaded from this file)"
+        stamp = (
+            "ingested_at kept from file" if self.ingested_at is None else f"ingested_at {self.ingested_at}"
+        )
         line = (
             f"loaded {self.rows} rows from {self.path} into {self.target} {RAW_TABLE} "
             f"({stamp}) in {self.seconds:.2f}s"
@@ -119,7 +129,9 @@ def _json_text_exact(value: Any) -> str:
         return "[" + ",".join(_json_text_exact(v) for v in value) + "]"
     else:
         return json.dumps(value, ensure_ascii=False)
-    return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + _json_text_exact(v) for k, v in items) + "}"
+    return (
+        "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + _json_text_exact(v) for k, v in items) + "}"
+    )
 
 
 def _value_text(value: Any) -> str | None:
@@ -143,7 +155,7 @@ def _value_text(value: Any) -> str | None:
 
 def _to_utc_naive(moment: datetime) -> datetime:
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment
 
 
@@ -184,7 +196,8 @@ def _check_columns(names: Iterable[str], where: str) -> None:
         seen.add(name)
 
 
-def _read_jsonl(path: Path, keep_ingested_at: bool, batch_rows: int) -> Iterator[pa.Table]:
+def _read_jsonl(path: Path, options: _ReadOptions) -> Iterator[pa.Table]:
+    keep_ingested_at, batch_rows = options.keep_ingested_at, options.batch_rows
     columns: dict[str, list[str | None]] = {name: [] for name in DATA_COLUMNS}
     appenders = [(name, columns[name].append) for name in DATA_COLUMNS]
     ingested: list[datetime] = []
@@ -205,7 +218,7 @@ def _read_jsonl(path: Path, keep_ingested_at: bool, batch_rows: int) -> Iterator
         for line_number, raw in enumerate(handle, start=1):
             if line_number == 1 and raw.startswith(_UTF8_BOM):
                 raw = raw[len(_UTF8_BOM) :]
-            if not raw.strip():
+            if not raw.strip(_BLANK):
                 continue
             where = f"line {line_number}"
             try:
@@ -236,6 +249,8 @@ def _read_jsonl(path: Path, keep_ingested_at: bool, batch_rows: int) -> Iterator
                 raise FileRejected(f"{where}: a value contains a NUL character (\\u0000)")
             if keep_ingested_at:
                 ingested.append(_parse_ingested_at(record.get("ingested_at"), where))
+            elif "ingested_at" in record:
+                options.ignored_ingested_at = True
             rows += 1
             if rows == batch_rows:
                 yield flush()
@@ -281,24 +296,25 @@ def _locate_csv_problem(path: Path, width: int) -> str | None:
     return None
 
 
-def _read_csv(path: Path, keep_ingested_at: bool, batch_rows: int) -> Iterator[pa.Table]:
+def _read_csv(path: Path, options: _ReadOptions) -> Iterator[pa.Table]:
+    keep_ingested_at, batch_rows = options.keep_ingested_at, options.batch_rows
     with path.open("rb") as handle:
-        if not handle.read(4096).strip(b" \t\r\n" + _UTF8_BOM):
-            return  # an empty file: nothing to load, successfully
-    with path.open("rb") as handle:
-        first_line = handle.readline()
+        first_line = handle.readline().removeprefix(_UTF8_BOM)
+        if not first_line.strip(_BLANK):
+            if all(not line.strip(_BLANK) for line in handle):
+                return  # an empty file: nothing to load, successfully
+            raise FileRejected("line 1: the CSV header is empty")
     try:
-        header = next(csv.reader([first_line.decode("utf-8-sig")]), [])
+        header = next(csv.reader([first_line.decode("utf-8")]), [])
     except UnicodeDecodeError:
         raise FileRejected("line 1: the header is not valid UTF-8") from None
-    if not header or not any(name.strip() for name in header):
-        raise FileRejected("line 1: the CSV header is empty")
     try:
         _check_columns(header, "line 1 (header)")
     except FileRejected as exc:
         raise FileRejected(f"{exc}; a CSV file needs a header row naming its columns") from None
     if keep_ingested_at and "ingested_at" not in header:
         raise FileRejected("line 1 (header): no ingested_at column (--keep-ingested-at needs one)")
+    options.ignored_ingested_at = not keep_ingested_at and "ingested_at" in header
     read = [name for name in header if name in DATA_COLUMNS or keep_ingested_at]
 
     first_row = 1
@@ -373,7 +389,8 @@ def _arrow_batch(batch: pa.RecordBatch, keep_ingested_at: bool, first_row: int, 
     return _batch(columns, batch.num_rows, ingested)
 
 
-def _read_parquet(path: Path, keep_ingested_at: bool, batch_rows: int) -> Iterator[pa.Table]:
+def _read_parquet(path: Path, options: _ReadOptions) -> Iterator[pa.Table]:
+    keep_ingested_at, batch_rows = options.keep_ingested_at, options.batch_rows
     if path.stat().st_size == 0:
         return  # an empty file: nothing to load, successfully
     first_row = 1
@@ -383,6 +400,7 @@ def _read_parquet(path: Path, keep_ingested_at: bool, batch_rows: int) -> Iterat
         _check_columns(names, "schema")
         if keep_ingested_at and "ingested_at" not in names:
             raise FileRejected("schema: no ingested_at column (--keep-ingested-at needs one)")
+        options.ignored_ingested_at = not keep_ingested_at and "ingested_at" in names
         read = [name for name in names if name in DATA_COLUMNS or keep_ingested_at]
         for record_batch in parquet.iter_batches(batch_size=batch_rows, columns=read):
             yield _arrow_batch(record_batch, keep_ingested_at, first_row, "row")
@@ -403,34 +421,22 @@ def _reader(path: Path) -> Any:
     raise FileRejected(f"unsupported file type {path.suffix or '(no extension)'!r}; expected {supported}")
 
 
-def _file_has_ingested_at(path: Path) -> bool:
-    """Whether a file carries an ingested_at column (only used for a hint when it is ignored)."""
-    name = path.name.lower()
-    try:
-        if name.endswith(CSV_SUFFIXES):
-            with path.open(newline="", encoding="utf-8-sig") as handle:
-                return "ingested_at" in next(csv.reader(handle), [])
-        if name.endswith(PARQUET_SUFFIXES):
-            return "ingested_at" in pq.ParquetFile(path).schema_arrow.names
-        if name.endswith(JSONL_SUFFIXES):
-            with path.open("rb") as handle:
-                first = handle.readline()
-            return b'"ingested_at"' in first
-    except Exception:  # only a hint; a real problem is reported by the load itself
-        return False
-    return False
-
-
 # ---------------------------------------------------------------------------------------------------
 # Writers
+
+
+def _stamped(table: pa.Table, stamp: datetime | None) -> pa.Table:
+    """The batch with its ingested_at column: the file's own values, or the load time on every row."""
+    if stamp is None:
+        return table
+    return table.append_column("ingested_at", pa.repeat(pa.scalar(stamp, _TIMESTAMP), table.num_rows))
 
 
 def _insert_duckdb(conn: Any, batches: Iterable[pa.Table], stamp: datetime | None) -> int:
     rows = 0
     columns = ", ".join(RAW_COLUMNS)
-    for table in batches:
-        if stamp is not None:
-            table = table.append_column("ingested_at", pa.repeat(pa.scalar(stamp, _TIMESTAMP), table.num_rows))
+    for batch in batches:
+        table = _stamped(batch, stamp)
         conn.register("_usage_events_batch", table)
         try:
             conn.execute(f"insert into {RAW_TABLE} ({columns}) select {columns} from _usage_events_batch")
@@ -447,11 +453,8 @@ def _copy_postgres(conn: Any, batches: Iterable[pa.Table], stamp: datetime | Non
     # empty field as NULL.
     options = pa_csv.WriteOptions(include_header=False, quoting_style="all_valid")
     with conn.cursor() as cur:
-        for table in batches:
-            if stamp is not None:
-                table = table.append_column(
-                    "ingested_at", pa.repeat(pa.scalar(stamp, _TIMESTAMP), table.num_rows)
-                )
+        for batch in batches:
+            table = _stamped(batch, stamp)
             buffer = io.BytesIO()
             pa_csv.write_csv(table, buffer, options)
             buffer.seek(0)
@@ -460,27 +463,28 @@ def _copy_postgres(conn: Any, batches: Iterable[pa.Table], stamp: datetime | Non
     return rows
 
 
-def _load_one(conn: Any, target: str, path: Path, keep: bool, stamp: datetime | None, batch_rows: int) -> int:
+def _load_one(conn: Any, target: str, path: Path, options: _ReadOptions, stamp: datetime | None) -> int:
+    """Load one file in one transaction; any error rolls it back whole."""
     if not path.is_file():
         raise FileRejected("no such file")
-    read = _reader(path)
-    batches = read(path, keep, batch_rows)
+    batches = _reader(path)(path, options)
+    write = _insert_duckdb if target == "duckdb" else _copy_postgres
     if target == "duckdb":
-        conn.begin()
-        try:
-            rows = _insert_duckdb(conn, batches, stamp)
-        except BaseException:
-            conn.rollback()
-            raise
-        conn.commit()
-        return rows
+        conn.begin()  # psycopg2 opens its transaction implicitly
     try:
-        rows = _copy_postgres(conn, batches, stamp)
+        rows = write(conn, batches, stamp)
     except BaseException:
         conn.rollback()
         raise
     conn.commit()
     return rows
+
+
+def _database_errors() -> tuple[type[Exception], ...]:
+    import duckdb
+    import psycopg2
+
+    return (duckdb.Error, psycopg2.Error)
 
 
 def load_files(
@@ -499,8 +503,11 @@ def load_files(
     Connection problems raise.
     """
     check_target(target)
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
     if keep_ingested_at and ingested_at is not None:
         raise ValueError("give either keep_ingested_at or ingested_at, not both")
+    database_errors = _database_errors()
     results: list[LoadResult] = []
     conn = connect(target)
     try:
@@ -509,33 +516,23 @@ def load_files(
             path = Path(raw_path)
             stamp = None
             if not keep_ingested_at:
-                stamp = _to_utc_naive(ingested_at) if ingested_at else datetime.now(timezone.utc).replace(tzinfo=None)
+                stamp = _to_utc_naive(ingested_at or datetime.now(UTC))
+            options = _ReadOptions(keep_ingested_at=keep_ingested_at, batch_rows=batch_rows)
             result = LoadResult(path=str(path), target=target, ingested_at=stamp)
             started = time.perf_counter()
             try:
-                result.rows = _load_one(conn, target, path, keep_ingested_at, stamp, batch_rows)
-            except FileRejected as exc:
+                result.rows = _load_one(conn, target, path, options, stamp)
+            except (FileRejected, OSError, pa.ArrowException) as exc:
                 result.error = f"{path}: {exc}"
-            except (OSError, pa.ArrowException) as exc:
-                result.error = f"{path}: {exc}"
-            except Exception as exc:  # a database error (e.g. a value the warehouse refuses)
-                if not _is_database_error(exc):
-                    raise
+            except database_errors as exc:  # a value the warehouse refuses
                 result.error = f"{path}: {target} refused the data: {str(exc).strip()}"
             result.seconds = time.perf_counter() - started
-            if result.ok and not keep_ingested_at and _file_has_ingested_at(path):
+            if result.ok and options.ignored_ingested_at:
                 result.note = "the file's ingested_at column was ignored (use --keep-ingested-at to keep it)"
             results.append(result)
     finally:
         conn.close()
     return results
-
-
-def _is_database_error(exc: Exception) -> bool:
-    import duckdb
-    import psycopg2
-
-    return isinstance(exc, (duckdb.Error, psycopg2.Error))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -559,7 +556,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         results = load_files(args.files, target=args.target, keep_ingested_at=args.keep_ingested_at)
-    except Exception as exc:
+    except (ValueError, OSError, *_database_errors()) as exc:
         print(f"error: cannot load into {args.target}: {exc}", file=sys.stderr)
         return 2
     for result in results:

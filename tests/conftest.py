@@ -17,8 +17,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from orchestration.warehouse import postgres_settings  # noqa: E402
-
 PG_TEST_DATABASE_PREFIX = "billing_test_loader_"
 
 
@@ -34,6 +32,8 @@ def duckdb_warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 def postgres_warehouse(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Create a throwaway database, point BILLING_PG_DATABASE at it, drop it afterwards."""
     import psycopg2
+
+    from orchestration.warehouse import postgres_settings
 
     settings = postgres_settings()
     name = PG_TEST_DATABASE_PREFIX + uuid.uuid4().hex[:12]

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ TRICKY_ROWS: list[dict[str, str | None]] = [
         "customer_id": "cus_0003",
         "event_type": "api_request",
         "occurred_at": "2026-09-04T00:00:00Z",
-        "properties": "{\"user_id\": \"Robert'); DROP TABLE raw.usage_events;--\"}",
+        "properties": '{"user_id": "Robert\'); DROP TABLE raw.usage_events;--"}',
     },
     {
         "event_id": "evt_004",
@@ -58,7 +58,13 @@ TRICKY_ROWS: list[dict[str, str | None]] = [
         "occurred_at": "2026-09-05T10:00:00.123Z",
         "properties": 'line1\nline2\r\n,"quoted",\ttab \\ backslash',
     },
-    {"event_id": "evt_007", "customer_id": "NULL", "event_type": "x", "occurred_at": "", "properties": "NULL"},
+    {
+        "event_id": "evt_007",
+        "customer_id": "NULL",
+        "event_type": "x",
+        "occurred_at": "",
+        "properties": "NULL",
+    },
     {"event_id": "evt_008", "customer_id": "\\N", "event_type": "x", "occurred_at": "x", "properties": "\\."},
     {"event_id": "evt_009", "customer_id": "c", "event_type": "x", "occurred_at": "x", "properties": "[1,2]"},
 ]
@@ -135,7 +141,9 @@ def good_rows(prefix: str, count: int) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("file_format", ["jsonl", "csv", "parquet"])
-def test_each_format_keeps_every_row_and_value_as_text(warehouse_target: str, tmp_path: Path, file_format: str):
+def test_each_format_keeps_every_row_and_value_as_text(
+    warehouse_target: str, tmp_path: Path, file_format: str
+):
     path = WRITERS[file_format](tmp_path / f"events.{file_format}", TRICKY_ROWS)
     [result] = load_files([path], target=warehouse_target)
 
@@ -145,37 +153,31 @@ def test_each_format_keeps_every_row_and_value_as_text(warehouse_target: str, tm
 
 
 def test_jsonl_json_values_are_stored_as_their_json_text(warehouse_target: str, tmp_path: Path):
+    lines = [
+        # an object: compact JSON text, unicode kept, numbers exactly as sent (12.50 is not 12.5)
+        (
+            '{"event_id": "a", "properties": {"gb": 12.50, "f": 0.1, "big": 123456789012345678901234567890,'
+            ' "s": "Ünï \\"q\\" \'x\'", "nested": {"list": [1, true, null]}}}'
+        ),
+        # numbers and booleans at the top level: their JSON text; null or a missing key: NULL
+        '{"event_id": 42, "customer_id": true, "event_type": null, "occurred_at": 1.50, "properties": [1, 2]}',
+        # a repeated key inside properties is kept rather than silently collapsed
+        '{"event_id": "c", "properties": {"tokens": 1, "tokens": 2}}',
+        # a JSON string holding JSON text is stored as that text, byte for byte
+        '{"event_id": "d", "properties": "{\\"tokens\\":  7 }"}',
+    ]
     path = tmp_path / "typed.jsonl"
-    path.write_text(
-        "\n".join(
-            [
-                # an object: compact JSON text, unicode kept, numbers exactly as sent (12.50 is not 12.5)
-                '{"event_id": "a", "properties": {"gb": 12.50, "f": 0.1, "big": 123456789012345678901234567890,'
-                ' "s": "Ünï \\"q\\" \'x\'", "nested": {"list": [1, true, null]}}}',
-                # numbers and booleans at the top level: their JSON text; null or a missing key: NULL
-                '{"event_id": 42, "customer_id": true, "event_type": null, "occurred_at": 1.50, "properties": [1, 2]}',
-                # a repeated key inside properties is kept rather than silently collapsed
-                '{"event_id": "c", "properties": {"tokens": 1, "tokens": 2}}',
-                # a JSON string holding JSON text is stored as that text, byte for byte
-                '{"event_id": "d", "properties": "{\\"tokens\\":  7 }"}',
-            ]
-        )
-        + "\n",
-        encoding="utf-8",
-    )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     [result] = load_files([path], target=warehouse_target)
 
     assert result.ok, result.error
+    properties_a = (
+        '{"gb":12.50,"f":0.1,"big":123456789012345678901234567890,"s":"Ünï \\"q\\" \'x\'",'
+        '"nested":{"list":[1,true,null]}}'
+    )
     assert data_values(raw_rows(warehouse_target)) == [
         ("42", "true", None, "1.50", "[1,2]"),
-        (
-            "a",
-            None,
-            None,
-            None,
-            '{"gb":12.50,"f":0.1,"big":123456789012345678901234567890,"s":"Ünï \\"q\\" \'x\'",'
-            '"nested":{"list":[1,true,null]}}',
-        ),
+        ("a", None, None, None, properties_a),
         ("c", None, None, None, '{"tokens":1,"tokens":2}'),
         ("d", None, None, None, '{"tokens":  7 }'),
     ]
@@ -213,7 +215,7 @@ def test_parquet_typed_columns_are_rendered_as_text(duckdb_warehouse: str, tmp_p
         {
             "event_id": pa.array([1, 2], pa.int64()),
             "occurred_at": pa.array(
-                [datetime(2026, 9, 3, 14, 5, 22, tzinfo=timezone.utc), None], pa.timestamp("ms", tz="UTC")
+                [datetime(2026, 9, 3, 14, 5, 22, tzinfo=UTC), None], pa.timestamp("ms", tz="UTC")
             ),
             "properties": pa.array([{"tokens": 5, "model": "small"}, None]),
         }
@@ -325,11 +327,11 @@ def test_empty_files_load_zero_rows(warehouse_target: str, tmp_path: Path, file_
 
 
 def test_default_ingested_at_is_now_and_one_value_per_file(warehouse_target: str, tmp_path: Path):
-    before = datetime.now(timezone.utc).replace(tzinfo=None)
+    before = datetime.now(UTC).replace(tzinfo=None)
     first = write_jsonl(tmp_path / "first.jsonl", good_rows("first", 3))
     second = write_csv(tmp_path / "second.csv", good_rows("second", 3))
     results = load_files([first, second], target=warehouse_target)
-    after = datetime.now(timezone.utc).replace(tzinfo=None)
+    after = datetime.now(UTC).replace(tzinfo=None)
 
     rows = raw_rows(warehouse_target)
     for result in results:
@@ -374,7 +376,9 @@ def test_keep_ingested_at_accepts_parquet_timestamps(duckdb_warehouse: str, tmp_
 
 
 @pytest.mark.parametrize("file_format", ["jsonl", "csv", "parquet"])
-def test_keep_ingested_at_rejects_a_file_with_a_row_lacking_it(duckdb_warehouse: str, tmp_path: Path, file_format: str):
+def test_keep_ingested_at_rejects_a_file_with_a_row_lacking_it(
+    duckdb_warehouse: str, tmp_path: Path, file_format: str
+):
     rows = good_rows("kept", 3)
     rows[0]["ingested_at"] = "2026-09-03 14:05:30"
     rows[1]["ingested_at"] = None
@@ -413,6 +417,7 @@ def test_ingested_at_in_a_file_is_ignored_without_the_flag(duckdb_warehouse: str
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "orchestration.loader", *args],
+        check=False,
         cwd=REPO_ROOT,
         env={**os.environ, **env, "PYTHONPATH": str(REPO_ROOT)},
         capture_output=True,
@@ -426,7 +431,9 @@ def test_cli_exits_non_zero_on_a_bad_file_and_reports_both(duckdb_warehouse: str
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"event_id": "x"}\n{oops\n', encoding="utf-8")
 
-    completed = run_cli("--target", "duckdb", str(good), str(bad), env={"BILLING_DUCKDB_PATH": duckdb_warehouse})
+    completed = run_cli(
+        "--target", "duckdb", str(good), str(bad), env={"BILLING_DUCKDB_PATH": duckdb_warehouse}
+    )
 
     assert completed.returncode == 1
     assert f"loaded 2 rows from {good} into duckdb" in completed.stdout
@@ -442,7 +449,11 @@ def test_cli_loads_into_postgres_with_kept_ingested_at(postgres_warehouse: str, 
     path = write_jsonl(tmp_path / "replay.jsonl", rows)
 
     completed = run_cli(
-        "--target", "postgres", "--keep-ingested-at", str(path), env={"BILLING_PG_DATABASE": postgres_warehouse}
+        "--target",
+        "postgres",
+        "--keep-ingested-at",
+        str(path),
+        env={"BILLING_PG_DATABASE": postgres_warehouse},
     )
 
     assert completed.returncode == 0, completed.stderr

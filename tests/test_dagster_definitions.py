@@ -1,0 +1,214 @@
+"""The Dagster definitions load, and the pure helpers behind them behave."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckKey,
+    AssetCheckSeverity,
+    AssetKey,
+    DefaultScheduleStatus,
+    Definitions,
+    build_schedule_context,
+)
+
+from orchestration.dbt_assets import (
+    dbt_build_args,
+    dbt_vars,
+    group_for_node,
+    normalize_as_of,
+    resolve_as_of,
+)
+from orchestration.jobs import (
+    BILLING_STEP,
+    PUBLICATION_JOB,
+    PUBLICATION_STEP,
+    REFRESH_JOB,
+    run_config_for,
+)
+from orchestration.publication_gate import gate_problems
+from orchestration.resources import (
+    MANIFEST_TARGET_STAMP,
+    build_dbt_project,
+    dbt_executable,
+    manifest_is_stale,
+)
+
+MARTS = ["invoices", "invoice_lines", "quarantined_usage_events", "usage_event_reconciliation"]
+PUBLICATION = ["published_invoices", "published_invoice_lines"]
+
+
+@pytest.fixture(scope="module")
+def defs() -> Definitions:
+    from orchestration.definitions import defs
+
+    return defs
+
+
+def _keys(*names: str) -> set[AssetKey]:
+    return {AssetKey(name) for name in names}
+
+
+def test_definitions_load_with_every_mart_and_publication_model(defs: Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    assert _keys(*MARTS, *PUBLICATION) <= set(graph.get_all_asset_keys())
+    groups = {key.to_user_string(): graph.get(key).group_name for key in graph.materializable_asset_keys}
+    assert {groups[name] for name in MARTS} == {"marts"}
+    assert {groups[name] for name in PUBLICATION} == {"publication"}
+    assert groups["stg_raw__usage_events"] == "staging"
+    assert {group for name, group in groups.items() if name.startswith("int_")} == {"intermediate"}
+    assert groups["currencies"] == "seeds"
+
+
+def test_dbt_tests_arrive_as_asset_checks(defs: Definitions) -> None:
+    checks = defs.resolve_asset_graph().asset_check_keys
+    checked_assets = {key.asset_key for key in checks}
+    assert _keys("invoices", "invoice_lines") <= checked_assets
+    assert any(key.asset_key == AssetKey("published_invoices") for key in checks)
+
+
+def test_refresh_job_builds_everything_but_publication(defs: Definitions) -> None:
+    job = defs.resolve_job_def(REFRESH_JOB)
+    selected = job.asset_layer.selected_asset_keys
+    assert _keys(*MARTS) <= selected
+    assert not _keys(*PUBLICATION) & selected
+    assert {node.name for node in job.graph.node_defs} == {BILLING_STEP}
+
+
+def test_publication_job_runs_billing_then_publication(defs: Definitions) -> None:
+    job = defs.resolve_job_def(PUBLICATION_JOB)
+    assert _keys(*MARTS, *PUBLICATION) <= job.asset_layer.selected_asset_keys
+    # The publication step waits for the billing step (and is skipped if it fails).
+    upstream = job.graph.dependency_structure.input_to_upstream_outputs_for_node(PUBLICATION_STEP)
+    assert {output.node_name for outputs in upstream.values() for output in outputs} == {BILLING_STEP}
+
+
+def test_hourly_refresh_schedule(defs: Definitions) -> None:
+    (schedule,) = [s for s in defs.schedules if s.job_name == REFRESH_JOB]
+    assert schedule.cron_schedule == "0 * * * *"
+    assert schedule.execution_timezone == "UTC"
+    assert schedule.default_status == DefaultScheduleStatus.STOPPED
+    tick = datetime(2026, 11, 21, 13, 0, tzinfo=UTC)
+    (request,) = schedule.evaluate_tick(build_schedule_context(scheduled_execution_time=tick)).run_requests
+    assert request.run_config == run_config_for("2026-11-21T13:00:00", (BILLING_STEP,))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-21T00:00:00", "2026-11-21T00:00:00"),
+        ("2026-11-21", "2026-11-21T00:00:00"),
+        ("2026-11-21T00:00:00Z", "2026-11-21T00:00:00"),
+        ("2026-11-21T02:30:00+02:00", "2026-11-21T00:30:00"),
+        (" 2026-11-21 00:00:00.250 ", "2026-11-21T00:00:00.250000"),
+    ],
+)
+def test_normalize_as_of(text: str, expected: str) -> None:
+    assert normalize_as_of(text) == expected
+
+
+def test_normalize_as_of_rejects_garbage() -> None:
+    with pytest.raises(ValueError, match="as_of must be an ISO 8601 timestamp"):
+        normalize_as_of("yesterday")
+
+
+def test_resolve_as_of_prefers_config_else_run_creation_time() -> None:
+    created = datetime(2026, 11, 21, 9, 15, 42, 123456, tzinfo=UTC)
+    assert resolve_as_of("2026-11-01T00:00:00Z", created) == "2026-11-01T00:00:00"
+    assert resolve_as_of(None, created) == "2026-11-21T09:15:42"
+    assert resolve_as_of("", created.replace(tzinfo=None)) == "2026-11-21T09:15:42"
+
+
+def test_dbt_vars_and_args() -> None:
+    assert dbt_vars("2026-11-21T00:00:00") == {"as_of": "2026-11-21T00:00:00", "publish": False}
+    args = dbt_build_args("2026-11-21T00:00:00", publish=True)
+    assert args[:2] == ["build", "--vars"]
+    assert json.loads(args[2]) == {"as_of": "2026-11-21T00:00:00", "publish": True}
+
+
+def test_run_config_gives_each_step_the_same_as_of() -> None:
+    config = run_config_for("2026-11-21T00:00:00")
+    assert config == {
+        "ops": {
+            BILLING_STEP: {"config": {"as_of": "2026-11-21T00:00:00"}},
+            PUBLICATION_STEP: {"config": {"as_of": "2026-11-21T00:00:00"}},
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("props", "group"),
+    [
+        ({"resource_type": "model", "fqn": ["warehouse_billing", "staging", "stg_x"], "tags": []}, "staging"),
+        ({"resource_type": "model", "fqn": ["warehouse_billing", "intermediate", "int_x"]}, "intermediate"),
+        ({"resource_type": "model", "fqn": ["warehouse_billing", "marts", "invoices"], "tags": []}, "marts"),
+        (
+            {
+                "resource_type": "model",
+                "fqn": ["warehouse_billing", "marts", "published_x"],
+                "tags": ["publication"],
+            },
+            "publication",
+        ),
+        ({"resource_type": "seed", "fqn": ["warehouse_billing", "currencies"], "tags": []}, "seeds"),
+        ({"resource_type": "model", "fqn": ["warehouse_billing", "top_level"], "tags": []}, "other"),
+    ],
+)
+def test_group_for_node(props: dict, group: str) -> None:
+    assert group_for_node(props) == group
+
+
+def _evaluation(key: AssetCheckKey, passed: bool, severity: AssetCheckSeverity) -> AssetCheckEvaluation:
+    return AssetCheckEvaluation(
+        asset_key=key.asset_key, check_name=key.name, passed=passed, severity=severity, metadata={}
+    )
+
+
+def test_gate_blocks_on_failed_or_missing_checks_only() -> None:
+    ok, warned, failed, missing = (AssetCheckKey(AssetKey("invoices"), name) for name in "abcd")
+    evaluations = {
+        ok: _evaluation(ok, True, AssetCheckSeverity.ERROR),
+        warned: _evaluation(warned, False, AssetCheckSeverity.WARN),
+        failed: _evaluation(failed, False, AssetCheckSeverity.ERROR),
+    }
+    assert gate_problems([ok, warned], evaluations) == []
+    assert gate_problems([ok, failed, missing], evaluations) == [
+        "failed: invoices:c",
+        "not evaluated: invoices:d",
+    ]
+
+
+def test_dbt_executable_is_found_without_the_venv_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert Path(dbt_executable()).is_file()
+
+
+def test_manifest_staleness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "models").mkdir()
+    (tmp_path / "dbt_project.yml").write_text("name: probe\nprofile: probe\n", encoding="utf-8")
+    model = tmp_path / "models" / "m.sql"
+    model.write_text("select 1", encoding="utf-8")
+    monkeypatch.setenv("BILLING_TARGET", "duckdb")
+    project = build_dbt_project(tmp_path)
+    assert manifest_is_stale(project)  # no manifest yet
+    project.manifest_path.parent.mkdir()
+    project.manifest_path.write_text("{}", encoding="utf-8")
+    (project.manifest_path.parent / MANIFEST_TARGET_STAMP).write_text("duckdb", encoding="utf-8")
+    now = time.time()
+    for source in (model, tmp_path / "dbt_project.yml"):
+        os.utime(source, (now - 60, now - 60))
+    os.utime(project.manifest_path, (now - 30, now - 30))
+    assert not manifest_is_stale(project)
+    os.utime(model, (now, now))  # a model edited after the parse
+    assert manifest_is_stale(project)
+    os.utime(model, (now - 60, now - 60))
+    assert not manifest_is_stale(project)
+    monkeypatch.setenv("BILLING_TARGET", "postgres")  # parsed for another target
+    assert manifest_is_stale(build_dbt_project(tmp_path))

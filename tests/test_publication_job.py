@@ -1,0 +1,149 @@
+"""invoice_publication_job end to end on a throwaway DuckDB: what it publishes, and what stops it."""
+
+from __future__ import annotations
+
+import shutil
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from dagster import AssetCheckSeverity, AssetKey, DagsterEventType, ExecuteInProcessResult
+
+from orchestration.definitions import build_definitions
+from orchestration.demo_data import generate_events, write_events
+from orchestration.jobs import PUBLICATION_JOB, PUBLICATION_STEP, run_config_for
+from orchestration.loader import load_files
+from orchestration.resources import REPO_ROOT, build_dbt_project
+
+AS_OF = "2026-11-21T00:00:00"
+PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "selectors.yml", "packages.yml")
+PROJECT_DIRS = ("models", "macros", "seeds", "tests/dbt", "snapshots", "analyses")
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh DuckDB file holding a small demo data set in raw.usage_events."""
+    path = tmp_path / "warehouse.duckdb"
+    monkeypatch.setenv("BILLING_DUCKDB_PATH", str(path))
+    monkeypatch.setenv("BILLING_TARGET", "duckdb")
+    events = tmp_path / "events.jsonl"
+    write_events(events, generate_events(scale=0.05))
+    (result,) = load_files([events], target="duckdb", keep_ingested_at=True)
+    assert result.ok, result.error
+    return path
+
+
+def _run(project_dir: Path | None = None) -> ExecuteInProcessResult:
+    defs = build_definitions(build_dbt_project(project_dir))
+    return defs.resolve_job_def(PUBLICATION_JOB).execute_in_process(
+        run_config=run_config_for(AS_OF), raise_on_error=False
+    )
+
+
+def _query(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def _table_exists(path: Path, table: str) -> bool:
+    sql = f"select count(*) from information_schema.tables where table_name = '{table}'"
+    return _query(path, sql)[0][0] > 0
+
+
+def test_publishes_every_ready_invoice_once(warehouse: Path) -> None:
+    first = _run()
+    assert first.success
+
+    def q(sql: str) -> list[tuple[Any, ...]]:
+        return _query(warehouse, sql)
+
+    ready = {row[0] for row in q("select invoice_id from invoices where status = 'ready'")}
+    published = q(
+        "select invoice_id, invoice_number, total_due from published_invoices order by invoice_number"
+    )
+    assert ready, "the demo data should give ready invoices at this as_of"
+    assert {invoice_id for invoice_id, _, _ in published} == ready
+    assert [number for _, number, _ in published] == list(range(1, len(ready) + 1))
+
+    # Lines: exactly the invoice_lines of the published invoices, summing to each total_due.
+    line_columns = "invoice_line_id, invoice_id, line_type, product_id, amount"
+    lines = q(f"select {line_columns} from published_invoice_lines order by invoice_line_id")
+    expected = q(
+        f"select {line_columns} from invoice_lines "
+        "where invoice_id in (select invoice_id from invoices where status = 'ready') order by invoice_line_id"
+    )
+    assert lines == expected
+    sums: dict[str, Decimal] = {}
+    for _, invoice_id, _, _, amount in lines:
+        sums[invoice_id] = sums.get(invoice_id, Decimal(0)) + amount
+    assert {invoice_id: total for invoice_id, _, total in published} == {
+        invoice_id: sums.get(invoice_id, Decimal(0)) for invoice_id, _, _ in published
+    }
+
+    before = (
+        q("select * from published_invoices order by 1"),
+        q("select * from published_invoice_lines order by 1"),
+    )
+    second = _run()
+    assert second.success
+    after = (
+        q("select * from published_invoices order by 1"),
+        q("select * from published_invoice_lines order by 1"),
+    )
+    assert after == before, "a second run with the same as_of must publish nothing new and change nothing"
+
+
+def _copy_project(destination: Path) -> Path:
+    for name in PROJECT_FILES:
+        if (REPO_ROOT / name).exists():
+            shutil.copy2(REPO_ROOT / name, destination / name)
+    for name in PROJECT_DIRS:
+        if (REPO_ROOT / name).is_dir():
+            shutil.copytree(REPO_ROOT / name, destination / name)
+    return destination
+
+
+def test_a_failing_dbt_test_stops_publication(
+    warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = _copy_project(tmp_path / "project")
+    currencies = project / "seeds" / "currencies.csv"
+    header, first_row, *rest = currencies.read_text(encoding="utf-8").splitlines()
+    currencies.write_text("\n".join([header, first_row, first_row, *rest]) + "\n", encoding="utf-8")
+    monkeypatch.setenv("BILLING_DBT_PROJECT_DIR", str(project))
+
+    result = _run(project)
+
+    assert not result.success
+    failed_checks = [
+        evaluation.asset_check_key.to_user_string()
+        for evaluation in result.get_asset_check_evaluations()
+        if not evaluation.passed and evaluation.severity == AssetCheckSeverity.ERROR
+    ]
+    assert any("currenc" in key and "unique" in key for key in failed_checks), failed_checks
+    executed = {
+        event.step_key for event in result.all_events if event.event_type == DagsterEventType.STEP_START
+    }
+    assert PUBLICATION_STEP not in executed
+    assert not _table_exists(warehouse, "published_invoices") or not _query(
+        warehouse, "select * from published_invoices"
+    )
+
+
+def test_publication_step_alone_is_refused(warehouse: Path) -> None:
+    """Without this run's billing checks (a UI selection of just the publication models), nothing publishes."""
+    defs = build_definitions(build_dbt_project())
+    result = defs.resolve_job_def(PUBLICATION_JOB).execute_in_process(
+        run_config=run_config_for(AS_OF, (PUBLICATION_STEP,)),
+        asset_selection=[AssetKey("published_invoices"), AssetKey("published_invoice_lines")],
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = [event for event in result.all_events if event.event_type == DagsterEventType.STEP_FAILURE]
+    assert "Publication blocked" in failure.event_specific_data.error.message
+    assert not _table_exists(warehouse, "published_invoices")
