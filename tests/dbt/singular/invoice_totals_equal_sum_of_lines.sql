@@ -1,0 +1,34 @@
+{#
+  SPEC §4: total_due = subtotal - discount_total + commitment_true_up + adjustment_total
+  - credits_applied = the sum of the invoice's lines. Returns every invoice where either equality fails.
+#}
+with
+
+invoices as (
+
+    select * from {{ ref('invoices') }}
+
+),
+
+line_sums as (
+
+    select
+        invoice_id,
+        sum(amount) as sum_of_lines
+    from {{ ref('invoice_lines') }}
+    group by invoice_id
+
+)
+
+select
+    invoices.invoice_id,
+    invoices.total_due,
+    coalesce(line_sums.sum_of_lines, 0) as sum_of_lines
+from invoices
+left join line_sums
+    on invoices.invoice_id = line_sums.invoice_id
+where
+    invoices.total_due <> coalesce(line_sums.sum_of_lines, 0)
+    or invoices.total_due
+    <> invoices.subtotal - invoices.discount_total + invoices.commitment_true_up
+    + invoices.adjustment_total - invoices.credits_applied
