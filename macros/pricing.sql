@@ -54,14 +54,18 @@
   period bill nothing at all (is_free_event).
 #}
 {% macro percentage_event_amount(event_value, percentage_rate, fixed_fee_per_event, min_per_event, max_per_event, is_free_event) -%}
+    {%- set raw_amount -%}
+        ({{ event_value }} * coalesce({{ percentage_rate }}, 0) + coalesce({{ fixed_fee_per_event }}, 0))
+    {%- endset -%}
+    {%- set at_least_minimum -%}
+        (case
+            when {{ min_per_event }} is not null and {{ raw_amount }} < {{ min_per_event }} then {{ min_per_event }}
+            else {{ raw_amount }}
+        end)
+    {%- endset -%}
     case
         when {{ is_free_event }} then 0
-        else least(
-            greatest(
-                {{ event_value }} * coalesce({{ percentage_rate }}, 0) + coalesce({{ fixed_fee_per_event }}, 0),
-                coalesce({{ min_per_event }}, 0)
-            ),
-            coalesce({{ max_per_event }}, {{ event_value }} * coalesce({{ percentage_rate }}, 0) + coalesce({{ fixed_fee_per_event }}, 0))
-        )
+        when {{ max_per_event }} is not null and {{ at_least_minimum }} > {{ max_per_event }} then {{ max_per_event }}
+        else {{ at_least_minimum }}
     end
 {%- endmacro %}
