@@ -181,3 +181,8 @@
         select 1
     {%- endif -%}
 {%- endmacro %}
+
+{# timestamp + n calendar months (n may be a column); month ends clamp, e.g. Jan 31 + 1 month = Feb 28. #}
+{% macro add_months(timestamp_expr, months_expr) -%}
+    cast({{ dbt.dateadd('month', months_expr, timestamp_expr) }} as timestamp)
+{%- endmacro %}

@@ -7,7 +7,7 @@ with
 metrics as (
 
     select * from {{ ref('stg_seed__billable_metrics') }}
-    where filter is not null
+    where event_filter is not null
 
 ),
 
@@ -18,7 +18,7 @@ final as (
         object_entry.key as filter_property,
         {{ json_element_text('array_element.value') }} as allowed_value
     from metrics,
-        {{ json_object_of_arrays_rows('metrics', 'filter') }}
+        {{ json_object_of_arrays_rows('metrics', 'event_filter') }}
 
 )
 

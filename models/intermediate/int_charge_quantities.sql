@@ -144,7 +144,7 @@ carried_forward_candidates as (
             latest_groups.contract_id = latest_events.contract_id
             and latest_groups.price_id = latest_events.price_id
             and latest_groups.dimensions = latest_events.dimensions
-            and latest_events.occurred_at < billing_periods.period_start
+            and billing_periods.period_start > latest_events.occurred_at
     where not exists (
         select 1
         from with_events
@@ -199,10 +199,10 @@ fallback_prices as (
     inner join prices
         on
             (
-                prices.contract_id = billing_periods.contract_id
-                or (prices.contract_id is null and prices.rate_card_id = billing_periods.rate_card_id)
+                billing_periods.contract_id = prices.contract_id
+                or (prices.contract_id is null and billing_periods.rate_card_id = prices.rate_card_id)
             )
-            and (prices.effective_from is null or prices.effective_from <= billing_periods.covered_start)
+            and (prices.effective_from is null or billing_periods.covered_start >= prices.effective_from)
             and (prices.effective_to is null or billing_periods.covered_start < prices.effective_to)
 
 ),

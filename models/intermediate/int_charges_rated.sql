@@ -95,7 +95,9 @@ volume_amounts as (
     inner join tiers
         on
             usage_charges.price_id = tiers.price_id
-            and {{ volume_tier_holds_quantity('usage_charges.quantity', 'tiers.tier', 'tiers.lower_bound', 'tiers.up_to') }}
+            and {{ volume_tier_holds_quantity(
+                'usage_charges.quantity', 'tiers.tier', 'tiers.lower_bound', 'tiers.up_to'
+            ) }}
     where usage_charges.pricing_model = 'volume'
 
 ),
@@ -156,7 +158,9 @@ usage_rated as (
             when 'volume' then volume_amounts.tier_unit_price
         end as unit_price,
         case usage_charges.pricing_model
-            when 'unit' then {{ unit_amount('usage_charges.quantity', 'usage_charges.free_units', 'usage_charges.unit_price') }}
+            when
+                'unit'
+                then {{ unit_amount('usage_charges.quantity', 'usage_charges.free_units', 'usage_charges.unit_price') }}
             when 'package' then {{ package_amount(
                 'usage_charges.quantity', 'usage_charges.free_units', 'usage_charges.package_size',
                 'usage_charges.package_rounding', 'usage_charges.unit_price'
@@ -199,10 +203,10 @@ recurring_prices_in_force as (
         on
             prices.charge_type = 'recurring'
             and (
-                prices.contract_id = billing_periods.contract_id
-                or (prices.contract_id is null and prices.rate_card_id = billing_periods.rate_card_id)
+                billing_periods.contract_id = prices.contract_id
+                or (prices.contract_id is null and billing_periods.rate_card_id = prices.rate_card_id)
             )
-            and (prices.effective_from is null or prices.effective_from <= billing_periods.covered_start)
+            and (prices.effective_from is null or billing_periods.covered_start >= prices.effective_from)
             and (prices.effective_to is null or billing_periods.covered_start < prices.effective_to)
 
 ),
@@ -246,8 +250,10 @@ all_charges as (
 final as (
 
     select
-        {{ dbt.hash("all_charges.invoice_id || '|' || all_charges.line_type || '|' || all_charges.price_id || '|' || all_charges.dimensions") }}
-            as invoice_line_id,
+        {{ dbt.hash(
+            "all_charges.invoice_id || '|' || all_charges.line_type || '|' "
+            ~ "|| all_charges.price_id || '|' || all_charges.dimensions"
+        ) }} as invoice_line_id,
         all_charges.invoice_id,
         billing_periods.contract_id,
         billing_periods.customer_id,

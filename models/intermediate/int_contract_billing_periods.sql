@@ -55,10 +55,10 @@ periods as (
 
     select
         anchored.*,
-        cast({{ dbt.dateadd('month', 'anchored.months_per_period * period_offsets.period_offset', 'anchored.anchor_at') }}
-            as timestamp) as period_start,
-        cast({{ dbt.dateadd('month', 'anchored.months_per_period * (period_offsets.period_offset + 1)', 'anchored.anchor_at') }}
-            as timestamp) as period_end
+        {{ add_months('anchored.anchor_at', 'anchored.months_per_period * period_offsets.period_offset') }}
+            as period_start,
+        {{ add_months('anchored.anchor_at', 'anchored.months_per_period * (period_offsets.period_offset + 1)') }}
+            as period_end
     from anchored
     cross join period_offsets
 

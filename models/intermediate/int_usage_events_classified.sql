@@ -65,7 +65,8 @@ validated as (
                 then 'missing_customer_id'
             when with_contract.occurred_at is null
                 then 'invalid_occurred_at'
-            when with_contract.occurred_at
+            when
+                with_contract.occurred_at
                 > {{ dbt.dateadd('hour', var('future_tolerance_hours'), 'with_contract.ingested_at') }}
                 then 'future_occurred_at'
             when with_contract.properties is null
@@ -76,7 +77,8 @@ validated as (
                 then 'negative_value'
             when with_contract.contract_id is null
                 then 'no_active_contract'
-            when with_contract.ingested_at
+            when
+                with_contract.ingested_at
                 > {{ dbt.dateadd('day', var('late_arrival_window_days'), 'with_contract.occurred_at') }}
                 then 'outside_late_window'
         end as quarantine_reason

@@ -91,10 +91,10 @@ prices_in_force as (
         on
             metered_events.metric_id = prices.metric_id
             and (
-                prices.contract_id = metered_events.contract_id
-                or (prices.contract_id is null and prices.rate_card_id = metered_events.rate_card_id)
+                metered_events.contract_id = prices.contract_id
+                or (prices.contract_id is null and metered_events.rate_card_id = prices.rate_card_id)
             )
-            and (prices.effective_from is null or prices.effective_from <= metered_events.occurred_at)
+            and (prices.effective_from is null or metered_events.occurred_at >= prices.effective_from)
             and (prices.effective_to is null or metered_events.occurred_at < prices.effective_to)
 
 ),
@@ -118,7 +118,7 @@ best_matches as (
         price_id,
         row_number() over (
             partition by raw_row_key, metric_id, product_id
-            order by specificity desc, price_id
+            order by specificity desc, price_id asc
         ) as match_rank
     from prices_in_force
     where

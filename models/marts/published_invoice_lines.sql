@@ -32,12 +32,12 @@ already_published as (
 
 ),
 {% else %}
-already_published as (
+    already_published as (
 
-    select cast(null as {{ dbt.type_string() }}) as invoice_id
-    where 1 = 0
+        select cast(null as {{ dbt.type_string() }}) as invoice_id
+        where 1 = 0
 
-),
+    ),
 {% endif %}
 
 final as (

@@ -34,18 +34,18 @@ last_number as (
 
 ),
 {% else %}
-already_published as (
+    already_published as (
 
-    select cast(null as {{ dbt.type_string() }}) as invoice_id
-    where 1 = 0
+        select cast(null as {{ dbt.type_string() }}) as invoice_id
+        where 1 = 0
 
-),
+    ),
 
-last_number as (
+    last_number as (
 
-    select 0 as last_invoice_number
+        select 0 as last_invoice_number
 
-),
+    ),
 {% endif %}
 
 to_publish as (

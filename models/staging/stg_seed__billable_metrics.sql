@@ -14,7 +14,7 @@ final as (
         event_type,
         lower(trim(aggregation)) as aggregation,
         nullif(trim(value_property), '') as value_property,
-        nullif(trim(filter), '') as filter,
+        nullif(trim(filter), '') as event_filter,
         nullif(trim(group_by), '') as group_by,
         nullif(trim({{ dbt.split_part('group_by', "','", 1) }}), '') as group_by_key_1,
         nullif(trim({{ dbt.split_part('group_by', "','", 2) }}), '') as group_by_key_2,
