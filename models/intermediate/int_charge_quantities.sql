@@ -233,11 +233,27 @@ zero_usage as (
 
 ),
 
-final as (
+all_quantities as (
 
     select * from with_usage
     union all
     select * from zero_usage
+
+),
+
+final as (
+
+    select
+        invoice_id,
+        contract_id,
+        price_id,
+        product_id,
+        metric_id,
+        dimensions,
+        event_count,
+        cast(quantity as {{ money_type() }}) as quantity,
+        quantity_source
+    from all_quantities
 
 )
 
