@@ -69,3 +69,62 @@
         else {{ at_least_minimum }}
     end
 {%- endmacro %}
+
+{#
+  One discount on a running amount, as a positive number: a percent of it (rounded to the currency's
+  minor units) or a fixed amount, never more than what is left (a discount never goes below zero).
+#}
+{% macro discount_amount(running_amount, discount_type, discount_value, minor_units) -%}
+    least(
+        case {{ discount_type }}
+            when 'percent' then {{ round_to_minor_units(
+                "greatest(" ~ running_amount ~ ", 0) * " ~ discount_value, minor_units
+            ) }}
+            else {{ discount_value }}
+        end,
+        greatest({{ running_amount }}, 0)
+    )
+{%- endmacro %}
+
+{#
+  Discounts apply one after another (SPEC §2.2, by discount_id), each on what the previous left, so
+  they form a chain: a recursive CTE named discount_steps over
+    bases:     chain_key, base_amount, minor_units
+    discounts: chain_key, discount_order (1, 2, ...), discount_id, discount_type, discount_value
+  gives one row per applied discount (discount_order >= 1) plus the starting row (discount_order 0),
+  with running_amount after each step. The calling model must start with `with recursive`.
+#}
+{% macro discount_steps_cte(bases, discounts) -%}
+discount_steps as (
+
+    select
+        {{ bases }}.chain_key,
+        cast(0 as bigint) as discount_order,
+        cast(null as {{ dbt.type_string() }}) as discount_id,
+        cast(0 as {{ money_type() }}) as discount_amount,
+        cast({{ bases }}.base_amount as {{ money_type() }}) as running_amount,
+        {{ bases }}.minor_units
+    from {{ bases }}
+
+    union all
+
+    select
+        discount_steps.chain_key,
+        cast({{ discounts }}.discount_order as bigint) as discount_order,
+        {{ discounts }}.discount_id,
+        cast({{ discount_amount('discount_steps.running_amount', discounts ~ '.discount_type',
+                                discounts ~ '.discount_value', 'discount_steps.minor_units') }}
+            as {{ money_type() }}) as discount_amount,
+        cast(discount_steps.running_amount
+            - {{ discount_amount('discount_steps.running_amount', discounts ~ '.discount_type',
+                                 discounts ~ '.discount_value', 'discount_steps.minor_units') }}
+            as {{ money_type() }}) as running_amount,
+        discount_steps.minor_units
+    from discount_steps
+    inner join {{ discounts }}
+        on
+            discount_steps.chain_key = {{ discounts }}.chain_key
+            and {{ discounts }}.discount_order = discount_steps.discount_order + 1
+
+)
+{%- endmacro %}

@@ -99,6 +99,7 @@ def test_publishes_every_ready_invoice_once(warehouse: Path) -> None:
 
 
 def _copy_project(destination: Path) -> Path:
+    destination.mkdir(parents=True)
     for name in PROJECT_FILES:
         if (REPO_ROOT / name).exists():
             shutil.copy2(REPO_ROOT / name, destination / name)

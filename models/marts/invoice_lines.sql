@@ -1,9 +1,16 @@
 {#
-  Every line of every invoice, draft or ready: one row per invoice x line (a charge's price row and
-  dimension group, or later an adjustment). Contract-level adjustments (overrides, discounts,
-  minimums, commitments, credits) slot in here as their own line types.
+  Every line of every invoice, draft or ready: one row per invoice x line. Lines follow SPEC §3's
+  order of calculation: usage and recurring charges (steps 1-2), per-charge override, discount,
+  minimum and maximum lines (step 3), invoice discounts and the commitment true-up (steps 4-5), then
+  credits (step 6). Each adjustment is a line of its own, so an invoice explains itself.
 #}
 with
+
+billing_periods as (
+
+    select * from {{ ref('int_contract_billing_periods') }}
+
+),
 
 charges as (
 
@@ -11,14 +18,30 @@ charges as (
 
 ),
 
-final as (
+charge_adjustments as (
+
+    select * from {{ ref('int_charge_adjustment_lines') }}
+
+),
+
+invoice_adjustments as (
+
+    select * from {{ ref('int_invoice_adjustment_lines') }}
+
+),
+
+credit_draws as (
+
+    select * from {{ ref('int_credit_draws') }}
+    where drawn_amount > 0
+
+),
+
+all_lines as (
 
     select
         invoice_line_id,
         invoice_id,
-        contract_id,
-        customer_id,
-        currency,
         line_type,
         price_id,
         product_id,
@@ -30,10 +53,105 @@ final as (
         event_count,
         unit_price,
         amount,
-        service_period_start,
-        service_period_end,
-        cast(null as {{ dbt.type_string() }}) as grant_id
+        cast(null as {{ dbt.type_string() }}) as discount_id,
+        cast(null as {{ dbt.type_string() }}) as grant_id,
+        case line_type when 'recurring' then 0 else 1 end as line_order
     from charges
+
+    union all
+
+    select
+        invoice_line_id,
+        invoice_id,
+        line_type,
+        cast(null as {{ dbt.type_string() }}) as price_id,
+        product_id,
+        product_name,
+        cast(null as {{ dbt.type_string() }}) as metric_id,
+        cast(null as {{ dbt.type_string() }}) as pricing_model,
+        '{}' as dimensions,
+        cast(null as {{ money_type() }}) as quantity,
+        0 as event_count,
+        unit_price,
+        amount,
+        discount_id,
+        cast(null as {{ dbt.type_string() }}) as grant_id,
+        10 + line_order as line_order
+    from charge_adjustments
+
+    union all
+
+    select
+        invoice_line_id,
+        invoice_id,
+        line_type,
+        cast(null as {{ dbt.type_string() }}) as price_id,
+        cast(null as {{ dbt.type_string() }}) as product_id,
+        case line_type when 'discount' then 'Invoice discount' else 'Minimum commitment true-up' end
+            as product_name,
+        cast(null as {{ dbt.type_string() }}) as metric_id,
+        cast(null as {{ dbt.type_string() }}) as pricing_model,
+        '{}' as dimensions,
+        cast(null as {{ money_type() }}) as quantity,
+        0 as event_count,
+        cast(null as {{ money_type() }}) as unit_price,
+        amount,
+        discount_id,
+        cast(null as {{ dbt.type_string() }}) as grant_id,
+        line_order
+    from invoice_adjustments
+
+    union all
+
+    select
+        {{ dbt.hash("credit_draws.invoice_id || '|credit|' || credit_draws.grant_id") }} as invoice_line_id,
+        credit_draws.invoice_id,
+        'credit' as line_type,
+        cast(null as {{ dbt.type_string() }}) as price_id,
+        cast(null as {{ dbt.type_string() }}) as product_id,
+        case credit_draws.grant_type when 'prepaid' then 'Prepaid credit' else 'Promotional credit' end
+            as product_name,
+        cast(null as {{ dbt.type_string() }}) as metric_id,
+        cast(null as {{ dbt.type_string() }}) as pricing_model,
+        '{}' as dimensions,
+        cast(null as {{ money_type() }}) as quantity,
+        0 as event_count,
+        cast(null as {{ money_type() }}) as unit_price,
+        -credit_draws.drawn_amount as amount,
+        cast(null as {{ dbt.type_string() }}) as discount_id,
+        credit_draws.grant_id,
+        4000 + credit_draws.grant_rank as line_order
+    from credit_draws
+
+),
+
+final as (
+
+    select
+        all_lines.invoice_line_id,
+        all_lines.invoice_id,
+        billing_periods.contract_id,
+        billing_periods.customer_id,
+        billing_periods.currency,
+        all_lines.line_type,
+        all_lines.line_order,
+        all_lines.price_id,
+        all_lines.product_id,
+        all_lines.product_name,
+        all_lines.metric_id,
+        all_lines.pricing_model,
+        all_lines.dimensions,
+        cast(all_lines.quantity as {{ money_type() }}) as quantity,
+        all_lines.event_count,
+        cast(all_lines.unit_price as {{ money_type() }}) as unit_price,
+        cast(all_lines.amount as {{ money_type() }}) as amount,
+        billing_periods.covered_start as service_period_start,
+        billing_periods.covered_end as service_period_end,
+        all_lines.discount_id,
+        all_lines.grant_id
+    from all_lines
+    inner join billing_periods
+        on all_lines.invoice_id = billing_periods.invoice_id
 
 )
 

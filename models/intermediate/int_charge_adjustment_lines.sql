@@ -1,0 +1,295 @@
+{#
+  Step 3 of SPEC §3, per charge (invoice x product): the contract's price override (an `override`
+  line for the difference after rounding the adjusted charge), then the charge's discounts one after
+  another (`discount` lines), then the charge minimum prorated by days (`minimum_true_up`) and the
+  charge maximum (`maximum_cap`). One row per adjustment line; charges without adjustments have none.
+  Overrides and discounts apply to a period when they are in force on its first covered day
+  (decision log).
+#}
+with recursive
+
+charges as (
+
+    select * from {{ ref('int_charges_rated') }}
+
+),
+
+billing_periods as (
+
+    select * from {{ ref('int_contract_billing_periods') }}
+
+),
+
+prices as (
+
+    select * from {{ ref('int_prices_resolved') }}
+
+),
+
+overrides as (
+
+    select * from {{ ref('stg_seed__price_overrides') }}
+
+),
+
+discounts as (
+
+    select * from {{ ref('stg_seed__discounts') }}
+
+),
+
+currencies as (
+
+    select * from {{ ref('stg_seed__currencies') }}
+
+),
+
+charge_totals as (
+
+    select
+        charges.invoice_id,
+        charges.product_id,
+        max(charges.product_name) as product_name,
+        max(case when charges.line_type = 'usage' then 1 else 0 end) as is_usage_charge,
+        sum(charges.amount) as charge_amount
+    from charges
+    group by charges.invoice_id, charges.product_id
+
+),
+
+charge_context as (
+
+    select
+        charge_totals.*,
+        billing_periods.contract_id,
+        billing_periods.rate_card_id,
+        billing_periods.covered_start,
+        billing_periods.covered_end,
+        billing_periods.covered_days,
+        billing_periods.period_days,
+        currencies.minor_units,
+        {{ dbt.hash("charge_totals.invoice_id || '|' || charge_totals.product_id") }} as chain_key
+    from charge_totals
+    inner join billing_periods
+        on charge_totals.invoice_id = billing_periods.invoice_id
+    inner join currencies
+        on billing_periods.currency = currencies.currency
+
+),
+
+{# a product-specific override wins over one for every usage charge #}
+overrides_in_force as (
+
+    select
+        charge_context.chain_key,
+        overrides.multiplier,
+        row_number() over (
+            partition by charge_context.chain_key
+            order by case when overrides.product_id is not null then 0 else 1 end, overrides.effective_from desc
+        ) as override_rank
+    from charge_context
+    inner join overrides
+        on
+            charge_context.contract_id = overrides.contract_id
+            and (
+                overrides.product_id = charge_context.product_id
+                or (overrides.product_id is null and charge_context.is_usage_charge = 1)
+            )
+            and (overrides.effective_from is null or overrides.effective_from <= charge_context.covered_start)
+            and (overrides.effective_to is null or charge_context.covered_start < overrides.effective_to)
+
+),
+
+overridden as (
+
+    select
+        charge_context.*,
+        overrides_in_force.multiplier,
+        case
+            when overrides_in_force.multiplier is null then charge_context.charge_amount
+            else {{ round_to_minor_units('charge_context.charge_amount * overrides_in_force.multiplier',
+                                         'charge_context.minor_units') }}
+        end as amount_after_override
+    from charge_context
+    left join overrides_in_force
+        on
+            charge_context.chain_key = overrides_in_force.chain_key
+            and overrides_in_force.override_rank = 1
+
+),
+
+discount_bases as (
+
+    select
+        chain_key,
+        amount_after_override as base_amount,
+        minor_units
+    from overridden
+
+),
+
+chain_discounts as (
+
+    select
+        charge_context.chain_key,
+        discounts.discount_id,
+        discounts.discount_type,
+        discounts.discount_value,
+        row_number() over (partition by charge_context.chain_key order by discounts.discount_id) as discount_order
+    from charge_context
+    inner join discounts
+        on
+            charge_context.contract_id = discounts.contract_id
+            and charge_context.product_id = discounts.product_id
+            and (discounts.starts_at is null or discounts.starts_at <= charge_context.covered_start)
+            and (discounts.ends_at is null or charge_context.covered_start < discounts.ends_at)
+
+),
+
+{{ discount_steps_cte('discount_bases', 'chain_discounts') }},
+
+after_discounts as (
+
+    select
+        chain_key,
+        min(running_amount) as amount_after_discounts
+    from discount_steps
+    group by chain_key
+
+),
+
+{# at most one minimum and one maximum per product (a reference data check enforces it) #}
+charge_limits as (
+
+    select
+        charge_context.chain_key,
+        max(prices.minimum_amount) as minimum_amount,
+        max(prices.maximum_amount) as maximum_amount
+    from charge_context
+    inner join prices
+        on
+            charge_context.product_id = prices.product_id
+            and (
+                prices.contract_id = charge_context.contract_id
+                or (prices.contract_id is null and prices.rate_card_id = charge_context.rate_card_id)
+            )
+            and (prices.effective_from is null or prices.effective_from <= charge_context.covered_start)
+            and (prices.effective_to is null or charge_context.covered_start < prices.effective_to)
+    group by charge_context.chain_key
+
+),
+
+limited as (
+
+    select
+        overridden.*,
+        after_discounts.amount_after_discounts,
+        case
+            when charge_limits.minimum_amount is null then cast(0 as {{ money_type() }})
+            else greatest(
+                {{ round_to_minor_units(
+                    divide_truncated('charge_limits.minimum_amount * overridden.covered_days', 'overridden.period_days'),
+                    'overridden.minor_units'
+                ) }} - after_discounts.amount_after_discounts,
+                0
+            )
+        end as minimum_true_up,
+        charge_limits.maximum_amount
+    from overridden
+    inner join after_discounts
+        on overridden.chain_key = after_discounts.chain_key
+    left join charge_limits
+        on overridden.chain_key = charge_limits.chain_key
+
+),
+
+capped as (
+
+    select
+        limited.*,
+        case
+            when limited.maximum_amount is null then cast(0 as {{ money_type() }})
+            else greatest(limited.amount_after_discounts + limited.minimum_true_up - limited.maximum_amount, 0)
+        end as maximum_cap
+    from limited
+
+),
+
+adjustment_lines as (
+
+    select
+        invoice_id,
+        'override' as line_type,
+        product_id,
+        product_name,
+        cast(null as {{ dbt.type_string() }}) as discount_id,
+        multiplier as unit_price,
+        amount_after_override - charge_amount as amount,
+        1 as line_order
+    from capped
+    where multiplier is not null and amount_after_override <> charge_amount
+
+    union all
+
+    select
+        capped.invoice_id,
+        'discount' as line_type,
+        capped.product_id,
+        capped.product_name,
+        discount_steps.discount_id,
+        cast(null as {{ money_type() }}) as unit_price,
+        -discount_steps.discount_amount as amount,
+        1 + discount_steps.discount_order as line_order
+    from capped
+    inner join discount_steps
+        on capped.chain_key = discount_steps.chain_key
+    where discount_steps.discount_order > 0
+
+    union all
+
+    select
+        invoice_id,
+        'minimum_true_up' as line_type,
+        product_id,
+        product_name,
+        cast(null as {{ dbt.type_string() }}) as discount_id,
+        cast(null as {{ money_type() }}) as unit_price,
+        minimum_true_up as amount,
+        1000 as line_order
+    from capped
+    where minimum_true_up > 0
+
+    union all
+
+    select
+        invoice_id,
+        'maximum_cap' as line_type,
+        product_id,
+        product_name,
+        cast(null as {{ dbt.type_string() }}) as discount_id,
+        cast(null as {{ money_type() }}) as unit_price,
+        -maximum_cap as amount,
+        1001 as line_order
+    from capped
+    where maximum_cap > 0
+
+),
+
+final as (
+
+    select
+        {{ dbt.hash("invoice_id || '|' || line_type || '|' || product_id || '|' || coalesce(discount_id, '')") }}
+            as invoice_line_id,
+        invoice_id,
+        line_type,
+        product_id,
+        product_name,
+        discount_id,
+        cast(unit_price as {{ money_type() }}) as unit_price,
+        cast(amount as {{ money_type() }}) as amount,
+        line_order
+    from adjustment_lines
+
+)
+
+select * from final

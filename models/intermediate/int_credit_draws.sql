@@ -1,0 +1,275 @@
+{#
+  Step 6 of SPEC §3: how much each credit grant draws on each invoice of its contract. One row per
+  grant x invoice (contract x billing period) from the grant's first period on.
+
+  Grants in force at the period's last instant (starts_at < period_end, expires_at empty or >=
+  period_end) draw in order (priority, earliest expires_at with empty last, earliest starts_at,
+  grant_id). A grant draws min(its balance, what is left of the invoice, what is left of the charges it
+  applies to); a draw on a product-scoped grant uses up its products in product_id order, so a later
+  grant on the same products sees only what is left. Balances carry from period to period.
+
+  The draws depend on each other in sequence, so they are computed by a recursive CTE that walks the
+  steps (period, grant) of each contract in order, keeping one balance per account: each grant's
+  balance, each product's and the invoice's remaining amount in the current period.
+#}
+with recursive
+
+billing_periods as (
+
+    select * from {{ ref('int_contract_billing_periods') }}
+
+),
+
+grants as (
+
+    select * from {{ ref('stg_seed__credit_grants') }}
+
+),
+
+grant_products as (
+
+    select * from {{ ref('int_credit_grant_products') }}
+
+),
+
+{# what each product and the whole invoice amount to before credits (steps 1 to 5) #}
+product_lines as (
+
+    select invoice_id, product_id, amount from {{ ref('int_charges_rated') }}
+    union all
+    select invoice_id, product_id, amount from {{ ref('int_charge_adjustment_lines') }}
+
+),
+
+invoice_lines_before_credits as (
+
+    select invoice_id, amount from product_lines
+    union all
+    select invoice_id, amount from {{ ref('int_invoice_adjustment_lines') }}
+
+),
+
+grants_ranked as (
+
+    select
+        grants.*,
+        row_number() over (
+            partition by grants.contract_id
+            order by
+                grants.priority,
+                case when grants.expires_at is null then 1 else 0 end,
+                grants.expires_at,
+                grants.starts_at,
+                grants.grant_id
+        ) as grant_rank,
+        count(*) over (partition by grants.contract_id) as grant_count,
+        not exists (
+            select 1 from grant_products where grant_products.grant_id = grants.grant_id
+        ) as is_whole_invoice
+    from grants
+
+),
+
+contract_periods as (
+
+    select
+        billing_periods.*,
+        row_number() over (partition by billing_periods.contract_id order by billing_periods.period_start)
+            as period_index
+    from billing_periods
+    where exists (select 1 from grants where grants.contract_id = billing_periods.contract_id)
+
+),
+
+steps as (
+
+    select
+        contract_periods.contract_id,
+        contract_periods.invoice_id,
+        contract_periods.period_start,
+        contract_periods.period_end,
+        grants_ranked.grant_id,
+        grants_ranked.grant_rank,
+        grants_ranked.is_whole_invoice,
+        cast((contract_periods.period_index - 1) * grants_ranked.grant_count + grants_ranked.grant_rank as bigint)
+            as step_number,
+        coalesce(
+            (grants_ranked.starts_at is null or grants_ranked.starts_at < contract_periods.period_end)
+            and (grants_ranked.expires_at is null or grants_ranked.expires_at >= contract_periods.period_end),
+            false
+        ) as is_in_force
+    from contract_periods
+    inner join grants_ranked
+        on contract_periods.contract_id = grants_ranked.contract_id
+
+),
+
+{# every balance the walk keeps, per contract: grants, products, the invoice #}
+accounts as (
+
+    select contract_id, 'grant' as account_type, grant_id as account_key, amount as opening_amount
+    from grants
+
+    union all
+
+    select distinct contract_periods.contract_id, 'product' as account_type, product_lines.product_id, 0
+    from product_lines
+    inner join contract_periods
+        on product_lines.invoice_id = contract_periods.invoice_id
+
+    union all
+
+    select distinct contract_id, 'invoice' as account_type, 'invoice' as account_key, 0
+    from contract_periods
+
+),
+
+{# the amounts product and invoice accounts start each period with #}
+period_amounts as (
+
+    select invoice_id, 'product' as account_type, product_id as account_key, sum(amount) as amount
+    from product_lines
+    group by invoice_id, product_id
+
+    union all
+
+    select invoice_id, 'invoice' as account_type, 'invoice' as account_key, sum(amount) as amount
+    from invoice_lines_before_credits
+    group by invoice_id
+
+),
+
+balances as (
+
+    select
+        contract_id,
+        cast(0 as bigint) as step_number,
+        account_type,
+        account_key,
+        cast(opening_amount as {{ money_type() }}) as balance,
+        cast(0 as {{ money_type() }}) as step_draw
+    from accounts
+
+    union all
+
+    select
+        contract_id,
+        step_number,
+        account_type,
+        account_key,
+        cast(
+            case
+                when account_type = 'grant' and account_key = step_grant_id then opening - draw
+                when account_type = 'invoice' then opening - draw
+                when is_in_scope then opening - least(greatest(draw - in_scope_before, 0), greatest(opening, 0))
+                else opening
+            end as {{ money_type() }}
+        ) as balance,
+        cast(draw as {{ money_type() }}) as step_draw
+    from (
+        select
+            opened.*,
+            case
+                when not opened.is_in_force then 0
+                else greatest(
+                    least(
+                        max(case when opened.account_type = 'grant' and opened.account_key = opened.step_grant_id
+                            then opened.opening end) over (partition by opened.contract_id),
+                        max(case when opened.account_type = 'invoice' then opened.opening end)
+                            over (partition by opened.contract_id),
+                        case
+                            when opened.is_whole_invoice
+                                then max(case when opened.account_type = 'invoice' then opened.opening end)
+                                    over (partition by opened.contract_id)
+                            else coalesce(
+                                sum(case when opened.is_in_scope then greatest(opened.opening, 0) end)
+                                    over (partition by opened.contract_id),
+                                0
+                            )
+                        end
+                    ),
+                    0
+                )
+            end as draw,
+            coalesce(
+                sum(case when opened.is_in_scope then greatest(opened.opening, 0) end) over (
+                    partition by opened.contract_id
+                    order by opened.account_type, opened.account_key
+                    rows between unbounded preceding and 1 preceding
+                ),
+                0
+            ) as in_scope_before
+        from (
+            select
+                balances.contract_id,
+                steps.step_number,
+                balances.account_type,
+                balances.account_key,
+                steps.grant_id as step_grant_id,
+                steps.is_in_force,
+                steps.is_whole_invoice,
+                coalesce(balances.account_type = 'product' and grant_products.product_id is not null, false)
+                    as is_in_scope,
+                case
+                    when balances.account_type in ('product', 'invoice') and steps.grant_rank = 1
+                        then coalesce(period_amounts.amount, 0)
+                    else balances.balance
+                end as opening
+            from balances
+            inner join steps
+                on
+                    balances.contract_id = steps.contract_id
+                    and steps.step_number = balances.step_number + 1
+            left join period_amounts
+                on
+                    steps.invoice_id = period_amounts.invoice_id
+                    and balances.account_type = period_amounts.account_type
+                    and balances.account_key = period_amounts.account_key
+            left join grant_products
+                on
+                    steps.grant_id = grant_products.grant_id
+                    and balances.account_key = grant_products.product_id
+        ) as opened
+    ) as drawn
+
+),
+
+grant_steps as (
+
+    select
+        steps.*,
+        balances.balance as closing_balance,
+        balances.step_draw as drawn_amount
+    from steps
+    inner join balances
+        on
+            steps.contract_id = balances.contract_id
+            and steps.step_number = balances.step_number
+            and balances.account_type = 'grant'
+            and balances.account_key = steps.grant_id
+
+),
+
+final as (
+
+    select
+        grant_steps.invoice_id,
+        grant_steps.contract_id,
+        grant_steps.grant_id,
+        grants.grant_type,
+        grants.product_ids,
+        grant_steps.period_start,
+        grant_steps.period_end,
+        grant_steps.grant_rank,
+        grant_steps.is_in_force,
+        cast(grant_steps.closing_balance + grant_steps.drawn_amount as {{ money_type() }}) as opening_balance,
+        grant_steps.drawn_amount,
+        grant_steps.closing_balance
+    from grant_steps
+    inner join grants
+        on grant_steps.grant_id = grants.grant_id
+    where grants.starts_at is null or grants.starts_at < grant_steps.period_end
+
+)
+
+select * from final

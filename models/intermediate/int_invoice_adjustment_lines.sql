@@ -1,0 +1,163 @@
+{#
+  Steps 4 and 5 of SPEC §3, per invoice (contract x billing period): the subtotal of every line so
+  far, the invoice-level discounts one after another (`discount` lines without a product), and the
+  minimum commitment true-up, prorated by covered days / period days (`commitment_true_up`).
+  One row per adjustment line.
+#}
+with recursive
+
+billing_periods as (
+
+    select * from {{ ref('int_contract_billing_periods') }}
+
+),
+
+contracts as (
+
+    select * from {{ ref('stg_seed__contracts') }}
+
+),
+
+currencies as (
+
+    select * from {{ ref('stg_seed__currencies') }}
+
+),
+
+discounts as (
+
+    select * from {{ ref('stg_seed__discounts') }}
+    where product_id is null
+
+),
+
+charge_lines as (
+
+    select invoice_id, amount from {{ ref('int_charges_rated') }}
+    union all
+    select invoice_id, amount from {{ ref('int_charge_adjustment_lines') }}
+
+),
+
+subtotals as (
+
+    select
+        billing_periods.invoice_id,
+        billing_periods.contract_id,
+        billing_periods.covered_start,
+        billing_periods.covered_days,
+        billing_periods.period_days,
+        currencies.minor_units,
+        coalesce(sum(charge_lines.amount), 0) as subtotal
+    from billing_periods
+    inner join currencies
+        on billing_periods.currency = currencies.currency
+    left join charge_lines
+        on billing_periods.invoice_id = charge_lines.invoice_id
+    group by
+        billing_periods.invoice_id,
+        billing_periods.contract_id,
+        billing_periods.covered_start,
+        billing_periods.covered_days,
+        billing_periods.period_days,
+        currencies.minor_units
+
+),
+
+discount_bases as (
+
+    select
+        invoice_id as chain_key,
+        subtotal as base_amount,
+        minor_units
+    from subtotals
+
+),
+
+chain_discounts as (
+
+    select
+        subtotals.invoice_id as chain_key,
+        discounts.discount_id,
+        discounts.discount_type,
+        discounts.discount_value,
+        row_number() over (partition by subtotals.invoice_id order by discounts.discount_id) as discount_order
+    from subtotals
+    inner join discounts
+        on
+            subtotals.contract_id = discounts.contract_id
+            and (discounts.starts_at is null or discounts.starts_at <= subtotals.covered_start)
+            and (discounts.ends_at is null or subtotals.covered_start < discounts.ends_at)
+
+),
+
+{{ discount_steps_cte('discount_bases', 'chain_discounts') }},
+
+after_discounts as (
+
+    select
+        chain_key as invoice_id,
+        min(running_amount) as amount_after_discounts
+    from discount_steps
+    group by chain_key
+
+),
+
+commitments as (
+
+    select
+        subtotals.invoice_id,
+        greatest(
+            {{ round_to_minor_units(
+                divide_truncated('contracts.minimum_commitment * subtotals.covered_days', 'subtotals.period_days'),
+                'subtotals.minor_units'
+            ) }} - after_discounts.amount_after_discounts,
+            0
+        ) as commitment_true_up
+    from subtotals
+    inner join contracts
+        on subtotals.contract_id = contracts.contract_id
+    inner join after_discounts
+        on subtotals.invoice_id = after_discounts.invoice_id
+    where contracts.minimum_commitment is not null
+
+),
+
+adjustment_lines as (
+
+    select
+        chain_key as invoice_id,
+        'discount' as line_type,
+        discount_id,
+        -discount_amount as amount,
+        2000 + discount_order as line_order
+    from discount_steps
+    where discount_order > 0
+
+    union all
+
+    select
+        invoice_id,
+        'commitment_true_up' as line_type,
+        cast(null as {{ dbt.type_string() }}) as discount_id,
+        commitment_true_up as amount,
+        3000 as line_order
+    from commitments
+    where commitment_true_up > 0
+
+),
+
+final as (
+
+    select
+        {{ dbt.hash("invoice_id || '|' || line_type || '|' || coalesce(discount_id, '')") }} as invoice_line_id,
+        invoice_id,
+        line_type,
+        discount_id,
+        cast(amount as {{ money_type() }}) as amount,
+        line_order
+    from adjustment_lines
+
+)
+
+select * from final

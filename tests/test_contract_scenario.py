@@ -1,0 +1,243 @@
+"""End-to-end contract scenario: four customers, three months, every line written down by hand.
+
+The seeds in tests/scenarios/contracts replace the demo seeds in a copy of the project. The scenario
+exercises a price override, a charge discount, an invoice discount, charge minimums and maximums, a
+prorated minimum commitment, partial first and last periods, an upgrade to a new contract in another
+currency (JPY, no minor units) with an anniversary anchor, a quarterly contract, and two credit grants
+with different priorities and scopes, one expiring mid-contract. The arithmetic is in the comments.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from dbt_helpers import REPO_ROOT, Warehouse, land_rows, postgres_database
+
+SCENARIO_SEEDS = Path(__file__).parent / "scenarios" / "contracts"
+AS_OF = "2026-04-02T00:00:00"
+
+
+def _events() -> list[dict]:
+    rows: list[dict] = []
+
+    def emit(customer: str, when: str, event_type: str, count: int = 1, **properties: object) -> None:
+        moment = datetime.fromisoformat(when)
+        for index in range(count):
+            rows.append({
+                "event_id": f"{customer}-{event_type}-{when}-{index}-{len(rows)}",
+                "customer_id": customer,
+                "event_type": event_type,
+                "occurred_at": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "properties": _json(properties),
+                "ingested_at": moment + timedelta(minutes=1),
+            })
+
+    emit("cus_a", "2026-01-10 09:00:00", "api_call", 300)
+    emit("cus_a", "2026-01-12 09:00:00", "tokens", tokens=1500, model="small")
+    emit("cus_a", "2026-01-12 10:00:00", "tokens", tokens=400, model="large")
+    emit("cus_a", "2026-02-10 09:00:00", "api_call", 1000)
+    emit("cus_a", "2026-02-12 09:00:00", "tokens", 2, tokens=1500, model="small")
+    emit("cus_a", "2026-02-12 10:00:00", "tokens", tokens=1000, model="large")
+    emit("cus_a", "2026-03-10 09:00:00", "api_call", 200)
+    emit("cus_a", "2026-03-12 09:00:00", "tokens", tokens=500, model="small")
+    emit("cus_b", "2026-02-10 09:00:00", "api_call", 150)
+    emit("cus_b", "2026-02-11 09:00:00", "tokens", tokens=100, model="large")
+    emit("cus_c", "2026-01-20 09:00:00", "api_call", 600)
+    emit("cus_c", "2026-02-05 09:00:00", "api_call", 100)
+    emit("cus_c", "2026-02-20 09:00:00", "api_call", 500)
+    emit("cus_c", "2026-03-10 09:00:00", "api_call", 500)
+    emit("cus_c", "2026-03-20 09:00:00", "api_call", 7)
+    emit("cus_d", "2026-01-15 09:00:00", "api_call", 100)
+    emit("cus_d", "2026-02-15 09:00:00", "tokens", tokens=2500, model="small")
+    emit("cus_d", "2026-03-15 09:00:00", "api_call", 50)
+    return rows
+
+
+def _json(properties: dict) -> str:
+    import json
+
+    return json.dumps(properties)
+
+
+D = Decimal
+# (contract_id, period_start, line_type, product_id / discount_id / grant_id, dimensions) -> amount
+EXPECTED_LINES = {
+    # c_alpha, January: minimum 5.00 on calls (3.00 billed), tokens 1000 x 0.002 + 500 x 0.001 = 2.50
+    # (small, graduated fallback) and 400 x 0.005 = 2.00 (large row). Subtotal 109.50; commitment
+    # 150 - 109.50 = 40.50. The promotional grant (priority 1, whole invoice) draws all 150.00, so the
+    # token grant finds nothing left to draw.
+    ("c_alpha", "2026-01-01", "recurring", "platform", "{}"): D("100.00"),
+    ("c_alpha", "2026-01-01", "usage", "calls", "{}"): D("3.00"),
+    ("c_alpha", "2026-01-01", "usage", "tokens", '{"model": "small"}'): D("2.50"),
+    ("c_alpha", "2026-01-01", "usage", "tokens", '{"model": "large"}'): D("2.00"),
+    ("c_alpha", "2026-01-01", "minimum_true_up", "calls", "{}"): D("2.00"),
+    ("c_alpha", "2026-01-01", "commitment_true_up", None, "{}"): D("40.50"),
+    ("c_alpha", "2026-01-01", "credit", "g_alpha_promo", "{}"): D("-150.00"),
+    # February: calls 10.00 x override 0.8 = 8.00 (override line -2.00, above the minimum); tokens
+    # 3000 small = 2.00 + 2.00 and 1000 large = 5.00, 9.00 capped at 6.00 (-3.00). Subtotal 114.00,
+    # commitment 36.00; the promotional grant draws 150.00 again (100.00 left).
+    ("c_alpha", "2026-02-01", "recurring", "platform", "{}"): D("100.00"),
+    ("c_alpha", "2026-02-01", "usage", "calls", "{}"): D("10.00"),
+    ("c_alpha", "2026-02-01", "override", "calls", "{}"): D("-2.00"),
+    ("c_alpha", "2026-02-01", "usage", "tokens", '{"model": "small"}'): D("4.00"),
+    ("c_alpha", "2026-02-01", "usage", "tokens", '{"model": "large"}'): D("5.00"),
+    ("c_alpha", "2026-02-01", "maximum_cap", "tokens", "{}"): D("-3.00"),
+    ("c_alpha", "2026-02-01", "commitment_true_up", None, "{}"): D("36.00"),
+    ("c_alpha", "2026-02-01", "credit", "g_alpha_promo", "{}"): D("-150.00"),
+    # March: calls 2.00 -> 1.60 (override -0.40) -> minimum 5.00 (+3.40); tokens 500 small = 1.00.
+    # Subtotal 106.00; invoice discount 10 % = -10.60 -> 95.40; commitment 150 - 95.40 = 54.60.
+    # The promotional grant expired on 2026-03-01 (100.00 expire); the token grant draws 1.00.
+    ("c_alpha", "2026-03-01", "recurring", "platform", "{}"): D("100.00"),
+    ("c_alpha", "2026-03-01", "usage", "calls", "{}"): D("2.00"),
+    ("c_alpha", "2026-03-01", "override", "calls", "{}"): D("-0.40"),
+    ("c_alpha", "2026-03-01", "minimum_true_up", "calls", "{}"): D("3.40"),
+    ("c_alpha", "2026-03-01", "usage", "tokens", '{"model": "small"}'): D("1.00"),
+    ("c_alpha", "2026-03-01", "discount", "d_alpha_invoice", "{}"): D("-10.60"),
+    ("c_alpha", "2026-03-01", "commitment_true_up", None, "{}"): D("54.60"),
+    ("c_alpha", "2026-03-01", "credit", "g_alpha_tokens", "{}"): D("-1.00"),
+    # April (draft): zero usage; calls minimum 5.00; 105.00 - 10.50 = 94.50; commitment +55.50.
+    ("c_alpha", "2026-04-01", "recurring", "platform", "{}"): D("100.00"),
+    ("c_alpha", "2026-04-01", "usage", "calls", "{}"): D("0.00"),
+    ("c_alpha", "2026-04-01", "usage", "tokens", "{}"): D("0.00"),
+    ("c_alpha", "2026-04-01", "minimum_true_up", "calls", "{}"): D("5.00"),
+    ("c_alpha", "2026-04-01", "discount", "d_alpha_invoice", "{}"): D("-10.50"),
+    ("c_alpha", "2026-04-01", "commitment_true_up", None, "{}"): D("55.50"),
+    # c_beta starts 2026-01-16 (16 of 31 days): fee 100 x 16/31 = 51.6129 -> 51.61, the platform
+    # discount -20.00, calls minimum 5 x 16/31 = 2.58, commitment 62 x 16/31 = 32.00 < 34.19.
+    ("c_beta", "2026-01-01", "recurring", "platform", "{}"): D("51.61"),
+    ("c_beta", "2026-01-01", "discount", "d_beta_platform", "{}"): D("-20.00"),
+    ("c_beta", "2026-01-01", "usage", "calls", "{}"): D("0.00"),
+    ("c_beta", "2026-01-01", "minimum_true_up", "calls", "{}"): D("2.58"),
+    ("c_beta", "2026-01-01", "usage", "tokens", "{}"): D("0.00"),
+    ("c_beta", "2026-02-01", "recurring", "platform", "{}"): D("100.00"),
+    ("c_beta", "2026-02-01", "discount", "d_beta_platform", "{}"): D("-20.00"),
+    ("c_beta", "2026-02-01", "usage", "calls", "{}"): D("1.50"),
+    ("c_beta", "2026-02-01", "minimum_true_up", "calls", "{}"): D("3.50"),
+    ("c_beta", "2026-02-01", "usage", "tokens", '{"model": "large"}'): D("0.50"),
+    # ends 2026-03-11: covers 10 of 31 days: fee 32.26, minimum 1.61, commitment 62 x 10/31 = 20.00
+    # against a subtotal of 13.87: true-up 6.13.
+    ("c_beta", "2026-03-01", "recurring", "platform", "{}"): D("32.26"),
+    ("c_beta", "2026-03-01", "discount", "d_beta_platform", "{}"): D("-20.00"),
+    ("c_beta", "2026-03-01", "usage", "calls", "{}"): D("0.00"),
+    ("c_beta", "2026-03-01", "minimum_true_up", "calls", "{}"): D("1.61"),
+    ("c_beta", "2026-03-01", "usage", "tokens", "{}"): D("0.00"),
+    ("c_beta", "2026-03-01", "commitment_true_up", None, "{}"): D("6.13"),
+    # c_gamma upgrades on 2026-02-15 from USD (calendar) to JPY (anniversary): no gap, no overlap.
+    ("c_gamma_usd", "2026-01-01", "recurring", "platform", "{}"): D("100.00"),
+    ("c_gamma_usd", "2026-01-01", "usage", "calls", "{}"): D("6.00"),
+    ("c_gamma_usd", "2026-01-01", "usage", "tokens", "{}"): D("0.00"),
+    ("c_gamma_usd", "2026-02-01", "recurring", "platform", "{}"): D("50.00"),
+    ("c_gamma_usd", "2026-02-01", "usage", "calls", "{}"): D("1.00"),
+    ("c_gamma_usd", "2026-02-01", "minimum_true_up", "calls", "{}"): D("1.50"),
+    ("c_gamma_usd", "2026-02-01", "usage", "tokens", "{}"): D("0.00"),
+    ("c_gamma_jpy", "2026-02-15", "recurring", "platform", "{}"): D("10000"),
+    ("c_gamma_jpy", "2026-02-15", "usage", "calls", "{}"): D("3000"),
+    ("c_gamma_jpy", "2026-03-15", "recurring", "platform", "{}"): D("10000"),
+    ("c_gamma_jpy", "2026-03-15", "usage", "calls", "{}"): D("21"),
+    # c_delta bills quarterly: 150 calls = 1.50 + minimum 3.50; 2500 small tokens = 2.00 + 1.50.
+    ("c_delta", "2026-01-01", "recurring", "platform", "{}"): D("100.00"),
+    ("c_delta", "2026-01-01", "usage", "calls", "{}"): D("1.50"),
+    ("c_delta", "2026-01-01", "minimum_true_up", "calls", "{}"): D("3.50"),
+    ("c_delta", "2026-01-01", "usage", "tokens", '{"model": "small"}'): D("3.50"),
+    ("c_delta", "2026-04-01", "recurring", "platform", "{}"): D("100.00"),
+    ("c_delta", "2026-04-01", "usage", "calls", "{}"): D("0.00"),
+    ("c_delta", "2026-04-01", "minimum_true_up", "calls", "{}"): D("5.00"),
+    ("c_delta", "2026-04-01", "usage", "tokens", "{}"): D("0.00"),
+}
+
+# (contract_id, period_start) -> subtotal, discount_total, commitment_true_up, credits_applied, total_due, status
+EXPECTED_INVOICES = {
+    ("c_alpha", "2026-01-01"): (D("109.50"), D(0), D("40.50"), D("150.00"), D("0.00"), "ready"),
+    ("c_alpha", "2026-02-01"): (D("114.00"), D(0), D("36.00"), D("150.00"), D("0.00"), "ready"),
+    ("c_alpha", "2026-03-01"): (D("106.00"), D("10.60"), D("54.60"), D("1.00"), D("149.00"), "ready"),
+    ("c_alpha", "2026-04-01"): (D("105.00"), D("10.50"), D("55.50"), D(0), D("150.00"), "draft"),
+    ("c_beta", "2026-01-01"): (D("34.19"), D(0), D(0), D(0), D("34.19"), "ready"),
+    ("c_beta", "2026-02-01"): (D("85.50"), D(0), D(0), D(0), D("85.50"), "ready"),
+    ("c_beta", "2026-03-01"): (D("13.87"), D(0), D("6.13"), D(0), D("20.00"), "ready"),
+    ("c_gamma_usd", "2026-01-01"): (D("106.00"), D(0), D(0), D(0), D("106.00"), "ready"),
+    ("c_gamma_usd", "2026-02-01"): (D("52.50"), D(0), D(0), D(0), D("52.50"), "ready"),
+    ("c_gamma_jpy", "2026-02-15"): (D("13000"), D(0), D(0), D(0), D("13000"), "ready"),
+    ("c_gamma_jpy", "2026-03-15"): (D("10021"), D(0), D(0), D(0), D("10021"), "draft"),
+    ("c_delta", "2026-01-01"): (D("108.50"), D(0), D(0), D(0), D("108.50"), "ready"),
+    ("c_delta", "2026-04-01"): (D("105.00"), D(0), D(0), D(0), D("105.00"), "draft"),
+}
+
+# (grant_id, period_start) -> opening, drawn, expired, closing
+EXPECTED_LEDGER = {
+    ("g_alpha_promo", "2026-01-01"): (D(400), D(150), D(0), D(250)),
+    ("g_alpha_promo", "2026-02-01"): (D(250), D(150), D(0), D(100)),
+    ("g_alpha_promo", "2026-03-01"): (D(100), D(0), D(100), D(0)),
+    ("g_alpha_tokens", "2026-01-01"): (D(200), D(0), D(0), D(200)),
+    ("g_alpha_tokens", "2026-02-01"): (D(200), D(0), D(0), D(200)),
+    ("g_alpha_tokens", "2026-03-01"): (D(200), D(1), D(0), D(199)),
+    ("g_alpha_tokens", "2026-04-01"): (D(199), D(0), D(0), D(199)),
+}
+
+
+def scenario_project(destination: Path) -> Path:
+    """A copy of the project whose seeds are the scenario's."""
+    project = destination / "project"
+    project.mkdir(parents=True, exist_ok=True)
+    for name in ("dbt_project.yml", "profiles.yml"):
+        shutil.copy(REPO_ROOT / name, project / name)
+    for folder in ("models", "macros"):
+        shutil.copytree(REPO_ROOT / folder, project / folder)
+    shutil.copytree(REPO_ROOT / "tests" / "dbt", project / "tests" / "dbt")
+    shutil.copytree(SCENARIO_SEEDS, project / "seeds")
+    shutil.copy(REPO_ROOT / "seeds" / "_seeds.yml", project / "seeds" / "_seeds.yml")
+    return project
+
+
+def _day(value) -> str:
+    return value.strftime("%Y-%m-%d")
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def scenario(request, tmp_path_factory: pytest.TempPathFactory):
+    work = tmp_path_factory.mktemp(f"scenario_{request.param}")
+    project = scenario_project(work)
+
+    def build(warehouse: Warehouse) -> Warehouse:
+        land_rows(warehouse, _events())
+        warehouse.dbt("seed", as_of=AS_OF, project_dir=project)
+        warehouse.dbt("build", "--exclude", "tag:publication", "test_type:unit", as_of=AS_OF, project_dir=project)
+        return warehouse
+
+    if request.param == "duckdb":
+        yield build(Warehouse("duckdb", work))
+    else:
+        with postgres_database() as database:
+            yield build(Warehouse("postgres", work, pg_database=database))
+
+
+def test_every_invoice_line_matches_the_hand_computed_figures(scenario: Warehouse):
+    rows = scenario.query(
+        "select i.contract_id, i.period_start, l.line_type, "
+        "coalesce(l.grant_id, l.discount_id, l.product_id), l.dimensions, l.amount "
+        "from {schema}.invoice_lines as l inner join {schema}.invoices as i on l.invoice_id = i.invoice_id"
+    )
+    actual = {(contract, _day(start), line_type, key, dims): amount
+              for contract, start, line_type, key, dims, amount in rows}
+    assert actual == EXPECTED_LINES
+
+
+def test_invoice_totals_match_the_hand_computed_figures(scenario: Warehouse):
+    rows = scenario.query(
+        "select contract_id, period_start, subtotal, discount_total, commitment_true_up, credits_applied, "
+        "total_due, status from {schema}.invoices"
+    )
+    actual = {(contract, _day(start)): tuple(rest) for contract, start, *rest in rows}
+    assert actual == EXPECTED_INVOICES
+
+
+def test_credit_ledger_matches_the_hand_computed_balances(scenario: Warehouse):
+    rows = scenario.query(
+        "select grant_id, period_start, opening_balance, drawn_amount, expired_amount, closing_balance "
+        "from {schema}.credit_ledger"
+    )
+    actual = {(grant, _day(start)): tuple(rest) for grant, start, *rest in rows}
+    assert actual == EXPECTED_LEDGER
