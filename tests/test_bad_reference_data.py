@@ -1,0 +1,130 @@
+"""Bad reference data fails the build with an error that names the offending row (SPEC §2.2).
+
+Each case breaks one seed of the contract scenario in a copy of the project and builds the reference
+data check (`dbt build --select +int_reference_data_errors`, seeds included).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from dbt_helpers import Warehouse, postgres_database
+from test_contract_scenario import scenario_project
+
+
+def _append(line: str) -> Callable[[str], str]:
+    return lambda text: text.rstrip("\n") + "\n" + line + "\n"
+
+
+def _replace(old: str, new: str) -> Callable[[str], str]:
+    def edit(text: str) -> str:
+        assert old in text, f"the scenario seed no longer contains {old!r}"
+        return text.replace(old, new)
+
+    return edit
+
+
+CASES = {
+    "tier bounds do not increase": (
+        "price_tiers.csv",
+        _replace("p_tokens,2,,0.001,0", "p_tokens,2,900,0.001,0\np_tokens,3,,0.0005,0"),
+        "price_tiers row p_tokens tier 2: up_to must be strictly greater",
+    ),
+    "gap in tier numbering": (
+        "price_tiers.csv",
+        _replace("p_tokens,2,,0.001,0", "p_tokens,3,,0.001,0"),
+        "price_tiers row p_tokens tier 3: tiers must be numbered 1, 2, 3",
+    ),
+    "usage price without a metric": (
+        "prices.csv",
+        _replace("p_calls,rc_usd,,calls,API calls,usage,api_calls,", "p_calls,rc_usd,,calls,API calls,usage,,"),
+        "prices row p_calls: a usage charge needs a metric_id",
+    ),
+    "two rows match the same usage equally": (
+        "prices.csv",
+        _append('p_tokens_large_2,rc_usd,,tokens,Tokens,usage,tokens,unit,0.004,,,,,,,,,"{""model"": ""large""}",,,,,'),
+        "prices row p_tokens_large: matches the same usage as p_tokens_large_2",
+    ),
+    "override of an unknown contract": (
+        "price_overrides.csv",
+        _append("c_nobody,calls,0.5,2026-01-01 00:00:00,"),
+        "price_overrides row c_nobody calls: contract_id c_nobody is not in contracts",
+    ),
+    "override of an unknown product": (
+        "price_overrides.csv",
+        _append("c_alpha,storage,0.5,2026-01-01 00:00:00,"),
+        "price_overrides row c_alpha storage: product_id storage has no price",
+    ),
+    "grant for an unknown contract": (
+        "credit_grants.csv",
+        _append("g_lost,c_nobody,prepaid,10.00,,1,2026-01-01 00:00:00,"),
+        "credit_grants row g_lost: contract_id c_nobody is not in contracts",
+    ),
+    "grant for an unknown product": (
+        "credit_grants.csv",
+        _append("g_storage,c_alpha,prepaid,10.00,storage,1,2026-01-01 00:00:00,"),
+        "credit_grants row g_storage: product_ids names storage, which has no price",
+    ),
+    "overlapping contracts in different currencies": (
+        "contracts.csv",
+        _append("c_alpha_jpy,cus_a,rc_jpy,2026-02-01 00:00:00,,monthly,calendar,JPY,,30"),
+        "contracts row c_alpha: overlaps contract c_alpha_jpy of the same customer",
+    ),
+    "contract currency differs from its rate card": (
+        "contracts.csv",
+        _replace("c_delta,cus_d,rc_usd,2026-01-01 00:00:00,,quarterly,calendar,USD",
+                 "c_delta,cus_d,rc_usd,2026-01-01 00:00:00,,quarterly,calendar,JPY"),
+        "contracts row c_delta: currency JPY differs from rate card rc_usd currency USD",
+    ),
+    "negative discount": (
+        "discounts.csv",
+        _replace("d_beta_platform,c_beta,platform,amount,20.00", "d_beta_platform,c_beta,platform,amount,-20.00"),
+        "discounts row d_beta_platform: value must be set and not negative",
+    ),
+    "negative grant": (
+        "credit_grants.csv",
+        _replace("g_alpha_tokens,c_alpha,prepaid,200.00", "g_alpha_tokens,c_alpha,prepaid,-200.00"),
+        "credit_grants row g_alpha_tokens: amount must be set and not negative",
+    ),
+    "negative unit price": (
+        "prices.csv",
+        _replace("p_jpy_calls,rc_jpy,,calls,API calls,usage,api_calls,unit,3,",
+                 "p_jpy_calls,rc_jpy,,calls,API calls,usage,api_calls,unit,-3,"),
+        "prices row p_jpy_calls: amounts, rates and free_units must not be negative",
+    ),
+}
+
+
+def _broken_build(tmp_path: Path, seed: str, edit: Callable[[str], str], warehouse: Warehouse | None = None):
+    project = scenario_project(tmp_path)
+    seed_path = project / "seeds" / seed
+    seed_path.write_text(edit(seed_path.read_text()))
+    warehouse = warehouse or Warehouse("duckdb", tmp_path)
+    return warehouse.dbt(
+        "build", "--select", "+int_reference_data_errors", "--indirect-selection", "cautious",
+        check=False, project_dir=project,
+    )
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_reference_data_fails_the_build_naming_the_row(tmp_path: Path, case: str):
+    seed, edit, message = CASES[case]
+    result = _broken_build(tmp_path, seed, edit)
+    assert result.returncode != 0, f"the build passed with bad reference data ({case})"
+    assert "Bad reference data" in result.stdout
+    assert message in result.stdout, result.stdout[-3000:]
+
+
+def test_the_unbroken_scenario_passes_the_same_check(tmp_path: Path):
+    result = _broken_build(tmp_path, "currencies.csv", lambda text: text)
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_bad_reference_data_fails_on_postgres_too(tmp_path: Path):
+    seed, edit, message = CASES["two rows match the same usage equally"]
+    with postgres_database() as database:
+        result = _broken_build(tmp_path, seed, edit, Warehouse("postgres", tmp_path, pg_database=database))
+    assert result.returncode != 0
+    assert message in result.stdout, result.stdout[-3000:]
