@@ -2,8 +2,9 @@
 
     python -m orchestration.demo_data --out warehouse/demo_events.jsonl [--scale 1.0] [--seeds-dir seeds]
 
-Reference data (customers, contracts) is fixed: it does not depend on the events' seed, so the committed
-seed files always match what the generator assumes. Events are drawn from one random stream per
+Reference data (customers, contracts and their terms: price overrides, discounts, credit grants) is
+fixed: it does not depend on the events' seed, so the committed seed files always match what the
+generator assumes. Events are drawn from one random stream per
 customer (seeded by the seed and the customer id), so a customer's usage is the same whichever other
 customers are generated with it. On top of the clean usage come duplicates, late arrivals and a few
 dozen deliberately bad rows, each labelled with the kind of row it is (see KIND_OUTCOMES).
@@ -31,7 +32,7 @@ N_UPGRADES = 5
 N_ENDING = 5
 N_HEAVY = 6
 
-RATE_CARDS = {"rc_standard": "USD", "rc_growth": "USD", "rc_europe": "EUR"}
+RATE_CARDS = {"rc_standard": "USD", "rc_growth": "USD", "rc_europe": "EUR", "rc_japan": "JPY"}
 CUSTOMER_COLUMNS = ("customer_id", "name", "segment", "country")
 CONTRACT_COLUMNS = (
     "contract_id",
@@ -46,6 +47,60 @@ CONTRACT_COLUMNS = (
     "payment_terms_days",
 )
 EVENT_COLUMNS = ("event_id", "customer_id", "event_type", "occurred_at", "properties", "ingested_at")
+PRICE_OVERRIDE_COLUMNS = ("contract_id", "product_id", "multiplier", "effective_from", "effective_to")
+DISCOUNT_COLUMNS = (
+    "discount_id", "contract_id", "product_id", "discount_type", "value", "starts_at", "ends_at",
+)  # fmt: skip
+CREDIT_GRANT_COLUMNS = (
+    "grant_id", "contract_id", "grant_type", "amount", "product_ids", "priority", "starts_at", "expires_at",
+)  # fmt: skip
+
+# Contract terms, so the demo shows every capability of the models. They sit on a dozen existing
+# contracts (the customer id is there as a check) and change no contract's dates or customer: the
+# events are drawn from the contracts' time spans only, so they are the same with or without terms.
+# seeds/prices.csv holds the contract-specific prices that go with them (rows with a contract_id):
+# per-period platform fees and seats for the quarterly and annual contracts (rc_* prices are
+# monthly), a negotiated seats price with a charge maximum (ct_0029) and requests with a charge
+# minimum (ct_0093).
+CONTRACT_TERMS: dict[str, dict[str, str]] = {
+    # Ends mid-quarter (2026-11-10); its quarter 2026-08-20 .. 2026-11-20 is ready at the demo's as_of.
+    "ct_0002": {"customer_id": "cus_0002", "billing_period": "quarterly", "billing_anchor": "anniversary",
+                "minimum_commitment": "600.00"},
+    # Starts mid-quarter: Q3 2026 prorated (ready), Q4 open.
+    "ct_0118": {"customer_id": "cus_0119", "billing_period": "quarterly"},
+    # Starts mid-year: 2026 is one open period, prorated from October.
+    "ct_0245": {"customer_id": "cus_0250", "billing_period": "annual"},
+    # The yen customer, on monthly periods from its start day (7th to 7th).
+    "ct_0176": {"customer_id": "cus_0177", "rate_card_id": "rc_japan", "billing_anchor": "anniversary"},
+    # A monthly commitment well above a small customer's usage.
+    "ct_0115": {"customer_id": "cus_0116", "minimum_commitment": "150.00"},
+}  # fmt: skip
+# Rows of the three term seeds, in their columns' order. Money is in the contract's currency.
+PRICE_OVERRIDES: tuple[tuple[str, ...], ...] = (
+    ("ct_0118", "seats", "0.8", "2026-07-15 00:00:00", ""),  # 20 % off seats, the whole contract
+    ("ct_0063", "", "0.9", "2026-10-01 00:00:00", ""),  # 10 % off every usage charge from October
+)
+DISCOUNTS: tuple[tuple[str, ...], ...] = (
+    # Per product: a percentage for six months, and an amount under ct_0029's seats maximum.
+    ("d_0001", "ct_0072", "platform_fee", "percent", "0.20", "2026-09-10 00:00:00", "2027-03-10 00:00:00"),
+    ("d_0002", "ct_0029", "seats", "amount", "500.00", "", ""),
+    # On the invoice: a percentage, then from October an amount (one after another by discount_id).
+    ("d_0003", "ct_0098", "", "percent", "0.05", "", ""),
+    ("d_0004", "ct_0098", "", "amount", "250.00", "2026-10-01 00:00:00", ""),
+    # An upgrade incentive on the new contract of an upgrading customer, for three months.
+    ("d_0005", "ct_0023", "", "amount", "100.00", "2026-10-14 00:00:00", "2027-01-14 00:00:00"),
+)
+CREDIT_GRANTS: tuple[tuple[str, ...], ...] = (
+    # An upgrade credit that expires mid-contract, mostly unused (the credit ledger shows the expiry).
+    ("g_0001", "ct_0014", "promotional", "1000.00", "", "1", "2026-09-15 00:00:00", "2026-10-15 00:00:00"),
+    # Prepaid for seats and storage only, drawn first; a promotional grant takes the rest of the invoice.
+    ("g_0002", "ct_0063", "prepaid", "1200.00", "seats,storage", "1", "2026-09-17 00:00:00", ""),
+    ("g_0003", "ct_0063", "promotional", "300.00", "", "2", "2026-09-17 00:00:00", "2027-01-01 00:00:00"),
+    # The annual contract's prepayment.
+    ("g_0004", "ct_0245", "prepaid", "10000.00", "", "1", "2026-10-01 00:00:00", ""),
+    # Yen: a welcome credit for two months.
+    ("g_0005", "ct_0176", "promotional", "50000", "", "1", "2026-10-07 00:00:00", "2026-12-07 00:00:00"),
+)
 
 # What the warehouse is expected to make of each kind of generated row (SPEC §2.1).
 KIND_OUTCOMES = {
@@ -201,6 +256,13 @@ def reference_data() -> tuple[list[dict[str, str]], list[dict[str, str]]]:
         }
         for number, (customer_id, starts, ends, rate_card) in enumerate(sorted(rows, key=lambda r: r[:2]), 1)
     ]
+    by_id = {contract["contract_id"]: contract for contract in contracts}
+    for contract_id, terms in CONTRACT_TERMS.items():
+        contract = by_id[contract_id]
+        if contract["customer_id"] != terms["customer_id"]:
+            raise AssertionError(f"{contract_id} is not a contract of {terms['customer_id']}")
+        contract.update(terms)
+        contract["currency"] = RATE_CARDS[contract["rate_card_id"]]
     return customers, contracts
 
 
@@ -211,15 +273,35 @@ def _write_csv(path: Path, columns: Sequence[str], rows: Iterable[dict[str, str]
         writer.writerows(rows)
 
 
-def write_reference_seeds(seed_dir: str | Path) -> tuple[Path, Path]:
-    """Write customers.csv and contracts.csv into `seed_dir`; returns their paths."""
+def contract_term_seeds() -> dict[str, tuple[Sequence[str], list[dict[str, str]]]]:
+    """price_overrides, discounts and credit_grants seed rows (columns, rows) of the demo's contracts."""
+    return {
+        name: (columns, [dict(zip(columns, row, strict=True)) for row in rows])
+        for name, columns, rows in (
+            ("price_overrides", PRICE_OVERRIDE_COLUMNS, PRICE_OVERRIDES),
+            ("discounts", DISCOUNT_COLUMNS, DISCOUNTS),
+            ("credit_grants", CREDIT_GRANT_COLUMNS, CREDIT_GRANTS),
+        )
+    }
+
+
+def write_reference_seeds(seed_dir: str | Path) -> tuple[Path, ...]:
+    """Write customers, contracts, price_overrides, discounts and credit_grants CSVs into `seed_dir`.
+
+    Returns their paths. Rate cards and prices are hand-written seeds, not generated.
+    """
     seed_dir = Path(seed_dir)
     seed_dir.mkdir(parents=True, exist_ok=True)
     customers, contracts = reference_data()
     customers_path, contracts_path = seed_dir / "customers.csv", seed_dir / "contracts.csv"
     _write_csv(customers_path, CUSTOMER_COLUMNS, customers)
     _write_csv(contracts_path, CONTRACT_COLUMNS, contracts)
-    return customers_path, contracts_path
+    paths = [customers_path, contracts_path]
+    for name, (columns, rows) in contract_term_seeds().items():
+        path = seed_dir / f"{name}.csv"
+        _write_csv(path, columns, rows)
+        paths.append(path)
+    return tuple(paths)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -622,7 +704,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--start", default="2026-09-01")
     parser.add_argument("--end", default="2026-11-21", help="no row is ingested at or after this (the as_of)")
-    parser.add_argument("--seeds-dir", help="also write customers.csv and contracts.csv here")
+    parser.add_argument(
+        "--seeds-dir",
+        help="also write customers, contracts, price_overrides, discounts and credit_grants CSVs here",
+    )
     args = parser.parse_args(argv)
 
     if args.seeds_dir:

@@ -45,8 +45,12 @@ def gate_problems(
 ) -> list[str]:
     """Why publication must not run; empty when every required check passed.
 
-    A check that failed with WARN severity does not block; a required check with no evaluation does.
+    A check that failed with WARN severity does not block; a required check with no evaluation does,
+    and so does an empty gate (dbt tests not loaded as checks would otherwise publish unchecked).
     """
+    required = list(required)
+    if not required:
+        return ["no blocking checks are defined on the billing models"]
     problems = []
     for key in required:
         evaluation = evaluations.get(key)

@@ -6,6 +6,7 @@ with a developer's run or with each other.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -49,12 +50,13 @@ class Warehouse:
         return env
 
     def dbt(self, *args: str, as_of: str = DEMO_AS_OF, check: bool = True,
-            project_dir: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
+            project_dir: Path = REPO_ROOT, publish: bool = False) -> subprocess.CompletedProcess[str]:
         """Run one dbt command; with check, fail the test with dbt's output when dbt fails."""
+        dbt_vars = {"as_of": as_of, "publish": publish}
         command = [
             DBT_EXECUTABLE, *args,
             "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
-            "--vars", f'{{"as_of": "{as_of}"}}',
+            "--vars", json.dumps(dbt_vars),
         ]
         result = subprocess.run(command, env=self.env, capture_output=True, text=True, check=False)
         if check and result.returncode != 0:

@@ -33,7 +33,7 @@ from orchestration.jobs import (
     REFRESH_JOB,
     run_config_for,
 )
-from orchestration.publication_gate import gate_problems
+from orchestration.publication_gate import blocking_check_keys, gate_problems
 from orchestration.resources import (
     MANIFEST_TARGET_STAMP,
     build_dbt_project,
@@ -69,9 +69,17 @@ def test_definitions_load_with_every_mart_and_publication_model(defs: Definition
 
 def test_dbt_tests_arrive_as_asset_checks(defs: Definitions) -> None:
     checks = defs.resolve_asset_graph().asset_check_keys
-    checked_assets = {key.asset_key for key in checks}
-    assert _keys("invoices", "invoice_lines") <= checked_assets
+    assert AssetCheckKey(AssetKey("invoices"), "unique_invoices_invoice_id") in checks
+    assert AssetCheckKey(AssetKey("currencies"), "unique_currencies_currency") in checks
     assert any(key.asset_key == AssetKey("published_invoices") for key in checks)
+
+
+def test_gate_requires_every_error_severity_check_of_the_billing_models(defs: Definitions) -> None:
+    billing = defs.resolve_assets_def(AssetKey("invoices"))
+    gate = blocking_check_keys(billing)
+    assert AssetCheckKey(AssetKey("invoices"), "unique_invoices_invoice_id") in gate
+    assert set(gate) == {spec.key for spec in billing.check_specs if spec.blocking}
+    assert not {key.asset_key for key in gate} & _keys(*PUBLICATION)
 
 
 def test_refresh_job_builds_everything_but_publication(defs: Definitions) -> None:

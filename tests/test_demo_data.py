@@ -22,6 +22,7 @@ from orchestration.demo_data import (
     CONTRACT_COLUMNS,
     KIND_OUTCOMES,
     RATE_CARDS,
+    contract_term_seeds,
     generate_events,
     generate_labelled_events,
     reference_data,
@@ -33,6 +34,11 @@ from orchestration.warehouse import connect
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 END = datetime(2026, 11, 21)
+GENERATED_SEEDS = (
+    "customers.csv", "contracts.csv", "price_overrides.csv", "discounts.csv", "credit_grants.csv",
+)  # fmt: skip
+# tests/test_pipeline_builds.py checks these customers' October invoices by hand: no terms on them.
+HAND_CHECKED_CUSTOMERS = ("cus_0178", "cus_0240")
 Labelled = list[tuple[str, dict[str, Any]]]
 
 
@@ -94,13 +100,13 @@ def test_written_files_are_identical_across_runs(tmp_path: Path):
     write_reference_seeds(tmp_path / "s2")
 
     assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
-    for name in ("customers.csv", "contracts.csv"):
+    for name in GENERATED_SEEDS:
         assert (tmp_path / "s1" / name).read_bytes() == (tmp_path / "s2" / name).read_bytes()
 
 
 def test_committed_seeds_match_the_generator(tmp_path: Path):
-    write_reference_seeds(tmp_path)
-    for name in ("customers.csv", "contracts.csv"):
+    assert sorted(path.name for path in write_reference_seeds(tmp_path)) == sorted(GENERATED_SEEDS)
+    for name in GENERATED_SEEDS:
         assert (REPO_ROOT / "seeds" / name).read_bytes() == (tmp_path / name).read_bytes(), (
             f"seeds/{name} is stale: run python -m orchestration.demo_data --seeds-dir seeds ..."
         )
@@ -127,8 +133,10 @@ def test_contracts_follow_the_contract(contracts_by_customer: dict[str, list[dic
     for contract in contracts:
         assert contract["rate_card_id"] in RATE_CARDS
         assert contract["currency"] == RATE_CARDS[contract["rate_card_id"]]
-        assert (contract["billing_period"], contract["billing_anchor"]) == ("monthly", "calendar")
-        assert (contract["minimum_commitment"], contract["payment_terms_days"]) == ("", "30")
+        assert contract["billing_period"] in ("monthly", "quarterly", "annual")
+        assert contract["billing_anchor"] in ("calendar", "anniversary")
+        assert re.fullmatch(r"(\d+\.\d\d)?", contract["minimum_commitment"])
+        assert contract["payment_terms_days"] == "30"
         assert "2026-06-01 00:00:00" <= contract["starts_at"] <= "2026-10-15 00:00:00"
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", contract["starts_at"])
         assert contract["ends_at"] == "" or contract["ends_at"] > contract["starts_at"]
@@ -145,6 +153,7 @@ def test_contracts_follow_the_contract(contracts_by_customer: dict[str, list[dic
             first, second = own
             assert first["ends_at"] == second["starts_at"]
             assert (first["rate_card_id"], second["rate_card_id"]) == ("rc_standard", "rc_growth")
+            assert first["billing_period"] == second["billing_period"] == "monthly"
             assert 10 <= int(second["starts_at"][8:10]) <= 20  # mid-month
             upgrades += 1
     assert 4 <= upgrades <= 6
@@ -154,6 +163,114 @@ def test_contracts_follow_the_contract(contracts_by_customer: dict[str, list[dic
     ]
     assert 3 <= len(single_endings) <= 7
     assert all(ends[:7] in ("2026-10", "2026-11") for ends in single_endings)
+
+
+# --- contract terms ---------------------------------------------------------------------------------
+
+
+def _seed_rows(name: str) -> list[dict[str, str]]:
+    with (REPO_ROOT / "seeds" / f"{name}.csv").open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _contract_specific_prices() -> list[dict[str, str]]:
+    return [row for row in _seed_rows("prices") if row["contract_id"]]
+
+
+def test_rate_cards_match_the_seed_and_price_every_metric():
+    assert {row["rate_card_id"]: row["currency"] for row in _seed_rows("rate_cards")} == RATE_CARDS
+    metrics = {row["metric_id"] for row in _seed_rows("billable_metrics")}
+    prices = _seed_rows("prices")
+    for rate_card in RATE_CARDS:
+        own = [row for row in prices if row["rate_card_id"] == rate_card]
+        # A row without dimensions per metric: usage of any dimension value is priced, never unpriced.
+        usage = [row for row in own if row["charge_type"] == "usage"]
+        assert {row["metric_id"] for row in usage if not row["dimensions"]} == metrics
+        assert any(row["product_id"] == "platform_fee" for row in own)
+    japan = [row for row in prices if row["rate_card_id"] == "rc_japan"]
+    standard = [row for row in prices if row["rate_card_id"] == "rc_standard"]
+    assert all(row["price_id"].startswith("jp_") for row in japan)
+    shape = ("product_id", "charge_type", "metric_id", "pricing_model", "dimensions", "free_units")
+    assert sorted(tuple(r[c] for c in shape) for r in japan) == sorted(
+        tuple(r[c] for c in shape) for r in standard
+    )
+    tiers = Counter(row["price_id"] for row in _seed_rows("price_tiers"))
+    for row in standard:
+        assert tiers[row["price_id"].replace("std_", "jp_", 1)] == tiers[row["price_id"]]
+
+
+def test_contract_terms_refer_to_existing_contracts_within_their_time():
+    _, contracts = reference_data()
+    by_id = {contract["contract_id"]: contract for contract in contracts}
+    terms = contract_term_seeds()
+    rows = [row for _, seed_rows in terms.values() for row in seed_rows] + _contract_specific_prices()
+    assert all(row["contract_id"] in by_id for row in rows)
+    for row in rows:
+        contract = by_id[row["contract_id"]]
+        starts = row.get("starts_at") or row.get("effective_from") or ""
+        assert not starts or starts >= contract["starts_at"], row
+        assert by_id[row["contract_id"]]["customer_id"] not in HAND_CHECKED_CUSTOMERS
+    with_terms = {row["contract_id"] for row in rows} | {
+        c["contract_id"]
+        for c in contracts
+        if (c["billing_period"], c["billing_anchor"], c["minimum_commitment"]) != ("monthly", "calendar", "")
+        or c["rate_card_id"] == "rc_japan"
+    }
+    assert 5 <= len(with_terms) <= 15
+    assert not {by_id[c]["customer_id"] for c in with_terms} & set(HAND_CHECKED_CUSTOMERS)
+    for name, (columns, _) in terms.items():
+        with (REPO_ROOT / "seeds" / f"{name}.csv").open(newline="") as handle:
+            assert tuple(next(csv.reader(handle))) == tuple(columns)
+
+
+def test_every_capability_is_in_the_demo():
+    _, contracts = reference_data()
+    assert {c["billing_period"] for c in contracts} == {"monthly", "quarterly", "annual"}
+    assert {(c["billing_period"], c["billing_anchor"]) for c in contracts} >= {
+        ("monthly", "calendar"), ("monthly", "anniversary"), ("quarterly", "calendar"),
+        ("quarterly", "anniversary"), ("annual", "calendar"),
+    }  # fmt: skip
+    long_periods = [c for c in contracts if c["billing_period"] != "monthly"]
+    assert any(c["ends_at"] for c in long_periods), "a quarterly or annual contract ending mid-period"
+    assert any(c["starts_at"][5:10] not in ("01-01", "04-01", "07-01", "10-01") for c in long_periods)
+    assert [c["currency"] for c in contracts if c["rate_card_id"] == "rc_japan"] == ["JPY"]
+    assert sum(bool(c["minimum_commitment"]) for c in contracts) >= 2
+
+    terms = {name: rows for name, (_, rows) in contract_term_seeds().items()}
+    overrides = terms["price_overrides"]
+    assert {bool(row["product_id"]) for row in overrides} == {True, False}
+    discounts = terms["discounts"]
+    assert {(row["discount_type"], bool(row["product_id"])) for row in discounts} == {
+        ("percent", True), ("amount", True), ("percent", False), ("amount", False),
+    }  # fmt: skip
+    grants = terms["credit_grants"]
+    assert {row["grant_type"] for row in grants} == {"prepaid", "promotional"}
+    assert any(row["product_ids"] for row in grants)
+    ends = {c["contract_id"]: c["ends_at"] for c in contracts}
+    assert any(
+        row["expires_at"] and (not ends[row["contract_id"]] or row["expires_at"] < ends[row["contract_id"]])
+        for row in grants
+    ), "a grant that expires while its contract runs"
+
+    prices = _contract_specific_prices()
+    assert any(row["minimum_amount"] for row in prices) and any(row["maximum_amount"] for row in prices)
+    rate_cards = {c["contract_id"]: c["rate_card_id"] for c in contracts}
+    card_products = {(row["rate_card_id"], row["product_id"]) for row in _seed_rows("prices")}
+    for row in prices:
+        assert not row["rate_card_id"]
+        # it replaces a price of the contract's rate card
+        assert (rate_cards[row["contract_id"]], row["product_id"]) in card_products
+
+
+def test_terms_leave_the_events_unchanged(monkeypatch: pytest.MonkeyPatch):
+    """Terms change no contract's time span, so every customer's usage is the same without them."""
+    customers = sorted(
+        {c["customer_id"] for c in reference_data()[1] if c["contract_id"] in demo_data.CONTRACT_TERMS}
+    )
+    with_terms = generate_events(customers=customers, scale=0.2)
+    monkeypatch.setattr(demo_data, "CONTRACT_TERMS", {})
+    assert generate_events(customers=customers, scale=0.2) == with_terms
+    assert {c["rate_card_id"] for c in reference_data()[1]} == {"rc_standard", "rc_growth", "rc_europe"}
 
 
 # --- volumes ----------------------------------------------------------------------------------------
@@ -359,7 +476,8 @@ def test_cli_writes_a_file_the_loader_replays(duckdb_warehouse: str, tmp_path: P
     assert f"wrote {len(expected)} events" in completed.stdout
     for kind in ("duplicate", "conflicting_duplicate", "missing_event_id", "outside_late_window"):
         assert kind in completed.stdout
-    assert (tmp_path / "seeds" / "contracts.csv").is_file()
+    for name in GENERATED_SEEDS:
+        assert (tmp_path / "seeds" / name).is_file()
 
     [result] = load_files([out], keep_ingested_at=True)
     assert result.ok, result.error

@@ -32,12 +32,15 @@ grant_products as (
 
 ),
 
-{# what each product and the whole invoice amount to before credits (steps 1 to 5) #}
+{# what each product and the whole invoice amount to before credits (steps 1 to 5 and late adjustments) #}
 product_lines as (
 
     select invoice_id, product_id, amount from {{ ref('int_charges_rated') }}
     union all
     select invoice_id, product_id, amount from {{ ref('int_charge_adjustment_lines') }}
+    union all
+    {# late-event adjustments come just before credits: credits may absorb them (SPEC §3 step 6) #}
+    select invoice_id, product_id, amount from {{ ref('int_late_adjustment_lines') }}
 
 ),
 
@@ -46,6 +49,25 @@ invoice_lines_before_credits as (
     select invoice_id, amount from product_lines
     union all
     select invoice_id, amount from {{ ref('int_invoice_adjustment_lines') }}
+
+),
+
+{# a published invoice keeps the credits it was published with, whatever a re-rating would draw now #}
+published_draws as (
+
+    select
+        published_lines.invoice_id,
+        published_lines.grant_id,
+        -sum(published_lines.amount) as drawn_amount
+    from ({{ published_invoice_lines_or_empty() }}) as published_lines
+    where published_lines.line_type = 'credit'
+    group by published_lines.invoice_id, published_lines.grant_id
+
+),
+
+published_invoices as (
+
+    {{ published_invoice_ids_or_empty() }}
 
 ),
 
@@ -91,6 +113,19 @@ steps as (
         grants_ranked.grant_id,
         grants_ranked.grant_rank,
         grants_ranked.is_whole_invoice,
+        exists (
+            select 1 from published_invoices where published_invoices.invoice_id = contract_periods.invoice_id
+        ) as is_published,
+        coalesce(
+            (
+                select published_draws.drawn_amount
+                from published_draws
+                where
+                    published_draws.invoice_id = contract_periods.invoice_id
+                    and published_draws.grant_id = grants_ranked.grant_id
+            ),
+            0
+        ) as published_draw,
         cast((contract_periods.period_index - 1) * grants_ranked.grant_count + grants_ranked.grant_rank as bigint)
             as step_number,
         coalesce(
@@ -170,6 +205,7 @@ balances as (
         select
             opened.*,
             case
+                when opened.is_published then opened.published_draw
                 when not opened.is_in_force then 0
                 else greatest(
                     least(
@@ -208,6 +244,8 @@ balances as (
                 steps.grant_id as step_grant_id,
                 steps.is_in_force,
                 steps.is_whole_invoice,
+                steps.is_published,
+                steps.published_draw,
                 coalesce(balances.account_type = 'product' and grant_products.product_id is not null, false)
                     as is_in_scope,
                 case

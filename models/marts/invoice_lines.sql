@@ -1,8 +1,8 @@
 {#
   Every line of every invoice, draft or ready: one row per invoice x line. Lines follow SPEC §3's
   order of calculation: usage and recurring charges (steps 1-2), per-charge override, discount,
-  minimum and maximum lines (step 3), invoice discounts and the commitment true-up (steps 4-5), then
-  credits (step 6). Each adjustment is a line of its own, so an invoice explains itself.
+  minimum and maximum lines (step 3), invoice discounts and the commitment true-up (steps 4-5),
+  late-event adjustments of published invoices (SPEC §5), then credits (step 6). Each adjustment is a line of its own, so an invoice explains itself.
 #}
 with
 
@@ -27,6 +27,12 @@ charge_adjustments as (
 invoice_adjustments as (
 
     select * from {{ ref('int_invoice_adjustment_lines') }}
+
+),
+
+late_adjustments as (
+
+    select * from {{ ref('int_late_adjustment_lines') }}
 
 ),
 
@@ -55,6 +61,8 @@ all_lines as (
         amount,
         cast(null as {{ dbt.type_string() }}) as discount_id,
         cast(null as {{ dbt.type_string() }}) as grant_id,
+        cast(null as {{ dbt.type_string() }}) as adjusts_invoice_id,
+        cast(null as {{ dbt.type_string() }}) as adjusts_invoice_line_id,
         case line_type when 'recurring' then 0 else 1 end as line_order
     from charges
 
@@ -76,6 +84,8 @@ all_lines as (
         amount,
         discount_id,
         cast(null as {{ dbt.type_string() }}) as grant_id,
+        cast(null as {{ dbt.type_string() }}) as adjusts_invoice_id,
+        cast(null as {{ dbt.type_string() }}) as adjusts_invoice_line_id,
         10 + line_order as line_order
     from charge_adjustments
 
@@ -98,8 +108,33 @@ all_lines as (
         amount,
         discount_id,
         cast(null as {{ dbt.type_string() }}) as grant_id,
+        cast(null as {{ dbt.type_string() }}) as adjusts_invoice_id,
+        cast(null as {{ dbt.type_string() }}) as adjusts_invoice_line_id,
         line_order
     from invoice_adjustments
+
+    union all
+
+    select
+        invoice_line_id,
+        invoice_id,
+        line_type,
+        cast(null as {{ dbt.type_string() }}) as price_id,
+        product_id,
+        product_name,
+        metric_id,
+        cast(null as {{ dbt.type_string() }}) as pricing_model,
+        dimensions,
+        quantity,
+        0 as event_count,
+        cast(null as {{ money_type() }}) as unit_price,
+        amount,
+        cast(null as {{ dbt.type_string() }}) as discount_id,
+        cast(null as {{ dbt.type_string() }}) as grant_id,
+        adjusts_invoice_id,
+        adjusts_invoice_line_id,
+        3500 as line_order
+    from late_adjustments
 
     union all
 
@@ -120,6 +155,8 @@ all_lines as (
         -credit_draws.drawn_amount as amount,
         cast(null as {{ dbt.type_string() }}) as discount_id,
         credit_draws.grant_id,
+        cast(null as {{ dbt.type_string() }}) as adjusts_invoice_id,
+        cast(null as {{ dbt.type_string() }}) as adjusts_invoice_line_id,
         4000 + credit_draws.grant_rank as line_order
     from credit_draws
 
@@ -145,13 +182,18 @@ final as (
         all_lines.event_count,
         cast(all_lines.unit_price as {{ money_type() }}) as unit_price,
         cast(all_lines.amount as {{ money_type() }}) as amount,
-        billing_periods.covered_start as service_period_start,
-        billing_periods.covered_end as service_period_end,
+        coalesce(adjusted_periods.covered_start, billing_periods.covered_start) as service_period_start,
+        coalesce(adjusted_periods.covered_end, billing_periods.covered_end) as service_period_end,
         all_lines.discount_id,
-        all_lines.grant_id
+        all_lines.grant_id,
+        all_lines.adjusts_invoice_id,
+        all_lines.adjusts_invoice_line_id
     from all_lines
     inner join billing_periods
         on all_lines.invoice_id = billing_periods.invoice_id
+    {# an adjustment keeps the service period of the line it corrects #}
+    left join billing_periods as adjusted_periods
+        on all_lines.adjusts_invoice_id = adjusted_periods.invoice_id
 
 )
 

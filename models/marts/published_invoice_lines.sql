@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='append',
         full_refresh=false,
+        on_schema_change='append_new_columns',
         tags=['publication'],
     )
 }}

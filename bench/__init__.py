@@ -1,0 +1,1 @@
+"""Benchmark harness of the billing models: `python -m bench.run` (see bench/README.md)."""

@@ -1,0 +1,119 @@
+"""Run one measured step as a subprocess: wall time, peak RSS of the process and of its process tree.
+
+- `peak_rss_mb`: the subprocess's own peak resident set (ru_maxrss from wait4, which the kernel keeps
+  exactly; for a child of the subprocess that was waited for, its peak counts too, as a max).
+- `peak_tree_rss_mb`: the largest sum of VmRSS over the subprocess and all its descendants, sampled
+  every 0.1 s from /proc (psutil is not installed). A Postgres server's backends are not descendants:
+  their memory is the server's, see the Postgres settings in the report.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class StepResult:
+    name: str
+    command: list[str]
+    returncode: int
+    wall_s: float
+    peak_rss_mb: float
+    peak_tree_rss_mb: float
+    stdout_path: str
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def tail(self, chars: int = 4000) -> str:
+        try:
+            return Path(self.stdout_path).read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+
+def _children_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read().decode(errors="replace")
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    return children
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_rss_kb(root: int) -> int:
+    children = _children_map()
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += _rss_kb(pid)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+def run_step(name: str, command: list[str], env: dict[str, str], log_path: Path,
+             cwd: str | None = None, timeout_s: float | None = None) -> StepResult:
+    """Run `command`, its output to `log_path`; returns wall time and peak memory."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    peak_tree = 0
+    stop = threading.Event()
+    with open(log_path, "w") as log:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
+
+        def poll() -> None:
+            nonlocal peak_tree
+            while not stop.is_set():
+                peak_tree = max(peak_tree, tree_rss_kb(process.pid))
+                stop.wait(0.1)
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
+        deadline = None if timeout_s is None else start + timeout_s
+        status, rusage = 0, None
+        while True:
+            pid, status, rusage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if deadline is not None and time.perf_counter() > deadline:
+                process.kill()
+                pid, status, rusage = os.wait4(process.pid, 0)
+                break
+            time.sleep(0.02)
+        wall = time.perf_counter() - start
+        stop.set()
+        poller.join()
+        process.returncode = os.waitstatus_to_exitcode(status)
+    return StepResult(
+        name=name,
+        command=command,
+        returncode=process.returncode,
+        wall_s=round(wall, 3),
+        peak_rss_mb=round(rusage.ru_maxrss / 1024, 1) if rusage else 0.0,
+        peak_tree_rss_mb=round(peak_tree / 1024, 1),
+        stdout_path=str(log_path),
+    )

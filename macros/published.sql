@@ -1,0 +1,61 @@
+{#
+  The published tables are read by the late-event models (int_late_adjustment_lines, int_credit_draws)
+  while the publication models themselves read invoice_lines: a ref() would close a cycle, so those
+  models look the tables up as relations. Before the first publication they do not exist, and an
+  empty selection with the same columns stands in.
+#}
+{% macro published_relation(identifier) -%}
+    {%- if execute -%}
+        {%- set relation = adapter.get_relation(
+            database=target.database, schema=target.schema, identifier=identifier
+        ) -%}
+        {{ return(relation) }}
+    {%- endif -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{# Published invoice lines, or an empty set with the columns the late-event models read. #}
+{% macro published_invoice_lines_or_empty() -%}
+    {%- set relation = published_relation('published_invoice_lines') -%}
+    {%- if relation is not none -%}
+        select
+            invoice_line_id,
+            invoice_id,
+            line_type,
+            product_id,
+            product_name,
+            metric_id,
+            dimensions,
+            amount,
+            quantity,
+            grant_id,
+            adjusts_invoice_id,
+            adjusts_invoice_line_id
+        from {{ relation }}
+    {%- else -%}
+        select
+            cast(null as {{ dbt.type_string() }}) as invoice_line_id,
+            cast(null as {{ dbt.type_string() }}) as invoice_id,
+            cast(null as {{ dbt.type_string() }}) as line_type,
+            cast(null as {{ dbt.type_string() }}) as product_id,
+            cast(null as {{ dbt.type_string() }}) as product_name,
+            cast(null as {{ dbt.type_string() }}) as metric_id,
+            cast(null as {{ dbt.type_string() }}) as dimensions,
+            cast(null as {{ money_type() }}) as amount,
+            cast(null as {{ money_type() }}) as quantity,
+            cast(null as {{ dbt.type_string() }}) as grant_id,
+            cast(null as {{ dbt.type_string() }}) as adjusts_invoice_id,
+            cast(null as {{ dbt.type_string() }}) as adjusts_invoice_line_id
+        where 1 = 0
+    {%- endif -%}
+{%- endmacro %}
+
+{# Ids of published invoices, or an empty set. #}
+{% macro published_invoice_ids_or_empty() -%}
+    {%- set relation = published_relation('published_invoices') -%}
+    {%- if relation is not none -%}
+        select invoice_id from {{ relation }}
+    {%- else -%}
+        select cast(null as {{ dbt.type_string() }}) as invoice_id where 1 = 0
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,101 @@
+"""Late events after publication are billed by delta rating on the next invoice (SPEC §5).
+
+Uses the contract scenario: c_alpha's March invoice is published with 500 small-model tokens on a
+graduated price (tier 1: up to 1000 at 0.002, then 0.001). A late event of 1000 tokens for March
+then arrives. Re-rated, March's token line is 1000 x 0.002 + 500 x 0.001 = 2.50 against 1.00
+published: the adjustment is +1.50, not the late quantity times a price (1000 x 0.002 = 2.00).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+from dbt_helpers import Warehouse, land_rows
+from test_contract_scenario import AS_OF, _events, scenario_project
+
+PUBLISHED_COLUMNS = "invoice_id, invoice_number, total_due, published_at"
+PUBLISHED_LINE_COLUMNS = "invoice_line_id, invoice_id, line_type, amount, invoice_number"
+
+
+def _publish(warehouse: Warehouse, project, as_of: str) -> None:
+    """What the publication job does: build and test, then append ready invoices."""
+    warehouse.dbt("build", "--exclude", "tag:publication", "test_type:unit", as_of=as_of, project_dir=project)
+    warehouse.dbt("build", "--select", "tag:publication", as_of=as_of, project_dir=project, publish=True)
+
+
+def _published(warehouse: Warehouse) -> tuple[list, list]:
+    return (
+        warehouse.query(f"select {PUBLISHED_COLUMNS} from {{schema}}.published_invoices order by invoice_number"),
+        warehouse.query(
+            f"select {PUBLISHED_LINE_COLUMNS} from {{schema}}.published_invoice_lines order by invoice_line_id"
+        ),
+    )
+
+
+@pytest.fixture(scope="module")
+def published_scenario(tmp_path_factory: pytest.TempPathFactory):
+    work = tmp_path_factory.mktemp("late_events")
+    project = scenario_project(work)
+    warehouse = Warehouse("duckdb", work)
+    land_rows(warehouse, _events())
+    warehouse.dbt("seed", as_of=AS_OF, project_dir=project)
+    _publish(warehouse, project, AS_OF)
+    return warehouse, project
+
+
+def test_late_event_is_billed_as_a_graduated_delta_on_the_next_invoice(published_scenario):
+    warehouse, project = published_scenario
+    before = _published(warehouse)
+    march = warehouse.query(
+        "select invoice_id from {schema}.published_invoices "
+        "where contract_id = 'c_alpha' and period_start = cast('2026-03-01' as timestamp)"
+    )
+    assert len(march) == 1, "March must have been published before the late event arrives"
+
+    land_rows(warehouse, [{
+        "event_id": "late-march-tokens",
+        "customer_id": "cus_a",
+        "event_type": "tokens",
+        "occurred_at": "2026-03-20T09:00:00Z",
+        "properties": '{"tokens": 1000, "model": "small"}',
+        "ingested_at": datetime(2026, 4, 5, 12, 0),
+    }])
+    warehouse.dbt("build", "--exclude", "tag:publication", "test_type:unit", as_of="2026-04-06T00:00:00",
+                  project_dir=project)
+
+    adjustments = warehouse.query(
+        "select i.contract_id, i.period_start, l.product_id, l.dimensions, l.quantity, l.amount, "
+        "l.adjusts_invoice_id, l.service_period_start "
+        "from {schema}.invoice_lines as l inner join {schema}.invoices as i on l.invoice_id = i.invoice_id "
+        "where l.line_type = 'adjustment'"
+    )
+    assert adjustments == [(
+        "c_alpha", datetime(2026, 4, 1), "tokens", '{"model": "small"}', Decimal(1000), Decimal("1.5"),
+        march[0][0], datetime(2026, 3, 1),
+    )]
+    # the token grant (scoped to tokens) absorbs the token adjustment before anything else
+    april = warehouse.query(
+        "select adjustment_total, credits_applied, total_due, status from {schema}.invoices "
+        "where contract_id = 'c_alpha' and period_start = cast('2026-04-01' as timestamp)"
+    )
+    assert april == [(Decimal("1.5"), Decimal("1.5"), Decimal(150), "draft")]
+    assert _published(warehouse) == before, "a published invoice changed"
+
+
+def test_an_adjustment_is_billed_once(published_scenario):
+    warehouse, project = published_scenario
+    _publish(warehouse, project, "2026-05-03T00:00:00")
+    published_adjustments = warehouse.query(
+        "select amount from {schema}.published_invoice_lines where line_type = 'adjustment'"
+    )
+    assert published_adjustments == [(Decimal("1.5"),)]
+    warehouse.dbt("build", "--exclude", "tag:publication", "test_type:unit", as_of="2026-05-03T00:00:00",
+                  project_dir=project)
+    still_open = warehouse.query(
+        "select count(*) from {schema}.invoice_lines where line_type = 'adjustment'"
+    )
+    assert still_open == [(0,)]
+    numbers = [row[1] for row in _published(warehouse)[0]]
+    assert numbers == list(range(1, len(numbers) + 1))
