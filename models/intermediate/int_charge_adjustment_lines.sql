@@ -158,13 +158,20 @@ after_discounts as (
 
 ),
 
-{# at most one minimum and one maximum per product (a reference data check enforces it) #}
-charge_limits as (
+{#
+  at most one minimum and one maximum per product (a reference data check enforces it); a contract's
+  own price of the product replaces the rate card's, limits included (decision log 10)
+#}
+limit_candidates as (
 
     select
         charge_context.chain_key,
-        max(prices.minimum_amount) as minimum_amount,
-        max(prices.maximum_amount) as maximum_amount
+        prices.contract_id as price_contract_id,
+        prices.minimum_amount,
+        prices.maximum_amount,
+        max(case when prices.contract_id is not null then 1 else 0 end) over (
+            partition by charge_context.chain_key
+        ) as product_has_contract_price
     from charge_context
     inner join prices
         on
@@ -175,7 +182,18 @@ charge_limits as (
             )
             and (prices.effective_from is null or prices.effective_from <= charge_context.covered_start)
             and (prices.effective_to is null or charge_context.covered_start < prices.effective_to)
-    group by charge_context.chain_key
+
+),
+
+charge_limits as (
+
+    select
+        chain_key,
+        max(minimum_amount) as minimum_amount,
+        max(maximum_amount) as maximum_amount
+    from limit_candidates
+    where (price_contract_id is not null) = (product_has_contract_price = 1)
+    group by chain_key
 
 ),
 
