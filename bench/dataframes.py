@@ -76,21 +76,22 @@ def load_reference(seeds: Path, as_of: datetime) -> dict[str, pd.DataFrame]:
     contracts["starts_at"] = pd.to_datetime(contracts["starts_at"])
     contracts["ends_at"] = pd.to_datetime(contracts["ends_at"].replace("", None))
     prices = pd.read_csv(seeds / "prices.csv", dtype=str, keep_default_na=False)
-    prices = prices[prices["contract_id"] == ""].copy()
+    prices = prices[prices["contract_id"] == ""].drop(columns=["contract_id"]).copy()
     prices["dim_model"] = [json.loads(d).get("model") if d else None for d in prices["dimensions"]]
     prices["specificity"] = prices["dim_model"].notna().astype(int)
     for column in ("unit_price", "flat_amount", "free_units", "package_size"):
-        prices[column + "_s"] = [scaled(v, PRICE_SCALE) for v in prices[column]]
+        prices[column + "_s"] = pd.array([scaled(v, PRICE_SCALE) for v in prices[column]], dtype="Int64")
     prices["free_units_s"] = prices["free_units_s"].fillna(0)
     prices["package_rounding"] = prices["package_rounding"].replace("", "up")
     tiers = pd.read_csv(seeds / "price_tiers.csv", dtype=str, keep_default_na=False)
     tiers["tier"] = tiers["tier"].astype(int)
     tiers = tiers.sort_values(["price_id", "tier"])
     # tier bounds and quantities are both compared on the value scale (x10)
-    tiers["up_to_v"] = [scaled(v, VALUE_SCALE) for v in tiers["up_to"]]
-    tiers["lower_v"] = tiers.groupby("price_id")["up_to_v"].shift(1).fillna(0)
-    tiers["unit_s"] = [scaled(v, PRICE_SCALE) or 0 for v in tiers["unit_price"]]
-    tiers["flat_s"] = [scaled(v, PRICE_SCALE) or 0 for v in tiers["flat_fee"]]
+    tiers["up_to_v"] = pd.array([scaled(v, VALUE_SCALE) for v in tiers["up_to"]], dtype="Int64")
+    tiers["lower_v"] = tiers.groupby("price_id")["up_to_v"].shift(1).fillna(0).astype("Int64")
+    tiers["unit_s"] = pd.array([scaled(v, PRICE_SCALE) or 0 for v in tiers["unit_price"]], dtype="Int64")
+    tiers["flat_s"] = pd.array([scaled(v, PRICE_SCALE) or 0 for v in tiers["flat_fee"]], dtype="Int64")
+    tiers = tiers[["price_id", "tier", "up_to_v", "lower_v", "unit_s", "flat_s"]]
     rows = []
     for contract in contracts.itertuples():
         start = contract.starts_at.to_period("M").to_timestamp()
@@ -104,6 +105,8 @@ def load_reference(seeds: Path, as_of: datetime) -> dict[str, pd.DataFrame]:
 def rate(quantities: pd.DataFrame, periods: pd.DataFrame, ref: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Invoice lines of `periods` from quantities (contract_id, period_start, metric_id, model, q)."""
     prices, tiers = ref["prices"], ref["tiers"]
+    quantities = quantities.assign(period_start=pd.to_datetime(quantities["period_start"]).astype("datetime64[us]"))
+    periods = periods.assign(period_start=pd.to_datetime(periods["period_start"]).astype("datetime64[us]"))
     usage_prices = prices[prices["charge_type"] == "usage"]
     groups = quantities.merge(periods, on=["contract_id", "period_start"])
     candidates = groups.merge(usage_prices, on=["rate_card_id", "metric_id"])
@@ -139,7 +142,7 @@ def rate(quantities: pd.DataFrame, periods: pd.DataFrame, ref: dict[str, pd.Data
     tiered = lines[model == "graduated"].merge(tiers, on="price_id")
     if len(tiered):
         tiered = tiered[(tiered["tier"] == 1) | (tiered["q"] > tiered["lower_v"])]
-        upper = np.minimum(tiered["q"], tiered["up_to_v"].fillna(tiered["q"])).astype("int64")
+        upper = tiered["up_to_v"].fillna(tiered["q"]).clip(upper=tiered["q"]).astype("int64")
         tiered = tiered.assign(part=tiered["flat_s"] * VALUE_SCALE + tiered["unit_s"] * (upper - tiered["lower_v"]))
         sums = tiered.groupby("line")["part"].sum()
         amount[sums.index.to_numpy()] = sums.to_numpy()
@@ -193,9 +196,11 @@ def pd_dedupe(raw: pd.DataFrame) -> pd.DataFrame:
 
 def parse_properties(properties: pd.Series) -> pa.Table:
     """Parse JSON texts with pyarrow's JSON reader: join them with newlines without copying per row."""
-    arr = pa.chunked_array([pa.array(properties)]) if not isinstance(properties, pa.ChunkedArray) else properties
+    arr = pa.array(properties).cast(pa.large_string())
     tables = []
-    for chunk in arr.combine_chunks().cast(pa.large_string()), :
+    step = 2_000_000  # bound the joined copy's size
+    for start in range(0, len(arr), step):
+        chunk = arr.slice(start, step)
         joined = pc.binary_join_element_wise(chunk, pa.scalar("", pa.large_string()), pa.scalar("\n", pa.large_string()))
         offsets = np.frombuffer(joined.buffers()[1], dtype=np.int64)[joined.offset:joined.offset + len(joined) + 1]
         data = joined.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
@@ -278,7 +283,7 @@ def pd_quantities(daily: pd.DataFrame, users: pd.DataFrame, periods: pd.DataFram
     without = periods.merge(seat_q[["contract_id", "period_start"]], how="left", indicator=True)
     without = without[without["_merge"] == "left_only"][["contract_id", "period_start"]]
     before = seats_all.merge(without, on="contract_id", suffixes=("_event", ""))
-    before = before[before["usage_day"] < before["period_start"]]
+    before = before[before["usage_day"] < before["period_start"]].sort_values(["latest_at", "latest_event_id"])
     carried = before.groupby(["contract_id", "period_start"], sort=False).agg(q=("latest_value", "last")).reset_index()
     seat_rows = pd.concat([seat_q, carried], ignore_index=True).assign(metric_id="seats", model=None)
     scoped_users = users[users["period_start"].isin(periods["period_start"].unique())]
