@@ -26,6 +26,9 @@ class StepResult:
     peak_rss_mb: float
     peak_tree_rss_mb: float
     stdout_path: str
+    cpu_s: float = 0.0          # user + system CPU of the subprocess and its waited-for children
+    foreign_cpu_s: float = 0.0  # CPU the rest of the machine used meanwhile (other jobs, a DB server)
+    load_before: float = 0.0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -75,12 +78,34 @@ def tree_rss_kb(root: int) -> int:
     return total
 
 
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine has been busy since boot (all cores)."""
+    with open("/proc/stat") as handle:
+        fields = [int(x) for x in handle.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_for_quiet(max_wait_s: float, busy_share: float = 0.25) -> float:
+    """Wait (at most max_wait_s) until the machine is mostly idle: others' test runs skew timings."""
+    start = time.perf_counter()
+    cores = os.cpu_count() or 1
+    while time.perf_counter() - start < max_wait_s:
+        before = machine_busy_s()
+        time.sleep(1.0)
+        if (machine_busy_s() - before) / cores < busy_share:
+            break
+    return round(time.perf_counter() - start, 1)
+
+
 def run_step(name: str, command: list[str], env: dict[str, str], log_path: Path,
              cwd: str | None = None, timeout_s: float | None = None) -> StepResult:
     """Run `command`, its output to `log_path`; returns wall time and peak memory."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     peak_tree = 0
     stop = threading.Event()
+    load_before = os.getloadavg()[0]
+    busy_before = machine_busy_s()
     with open(log_path, "w") as log:
         start = time.perf_counter()
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
@@ -108,6 +133,8 @@ def run_step(name: str, command: list[str], env: dict[str, str], log_path: Path,
         stop.set()
         poller.join()
         process.returncode = os.waitstatus_to_exitcode(status)
+    busy = machine_busy_s() - busy_before
+    cpu = (rusage.ru_utime + rusage.ru_stime) if rusage else 0.0
     return StepResult(
         name=name,
         command=command,
@@ -116,4 +143,7 @@ def run_step(name: str, command: list[str], env: dict[str, str], log_path: Path,
         peak_rss_mb=round(rusage.ru_maxrss / 1024, 1) if rusage else 0.0,
         peak_tree_rss_mb=round(peak_tree / 1024, 1),
         stdout_path=str(log_path),
+        cpu_s=round(cpu, 2),
+        foreign_cpu_s=round(max(busy - cpu, 0.0), 2),
+        load_before=round(load_before, 2),
     )

@@ -59,3 +59,22 @@
         select cast(null as {{ dbt.type_string() }}) as invoice_id where 1 = 0
     {%- endif -%}
 {%- endmacro %}
+
+{#
+  Pre-hook of the publication models: two publications must not number invoices at the same time.
+  On Postgres a transaction-level advisory lock makes the second wait until the first has committed,
+  so it sees the first one's rows (and numbers) before it appends its own. DuckDB allows one writer
+  per file: a second writer fails to open it, and the Dagster run queue (dagster_home/dagster.yaml)
+  runs one job at a time.
+#}
+{% macro publication_lock() -%}
+    {{ return(adapter.dispatch('publication_lock', 'warehouse_billing')()) }}
+{%- endmacro %}
+
+{% macro default__publication_lock() -%}
+    select 1
+{%- endmacro %}
+
+{% macro postgres__publication_lock() -%}
+    select pg_advisory_xact_lock(hashtext('warehouse_billing.publication'))
+{%- endmacro %}

@@ -23,8 +23,11 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from pydantic import Field
 
 from orchestration.publication_gate import check_evaluations_for_runs, gate_problems, run_lineage
+from orchestration.resources import prune_invocation_dirs
 
 PUBLICATION_SELECTOR = "tag:publication"
+BILLING_STEP = "billing_dbt_models"
+PUBLICATION_STEP = "publication_dbt_models"
 MODEL_FOLDERS = ("staging", "intermediate", "marts")
 MAX_LISTED = 50  # problems listed in a blocked publication's failure metadata
 
@@ -102,9 +105,10 @@ def build_billing_assets(project: DbtProject) -> AssetsDefinition:
         project=project,
         exclude=PUBLICATION_SELECTOR,
         dagster_dbt_translator=BillingDbtTranslator(),
-        name="billing_dbt_models",
+        name=BILLING_STEP,
     )
     def billing_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtRunConfig):
+        prune_invocation_dirs(project, BILLING_STEP)
         as_of = run_as_of(context, config)
         context.log.info(f"dbt build of the billing models, as_of {as_of}")
         yield from dbt.cli(dbt_build_args(as_of), context=context).stream()
@@ -120,7 +124,7 @@ def build_publication_assets(project: DbtProject, gate_checks: Sequence[AssetChe
         project=project,
         select=PUBLICATION_SELECTOR,
         dagster_dbt_translator=BillingDbtTranslator(),
-        name="publication_dbt_models",
+        name=PUBLICATION_STEP,
     )
     def publication_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtRunConfig):
         if context.selected_asset_keys != context.assets_def.keys:
@@ -138,6 +142,7 @@ def build_publication_assets(project: DbtProject, gate_checks: Sequence[AssetChe
                 ),
                 metadata={"problems": MetadataValue.md("\n".join(f"- {p}" for p in problems[:MAX_LISTED]))},
             )
+        prune_invocation_dirs(project, PUBLICATION_STEP)
         as_of = run_as_of(context, config)
         context.log.info(f"All {len(gate_checks)} blocking checks passed; publishing as_of {as_of}")
         yield from dbt.cli(dbt_build_args(as_of, publish=True), context=context).stream()

@@ -22,7 +22,12 @@ DEMO_AS_OF = "2026-11-21T00:00:00"
 DEFAULT_DB = REPO_ROOT / "warehouse" / "billing.duckdb"
 EVENTS_FILE = REPO_ROOT / "warehouse" / "demo_events.jsonl"
 # dagster-dbt's housekeeping lines, left out of the demo's progress (they stay in the Dagster logs).
-QUIET_PREFIXES = ("A dbt subsetted execution", "Copying `", "Finished dbt command")
+QUIET_PREFIXES = (
+    "A dbt subsetted execution",
+    "Copying `",
+    "Finished dbt command",
+    "Logging an `AssetObservation`",
+)
 STEP_EVENTS = {
     DagsterEventType.STEP_START: "started",
     DagsterEventType.STEP_SUCCESS: "succeeded",
@@ -45,7 +50,7 @@ class _StepHandler(logging.Handler):
     """Turns Dagster's log records into one progress line per step event and per failed check."""
 
     def __init__(self, progress: Progress) -> None:
-        super().__init__(level=logging.INFO)
+        super().__init__(level=logging.DEBUG)  # Dagster logs its step events at DEBUG
         self.progress = progress
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -54,7 +59,8 @@ class _StepHandler(logging.Handler):
         step = meta.get("step_key") or "run"
         if event is None:
             message = meta.get("orig_message", record.getMessage())
-            if record.levelno >= logging.WARNING or not message.startswith(QUIET_PREFIXES):
+            quiet = record.levelno < logging.WARNING and message.startswith(QUIET_PREFIXES)
+            if record.levelno >= logging.INFO and not quiet:
                 self.progress(f"  {step}: {message}")
         elif event.event_type in STEP_EVENTS:
             self.progress(f"  step {step} {STEP_EVENTS[event.event_type]}")

@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 from dagster import AssetsDefinition, AssetSelection, define_asset_job
 
+from orchestration.dbt_assets import BILLING_STEP, PUBLICATION_STEP
+
 if TYPE_CHECKING:  # not exported by dagster; the type define_asset_job returns
     from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 REFRESH_JOB = "billing_refresh_job"
 PUBLICATION_JOB = "invoice_publication_job"
-BILLING_STEP = "billing_dbt_models"
-PUBLICATION_STEP = "publication_dbt_models"
 
 
 def build_refresh_job(billing: AssetsDefinition) -> UnresolvedAssetJobDefinition:

@@ -22,6 +22,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TARGET = "duckdb"
 # Written next to manifest.json by prepare_manifest(): the target the manifest was parsed for.
 MANIFEST_TARGET_STAMP = ".manifest_target"
+# dbt artifacts kept per step: dagster-dbt gives every invocation its own target/<step>-<run>-<id>/ (~10 MB).
+KEEP_INVOCATION_DIRS = 10
 
 
 def dbt_project_dir() -> Path:
@@ -103,3 +105,15 @@ def prepare_manifest(project: DbtProject | None = None, *, force: bool = False) 
         stamp = project.manifest_path.parent / MANIFEST_TARGET_STAMP
         stamp.write_text(project.target or "", encoding="utf-8")
     return project.manifest_path
+
+
+def prune_invocation_dirs(project: DbtProject, step_name: str, keep: int = KEEP_INVOCATION_DIRS) -> None:
+    """Delete all but the ``keep`` newest artifact folders of ``step_name`` under the target path."""
+    root = project.project_dir / project.target_path
+    folders = sorted(
+        (path for path in root.glob(f"{step_name}-*") if path.is_dir()),
+        key=lambda path: path.stat().st_mtime,
+        reverse=True,
+    )
+    for stale in folders[keep:]:
+        shutil.rmtree(stale, ignore_errors=True)

@@ -39,6 +39,7 @@ from orchestration.resources import (
     build_dbt_project,
     dbt_executable,
     manifest_is_stale,
+    prune_invocation_dirs,
 )
 
 MARTS = ["invoices", "invoice_lines", "quarantined_usage_events", "usage_event_reconciliation"]
@@ -220,3 +221,19 @@ def test_manifest_staleness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert not manifest_is_stale(project)
     monkeypatch.setenv("BILLING_TARGET", "postgres")  # parsed for another target
     assert manifest_is_stale(build_dbt_project(tmp_path))
+
+
+def test_prune_invocation_dirs_keeps_the_newest(tmp_path: Path) -> None:
+    (tmp_path / "dbt_project.yml").write_text("name: probe\nprofile: probe\n", encoding="utf-8")
+    target = tmp_path / "target"
+    now = time.time()
+    for age in range(12):
+        folder = target / f"billing_dbt_models-run{age:02d}-x"
+        folder.mkdir(parents=True)
+        os.utime(folder, (now - age, now - age))
+    (target / "publication_dbt_models-other-x").mkdir()
+    prune_invocation_dirs(build_dbt_project(tmp_path), "billing_dbt_models", keep=10)
+    left = sorted(path.name for path in target.iterdir())
+    assert left == [f"billing_dbt_models-run{age:02d}-x" for age in range(10)] + [
+        "publication_dbt_models-other-x"
+    ]

@@ -5,6 +5,7 @@
         full_refresh=false,
         on_schema_change='append_new_columns',
         tags=['publication'],
+        pre_hook="{{ publication_lock() }}",
     )
 }}
 {#

@@ -1,0 +1,668 @@
+"""Benchmark of the billing models against a hand-written floor and dataframe libraries (bench/README.md).
+
+    python -m bench.run                      # N = 1M and 10M on DuckDB, Postgres at 1M, pandas (+ polars)
+    python -m bench.run --n 1000000          # one size
+    python -m bench.run --n 100000000        # the largest size, opt-in (no dataframes, no Postgres)
+    python -m bench.run --postgres-10m       # Postgres at 10M too
+    python -m bench.run --profile            # EXPLAIN ANALYZE of the heaviest models (slow: runs them again)
+
+Every step runs as a subprocess (dbt, the floor, pandas, polars) and is measured the same way: wall time,
+peak RSS, CPU. Results go to bench/results/<timestamp>.json (+ .md table, + .png chart when matplotlib is
+importable); the table is printed. Work files (generated data, warehouses) live under --work-dir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+
+from bench import generate as gen
+from bench.measure import StepResult, run_step, wait_for_quiet
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH = REPO / "bench"
+PYTHON = sys.executable
+DBT = str(Path(sys.executable).with_name("dbt"))
+DEFAULT_SIZES = (1_000_000, 10_000_000)
+DATAFRAME_MAX_N = 10_000_000
+
+TARGETS = {
+    "b_over_a": ("project full / floor full (DuckDB)", 1.5, "at 10M"),
+    "c_over_a_inc": ("project incremental / floor incremental", 2.0, ""),
+    "c_over_b": ("project incremental / project full", 0.15, ""),
+    "pg_d_over_floor": ("Postgres project full / Postgres floor", 1.5, "at 10M"),
+    "pandas_inc_over_c": ("pandas incremental / project incremental (want >= 10)", 10.0, "at 10M, higher is better"),
+}
+
+
+def log(message: str) -> None:
+    print(f"[bench {datetime.now().strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# --- sources of invoice totals -----------------------------------------------------------------------
+
+Totals = dict[tuple[str, str, str], Decimal]
+
+
+def totals_from_rows(rows) -> Totals:
+    return {(str(c), str(p)[:10], str(prod)): Decimal(str(a)) for c, p, prod, a in rows}
+
+
+PROJECT_TOTALS_SQL = """
+select lines.contract_id, cast(invoices.period_start as date), lines.product_id, sum(lines.amount)
+from {schema}.invoice_lines as lines
+inner join {schema}.invoices as invoices on lines.invoice_id = invoices.invoice_id
+where lines.line_type in ('usage', 'recurring')
+group by lines.contract_id, cast(invoices.period_start as date), lines.product_id
+"""
+FLOOR_TOTALS_SQL = """
+select contract_id, period_start, product_id, sum(amount) from fl.invoice_lines
+group by contract_id, period_start, product_id
+"""
+
+
+def duckdb_totals(path: Path, sql: str) -> Totals:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return totals_from_rows(con.execute(sql).fetchall())
+    finally:
+        con.close()
+
+
+def postgres_totals(database: str, sql: str) -> Totals:
+    import psycopg2
+
+    from orchestration.warehouse import postgres_settings
+
+    con = psycopg2.connect(**{**postgres_settings(), "dbname": database})
+    try:
+        with con.cursor() as cursor:
+            cursor.execute(sql)
+            return totals_from_rows(cursor.fetchall())
+    finally:
+        con.close()
+
+
+def parquet_totals(path: Path) -> Totals:
+    con = duckdb.connect()
+    rows = con.execute(
+        f"select contract_id, cast(period_start as date), product_id, sum(amount_cents) "
+        f"from read_parquet('{path}') group by all"
+    ).fetchall()
+    return {(str(c), str(p), str(prod)): Decimal(int(cents)) / 100 for c, p, prod, cents in rows}
+
+
+def compare(name_a: str, a: Totals, name_b: str, b: Totals) -> dict:
+    keys = set(a) | set(b)
+    bad = [k for k in keys if a.get(k) is None or b.get(k) is None or a[k].compare(b[k]) != 0]
+    sum_a, sum_b = sum(a.values(), Decimal(0)), sum(b.values(), Decimal(0))
+    result = {
+        "a": name_a, "b": name_b, "keys": len(keys), "mismatches": len(bad),
+        "total_a": f"{sum_a:.2f}", "total_b": f"{sum_b:.2f}", "match": not bad,
+        "examples": [
+            {"key": list(k), name_a: str(a.get(k)), name_b: str(b.get(k))} for k in sorted(bad)[:5]
+        ],
+    }
+    log(f"totals {name_a} vs {name_b}: {'MATCH' if not bad else f'{len(bad)} MISMATCHES'} "
+        f"({len(keys)} contract x period x product sums, total {sum_a:.2f} vs {sum_b:.2f})")
+    return result
+
+
+# --- the project through dbt -------------------------------------------------------------------------
+
+class Project:
+    """The dbt project copy of one size, on one warehouse."""
+
+    def __init__(self, work: Path, project_dir: Path, target: str, memory_limit: str,
+                 duckdb_path: Path | None = None, pg_database: str | None = None) -> None:
+        self.work, self.project_dir, self.target = work, project_dir, target
+        self.duckdb_path, self.pg_database = duckdb_path, pg_database
+        self.memory_limit = memory_limit
+        self.target_path = work / f"dbt_target_{target}"
+        self.schema = "main" if target == "duckdb" else "analytics"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "BILLING_TARGET": self.target,
+            "BILLING_DUCKDB_MEMORY_LIMIT": self.memory_limit,
+            "DBT_TARGET_PATH": str(self.target_path),
+            "DBT_LOG_PATH": str(self.work / f"dbt_logs_{self.target}"),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        }
+        if self.duckdb_path:
+            env["BILLING_DUCKDB_PATH"] = str(self.duckdb_path)
+        if self.pg_database:
+            env["BILLING_PG_DATABASE"] = self.pg_database
+        return env
+
+    def dbt(self, name: str, args: list[str], as_of: str, logs: Path) -> StepResult:
+        command = [DBT, *args, "--project-dir", str(self.project_dir), "--profiles-dir", str(self.project_dir),
+                   "--vars", json.dumps({"as_of": as_of})]
+        result = run_step(name, command, self.env, logs / f"{name}.log")
+        if not result.ok:
+            raise RuntimeError(f"{name} failed:\n{result.tail()}")
+        run_results = self.target_path / "run_results.json"
+        if run_results.exists():
+            shutil.copy2(run_results, logs / f"{name}.run_results.json")
+            result.extra["models"] = model_timings(run_results)
+            result.extra["dbt_elapsed_s"] = round(json.loads(run_results.read_text()).get("elapsed_time", 0), 2)
+        return result
+
+    def totals(self) -> Totals:
+        sql = PROJECT_TOTALS_SQL.format(schema=self.schema)
+        if self.target == "duckdb":
+            return duckdb_totals(self.duckdb_path, sql)
+        return postgres_totals(self.pg_database, sql)
+
+    def compiled_sql(self, model: str) -> str | None:
+        found = list((self.target_path / "compiled").rglob(f"{model}.sql"))
+        return found[0].read_text() if found else None
+
+
+def model_timings(run_results: Path) -> list[dict]:
+    data = json.loads(run_results.read_text())
+    rows = []
+    for result in data.get("results", []):
+        rows.append({"model": result["unique_id"].split(".")[-1], "status": result.get("status"),
+                     "seconds": round(result.get("execution_time") or 0, 2)})
+    return sorted(rows, key=lambda row: -row["seconds"])
+
+
+def explain_analyze_duckdb(path: Path, sql: str, memory_limit: str) -> str:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        con.execute(f"set memory_limit = '{memory_limit}'")
+        con.execute("set TimeZone = 'UTC'")
+        con.execute("set enable_progress_bar = false")
+        rows = con.execute("explain analyze " + sql).fetchall()
+        return "\n".join(str(row[-1]) for row in rows)
+    finally:
+        con.close()
+
+
+def explain_analyze_postgres(database: str, sql: str) -> str:
+    import psycopg2
+
+    from orchestration.warehouse import postgres_settings
+
+    con = psycopg2.connect(**{**postgres_settings(), "dbname": database})
+    try:
+        with con.cursor() as cursor:
+            cursor.execute("set search_path = analytics, public")
+            cursor.execute("explain (analyze, buffers) " + sql)
+            return "\n".join(row[0] for row in cursor.fetchall())
+    finally:
+        con.close()
+
+
+# --- Postgres helpers --------------------------------------------------------------------------------
+
+def pg_admin():
+    import psycopg2
+
+    from orchestration.warehouse import postgres_settings
+
+    con = psycopg2.connect(**{**postgres_settings(), "dbname": "postgres"}, connect_timeout=5)
+    con.autocommit = True
+    return con
+
+
+def pg_settings() -> dict:
+    try:
+        con = pg_admin()
+    except Exception as exc:  # noqa: BLE001 - reported, not fatal
+        return {"error": str(exc)}
+    with con.cursor() as cursor:
+        cursor.execute("select version()")
+        settings = {"version": cursor.fetchone()[0]}
+        for name in ("shared_buffers", "work_mem", "maintenance_work_mem", "max_parallel_workers_per_gather",
+                     "effective_cache_size"):
+            cursor.execute(f"show {name}")
+            settings[name] = cursor.fetchone()[0]
+    con.close()
+    return settings
+
+
+def pg_load_raw(database: str, gen_path: Path, table: str, csv_dir: Path) -> int:
+    import psycopg2
+
+    from orchestration.warehouse import RAW_TABLE_DDL, postgres_settings
+
+    csv_path = csv_dir / f"{table}.csv"
+    con = duckdb.connect(str(gen_path), read_only=True)
+    con.execute("set enable_progress_bar = false")
+    con.execute(f"copy (select {gen.RAW_COLUMNS} from {table}) to '{csv_path}' (header false)")
+    rows = con.execute(f"select count(*) from {table}").fetchone()[0]
+    con.close()
+    pg = psycopg2.connect(**{**postgres_settings(), "dbname": database})
+    with pg.cursor() as cursor:
+        cursor.execute("create schema if not exists raw")
+        cursor.execute(RAW_TABLE_DDL)
+        with open(csv_path) as handle:
+            cursor.copy_expert(f"copy raw.usage_events ({gen.RAW_COLUMNS}) from stdin with (format csv)", handle)
+    pg.commit()
+    pg.autocommit = True
+    with pg.cursor() as cursor:
+        cursor.execute("vacuum analyze raw.usage_events")
+    pg.close()
+    csv_path.unlink()
+    return rows
+
+
+# --- one size ------------------------------------------------------------------------------------------
+
+class SizeRun:
+    def __init__(self, n: int, args: argparse.Namespace, results_dir: Path) -> None:
+        self.n, self.args = n, args
+        self.work = Path(args.work_dir) / f"n{n}"
+        self.logs = results_dir / f"n{n}"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.memory_limit = args.memory_limit
+        self.steps: dict[str, dict] = {}
+        self.checks: list[dict] = []
+        self.notes: list[str] = []
+        self.profiles: dict[str, str] = {}
+
+    def record(self, key: str, label: str, result: StepResult, rows: int, extra: dict | None = None) -> None:
+        entry = {
+            "label": label, "wall_s": result.wall_s, "rows": rows,
+            "events_per_s": round(rows / result.wall_s) if result.wall_s else None,
+            "peak_rss_mb": result.peak_rss_mb, "peak_tree_rss_mb": result.peak_tree_rss_mb,
+            "cpu_s": result.cpu_s, "foreign_cpu_s": result.foreign_cpu_s, "load_before": result.load_before,
+            **result.extra, **(extra or {}),
+        }
+        self.steps[key] = entry
+        log(f"{label}: {result.wall_s:.1f} s, peak RSS {result.peak_rss_mb:.0f} MB, "
+            f"other CPU meanwhile {result.foreign_cpu_s:.1f} s")
+
+    def measured(self, name: str, command: list[str], env: dict | None = None) -> StepResult:
+        waited = wait_for_quiet(self.args.quiet_wait)
+        result = run_step(name, command, env or {**os.environ}, self.logs / f"{name}.log", cwd=str(REPO))
+        result.extra["waited_for_quiet_s"] = waited
+        if not result.ok:
+            raise RuntimeError(f"{name} failed:\n{result.tail()}")
+        return result
+
+    def run(self) -> dict:
+        n = self.n
+        log(f"=== N = {n:,}: generating (cached when unchanged)")
+        generated = gen.generate(self.work / "gen.duckdb", n, self.args.customers, self.memory_limit,
+                                 force=self.args.regenerate)
+        self.history_rows, self.new_day_rows = generated["history_rows"], generated["new_day_rows"]
+        log(f"history {self.history_rows:,} raw rows, new day {self.new_day_rows:,}")
+        project_dir = gen.make_project_copy(REPO, self.work / "project", self.args.customers)
+        self.seeds = project_dir / "seeds"
+        if not self.args.skip_duckdb:
+            self.run_duckdb(project_dir)
+        if not self.args.no_dataframes and n <= DATAFRAME_MAX_N:
+            self.run_dataframes()
+        if not self.args.no_postgres and (n <= 1_000_000 or (n <= 10_000_000 and self.args.postgres_10m)):
+            self.run_postgres(project_dir)
+        return {
+            "n": n, "history_rows": self.history_rows, "new_day_rows": self.new_day_rows,
+            "steps": self.steps, "checks": self.checks, "notes": self.notes, "ratios": self.ratios(),
+            "profiles": self.profiles,
+        }
+
+    # (a), (a'), (b), (c)
+    def run_duckdb(self, project_dir: Path) -> None:
+        project_db, floor_db = self.work / "project.duckdb", self.work / "floor.duckdb"
+        for path in (project_db, floor_db):
+            for suffix in ("", ".wal"):
+                Path(str(path) + suffix).unlink(missing_ok=True)
+            gen.copy_raw(path, self.work / "gen.duckdb", "history", self.memory_limit)
+        project = Project(self.work, project_dir, "duckdb", self.memory_limit, duckdb_path=project_db)
+        seed = project.dbt("dbt_seed_duckdb", ["seed", "--full-refresh"], gen.T0, self.logs)
+        log(f"dbt seed: {seed.wall_s:.1f} s (not timed as part of the build)")
+
+        floor = self.floor_step("floor_full_duckdb", "duckdb", "full", gen.T0, db=floor_db)
+        self.record("a_floor_full", "(a) floor full build, DuckDB", floor, self.history_rows,
+                    {"statements": self.floor_statements("floor_full_duckdb")})
+        floor_full = duckdb_totals(floor_db, FLOOR_TOTALS_SQL)
+
+        waited = wait_for_quiet(self.args.quiet_wait)
+        full = project.dbt("project_full_duckdb", ["run", "--full-refresh", "--exclude", "tag:publication"],
+                           gen.T0, self.logs)
+        full.extra["waited_for_quiet_s"] = waited
+        self.record("b_project_full", "(b) project full build (dbt run), DuckDB", full, self.history_rows)
+        self.checks.append(compare("project_full_duckdb", project.totals(), "floor_full_duckdb", floor_full))
+        self.floor_full = floor_full
+        if self.args.profile:
+            self.profile_duckdb(project, project_db, full, "full")
+
+        for path in (project_db, floor_db):
+            gen.copy_raw(path, self.work / "gen.duckdb", "new_day", self.memory_limit)
+        floor_inc = self.floor_step("floor_incremental_duckdb", "duckdb", "incremental", gen.T1, db=floor_db)
+        self.record("a_floor_incremental", "(a') floor incremental step, DuckDB", floor_inc, self.new_day_rows,
+                    {"statements": self.floor_statements("floor_incremental_duckdb")})
+        self.floor_inc = duckdb_totals(floor_db, FLOOR_TOTALS_SQL)
+
+        waited = wait_for_quiet(self.args.quiet_wait)
+        inc = project.dbt("project_incremental_duckdb", ["run", "--exclude", "tag:publication"], gen.T1, self.logs)
+        inc.extra["waited_for_quiet_s"] = waited
+        self.record("c_project_incremental", "(c) project incremental build (dbt run), DuckDB", inc,
+                    self.new_day_rows)
+        self.checks.append(compare("project_incremental_duckdb", project.totals(),
+                                   "floor_incremental_duckdb", self.floor_inc))
+        if self.args.profile:
+            self.profile_duckdb(project, project_db, inc, "incremental")
+        if not self.args.keep_work:
+            for path in (project_db, floor_db):
+                path.unlink(missing_ok=True)
+
+    def floor_step(self, name: str, target: str, step: str, as_of: str, db: Path | None = None,
+                   pg_database: str | None = None) -> StepResult:
+        command = [PYTHON, "-m", "bench.floor", "--target", target, "--step", step, "--as-of", as_of,
+                   "--seeds", str(self.seeds), "--memory-limit", self.memory_limit,
+                   "--timings", str(self.logs / f"{name}.timings.json")]
+        command += ["--db", str(db)] if db else ["--pg-database", pg_database]
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        return self.measured(name, command, env)
+
+    def floor_statements(self, name: str) -> list[dict]:
+        path = self.logs / f"{name}.timings.json"
+        if not path.exists():
+            return []
+        statements = json.loads(path.read_text())["statements"]
+        return sorted(statements, key=lambda s: -s["seconds"])[:6]
+
+    def profile_duckdb(self, project: Project, db: Path, result: StepResult, mode: str) -> None:
+        models = [m for m in result.extra.get("models", []) if m["seconds"] > 0][: self.args.profile_models]
+        for model in models:
+            sql = project.compiled_sql(model["model"])
+            if not sql or (mode == "incremental" and "incremental" in sql[:400] and "config(" in sql):
+                continue
+            log(f"EXPLAIN ANALYZE {model['model']} ({mode}, {model['seconds']} s in the run)")
+            try:
+                text = explain_analyze_duckdb(db, sql, self.memory_limit)
+            except duckdb.Error as exc:
+                text = f"failed: {exc}"
+            out = self.logs / f"explain_{mode}_{model['model']}.txt"
+            out.write_text(text)
+            self.profiles[f"{mode}:{model['model']}"] = str(out)
+
+    # (e)
+    def run_dataframes(self) -> None:
+        from bench.dataframes import polars_available
+
+        history, new_day = gen.export_parquet(self.work / "gen.duckdb", self.work)
+        libraries = ["pandas"]
+        version = polars_available()
+        if version:
+            libraries.append("polars")
+        else:
+            note = ("polars is not importable in this environment: skipped (it installs from the registry: "
+                    "pin polars==2.1.0, which brings polars-runtime-32==2.1.0)")
+            self.notes.append(note)
+            log(note)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+        for lib in libraries:
+            state = self.work / f"{lib}_state"
+            for step, raw, as_of, rows in (("full", history, gen.T0, self.history_rows),
+                                           ("incremental", new_day, gen.T1, self.new_day_rows)):
+                name = f"{lib}_{step}"
+                command = [PYTHON, "-m", "bench.dataframes", "--lib", lib, "--step", step, "--raw", str(raw),
+                           "--state", str(state), "--seeds", str(self.seeds), "--as-of", as_of]
+                result = self.measured(name, command, env)
+                self.record(f"e_{lib}_{step}", f"(e) {lib} {step}", result, rows)
+                reference = self.floor_full if step == "full" else self.floor_inc
+                if reference is not None:
+                    self.checks.append(compare(name, parquet_totals(state / "lines.parquet"),
+                                               f"floor_{step}_duckdb", reference))
+            if not self.args.keep_work:
+                shutil.rmtree(state, ignore_errors=True)
+
+    floor_full = None
+    floor_inc = None
+
+    # (d)
+    def run_postgres(self, project_dir: Path) -> None:
+        database = f"billing_bench_{self.n}_{uuid.uuid4().hex[:6]}"
+        try:
+            admin = pg_admin()
+        except Exception as exc:  # noqa: BLE001
+            note = f"Postgres unreachable, (d) skipped: {exc}"
+            self.notes.append(note)
+            log(note)
+            return
+        with admin.cursor() as cursor:
+            cursor.execute(f'create database "{database}"')
+        try:
+            log(f"Postgres: loading {self.history_rows:,} raw rows into {database}")
+            pg_load_raw(database, self.work / "gen.duckdb", "history", self.work)
+            project = Project(self.work, project_dir, "postgres", self.memory_limit, pg_database=database)
+            project.dbt("dbt_seed_postgres", ["seed", "--full-refresh"], gen.T0, self.logs)
+            floor = self.floor_step("floor_full_postgres", "postgres", "full", gen.T0, pg_database=database)
+            self.record("d_floor_full_postgres", "(d) floor full build, Postgres", floor, self.history_rows,
+                        {"statements": self.floor_statements("floor_full_postgres")})
+            floor_totals = postgres_totals(database, FLOOR_TOTALS_SQL)
+            waited = wait_for_quiet(self.args.quiet_wait)
+            full = project.dbt("project_full_postgres", ["run", "--full-refresh", "--exclude", "tag:publication"],
+                               gen.T0, self.logs)
+            full.extra["waited_for_quiet_s"] = waited
+            self.record("d_project_full_postgres", "(d) project full build (dbt run), Postgres", full,
+                        self.history_rows)
+            self.checks.append(compare("project_full_postgres", project.totals(), "floor_full_postgres",
+                                       floor_totals))
+            if self.floor_full is not None:
+                self.checks.append(compare("floor_full_postgres", floor_totals, "floor_full_duckdb", self.floor_full))
+            if self.args.profile:
+                for model in full.extra.get("models", [])[:2]:
+                    sql = project.compiled_sql(model["model"])
+                    if sql:
+                        log(f"EXPLAIN ANALYZE {model['model']} on Postgres")
+                        try:
+                            text = explain_analyze_postgres(database, sql)
+                        except Exception as exc:  # noqa: BLE001
+                            text = f"failed: {exc}"
+                        out = self.logs / f"explain_postgres_{model['model']}.txt"
+                        out.write_text(text)
+                        self.profiles[f"postgres:{model['model']}"] = str(out)
+        finally:
+            with admin.cursor() as cursor:
+                cursor.execute(f'drop database if exists "{database}" with (force)')
+            admin.close()
+
+    def ratios(self) -> dict:
+        s = {key: step["wall_s"] for key, step in self.steps.items()}
+
+        def ratio(a: str, b: str) -> float | None:
+            return round(s[a] / s[b], 3) if a in s and b in s and s[b] else None
+
+        out = {
+            "b_over_a": ratio("b_project_full", "a_floor_full"),
+            "c_over_a_inc": ratio("c_project_incremental", "a_floor_incremental"),
+            "c_over_b": ratio("c_project_incremental", "b_project_full"),
+            "pg_d_over_floor": ratio("d_project_full_postgres", "d_floor_full_postgres"),
+            "pandas_full_over_b": ratio("e_pandas_full", "b_project_full"),
+            "pandas_inc_over_c": ratio("e_pandas_incremental", "c_project_incremental"),
+            "polars_full_over_b": ratio("e_polars_full", "b_project_full"),
+            "polars_inc_over_c": ratio("e_polars_incremental", "c_project_incremental"),
+            "pandas_full_over_c": ratio("e_pandas_full", "c_project_incremental"),
+        }
+        return {key: value for key, value in out.items() if value is not None}
+
+
+# --- report --------------------------------------------------------------------------------------------
+
+def machine() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gb = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    versions = {"python": platform.python_version(), "duckdb": duckdb.__version__}
+    for module in ("pandas", "pyarrow", "numpy"):
+        try:
+            versions[module] = __import__(module).__version__
+        except ImportError:
+            pass
+    from bench.dataframes import polars_available
+
+    versions["polars"] = polars_available() or "not installed"
+    try:
+        out = subprocess.run([DBT, "--version"], capture_output=True, text=True, check=False).stdout
+        versions["dbt"] = " ".join(line.strip() for line in out.splitlines() if "core" in line.lower()
+                                   or "duckdb" in line or "postgres" in line)[:200]
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem_gb, "os": platform.platform(),
+            "versions": versions}
+
+
+def git_state() -> dict:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False).stdout.strip()
+
+    return {"commit": git("rev-parse", "--short", "HEAD"),
+            "dirty_models": git("status", "--porcelain", "models", "macros", "dbt_project.yml", "seeds")}
+
+
+def fmt_s(value: float | None) -> str:
+    return "" if value is None else (f"{value:.2f}" if value < 10 else f"{value:.1f}")
+
+
+def table(report: dict) -> str:
+    lines = ["| N | step | wall s | events/s | peak RSS MB | other CPU s | totals |",
+             "|---:|---|---:|---:|---:|---:|---|"]
+    for run in report["runs"]:
+        matches = {}
+        for check in run["checks"]:
+            for side in (check["a"], check["b"]):
+                matches.setdefault(side, []).append(check["match"])
+        names = {
+            "a_floor_full": "floor_full_duckdb", "b_project_full": "project_full_duckdb",
+            "a_floor_incremental": "floor_incremental_duckdb", "c_project_incremental": "project_incremental_duckdb",
+            "d_floor_full_postgres": "floor_full_postgres", "d_project_full_postgres": "project_full_postgres",
+            "e_pandas_full": "pandas_full", "e_pandas_incremental": "pandas_incremental",
+            "e_polars_full": "polars_full", "e_polars_incremental": "polars_incremental",
+        }
+        for key, step in run["steps"].items():
+            checked = matches.get(names.get(key, ""), [])
+            verdict = "" if not checked else ("match" if all(checked) else "MISMATCH")
+            lines.append(
+                f"| {run['n']:,} | {step['label']} | {fmt_s(step['wall_s'])} | {step['events_per_s'] or 0:,} | "
+                f"{step['peak_rss_mb']:.0f} | {step['foreign_cpu_s']:.1f} | {verdict} |")
+    lines += ["", "| N | ratio | value | target | met |", "|---:|---|---:|---:|---|"]
+    for run in report["runs"]:
+        for key, value in run["ratios"].items():
+            if key in TARGETS:
+                label, target, scope = TARGETS[key]
+                higher = key == "pandas_inc_over_c"
+                met = value >= target if higher else value <= target
+                lines.append(f"| {run['n']:,} | {label} | {value:.2f} | {'>=' if higher else '<='} {target}"
+                             f"{' (' + scope + ')' if scope else ''} | {'yes' if met else 'NO'} |")
+            else:
+                lines.append(f"| {run['n']:,} | {key.replace('_', ' ')} | {value:.2f} | | |")
+    return "\n".join(lines)
+
+
+def chart(report: dict, path: Path) -> str | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "matplotlib is not importable here: chart skipped (the JSON and the table have every number)"
+    series: dict[str, list[tuple[int, float]]] = {}
+    for run in report["runs"]:
+        for key, step in run["steps"].items():
+            series.setdefault(step["label"], []).append((run["n"], step["wall_s"]))
+    fig, ax = plt.subplots(figsize=(9, 6))
+    for label, points in sorted(series.items()):
+        points.sort()
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("events in the history (N)")
+    ax.set_ylabel("wall time (s)")
+    ax.legend(fontsize=7)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, action="append", help="history size (repeatable); default 1M and 10M")
+    parser.add_argument("--customers", type=int, default=gen.DEFAULT_CUSTOMERS)
+    parser.add_argument("--work-dir", default=os.environ.get("BENCH_WORK_DIR", "/tmp/billing_bench"))
+    parser.add_argument("--results-dir", default=str(BENCH / "results"))
+    parser.add_argument("--memory-limit", default=os.environ.get("BILLING_DUCKDB_MEMORY_LIMIT", "4GB"),
+                        help="DuckDB memory_limit for the project and the floor (BILLING_DUCKDB_MEMORY_LIMIT)")
+    parser.add_argument("--postgres-10m", action="store_true", help="also run Postgres at 10M")
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-dataframes", action="store_true")
+    parser.add_argument("--skip-duckdb", action="store_true", help="debugging: only dataframes/Postgres")
+    parser.add_argument("--profile", action="store_true", help="EXPLAIN ANALYZE the heaviest models")
+    parser.add_argument("--profile-models", type=int, default=3)
+    parser.add_argument("--regenerate", action="store_true", help="regenerate the cached synthetic data")
+    parser.add_argument("--keep-work", action="store_true", help="keep the warehouses after the run")
+    parser.add_argument("--quiet-wait", type=float, default=90.0,
+                        help="seconds to wait, before each timed step, for other jobs on the machine to finish")
+    args = parser.parse_args(argv)
+    sizes = args.n or list(DEFAULT_SIZES)
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    results_dir = Path(args.results_dir)
+    run_dir = results_dir / stamp
+    run_dir.mkdir(parents=True, exist_ok=True)
+    report = {
+        "started_at": stamp, "machine": machine(), "git": git_state(),
+        "config": {"sizes": sizes, "customers": args.customers, "duckdb_memory_limit": args.memory_limit,
+                   "duckdb_threads": os.cpu_count(), "dbt_threads": 2, "as_of_full": gen.T0,
+                   "as_of_incremental": gen.T1, "postgres": pg_settings() if not args.no_postgres else None},
+        "runs": [], "notes": [],
+    }
+    started = time.perf_counter()
+    try:
+        for n in sizes:
+            report["runs"].append(SizeRun(n, args, run_dir).run())
+    finally:
+        report["seconds"] = round(time.perf_counter() - started, 1)
+        note = chart(report, results_dir / f"{stamp}.png")
+        if note:
+            report["notes"].append(note)
+        (results_dir / f"{stamp}.json").write_text(json.dumps(report, indent=1, default=str))
+        text = table(report)
+        (results_dir / f"{stamp}.md").write_text(text + "\n")
+        print()
+        print(text)
+        for run in report["runs"]:
+            for note in run["notes"]:
+                print(f"note (N={run['n']:,}): {note}")
+        for note in report["notes"]:
+            print(f"note: {note}")
+        print(f"\nresults: {results_dir / (stamp + '.json')} (logs, run_results and profiles in {run_dir})")
+    failed = [c for run in report["runs"] for c in run["checks"] if not c["match"]]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Published invoices are append-only, numbered without gaps, and survive reruns and crashes.
+
+Runs on the contract scenario (small and quick). A reference warehouse publishes once, cleanly;
+every other path (ten reruns, a full refresh, a crash between the two published tables, a kill at
+several moments of the publication step) must end with byte-identical published rows.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from dbt_helpers import DBT_EXECUTABLE, Warehouse, land_rows
+from test_contract_scenario import AS_OF, _events, scenario_project
+
+PUBLISH_SELECTION = ("run", "--select", "tag:publication")
+
+
+def _published_state(warehouse: Warehouse) -> tuple[list, list]:
+    return (
+        warehouse.query("select * from {schema}.published_invoices order by invoice_number"),
+        warehouse.query("select * from {schema}.published_invoice_lines order by invoice_number, invoice_line_id"),
+    )
+
+
+def _assert_invariants(warehouse: Warehouse) -> None:
+    numbers = [row[0] for row in warehouse.query(
+        "select invoice_number from {schema}.published_invoices order by invoice_number")]
+    assert numbers == list(range(1, len(numbers) + 1)), "invoice numbers have a gap or a duplicate"
+    mismatched = warehouse.query(
+        "select i.invoice_id from {schema}.published_invoices as i "
+        "left join (select invoice_id, sum(amount) as total from {schema}.published_invoice_lines "
+        "group by invoice_id) as l on i.invoice_id = l.invoice_id "
+        "where coalesce(l.total, 0) <> i.total_due"
+    )
+    assert mismatched == [], f"published totals differ from their lines: {mismatched}"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory):
+    """A scenario warehouse with the billing models built (nothing published) and a project copy."""
+    work = tmp_path_factory.mktemp("publication")
+    project = scenario_project(work)
+    warehouse = Warehouse("duckdb", work)
+    land_rows(warehouse, _events())
+    warehouse.dbt("seed", as_of=AS_OF, project_dir=project)
+    warehouse.dbt("build", "--exclude", "tag:publication", "test_type:unit", as_of=AS_OF, project_dir=project)
+    return warehouse, project
+
+
+def _clone(built, tmp_path: Path, name: str) -> Warehouse:
+    warehouse, _ = built
+    work = tmp_path / name
+    work.mkdir()
+    clone = Warehouse("duckdb", work)
+    shutil.copy(warehouse.duckdb_path, clone.duckdb_path)
+    return clone
+
+
+@pytest.fixture(scope="module")
+def reference(built, tmp_path_factory: pytest.TempPathFactory) -> tuple[list, list]:
+    _, project = built
+    clone = _clone(built, tmp_path_factory.mktemp("reference"), "reference")
+    clone.dbt(*PUBLISH_SELECTION, as_of=AS_OF, project_dir=project, publish=True)
+    state = _published_state(clone)
+    assert len(state[0]) == 10, "the scenario has ten ready invoices at its as_of"
+    _assert_invariants(clone)
+    return state
+
+
+def test_ten_reruns_and_a_full_refresh_change_no_published_row(built, reference, tmp_path: Path):
+    _, project = built
+    warehouse = _clone(built, tmp_path, "reruns")
+    warehouse.dbt(*PUBLISH_SELECTION, as_of=AS_OF, project_dir=project, publish=True)
+    for _ in range(10):
+        warehouse.dbt("run", as_of=AS_OF, project_dir=project, publish=True)
+    warehouse.dbt("run", "--full-refresh", as_of=AS_OF, project_dir=project, publish=True)
+    assert _published_state(warehouse) == reference
+    _assert_invariants(warehouse)
+
+
+def test_a_later_publication_continues_the_numbers(built, reference, tmp_path: Path):
+    _, project = built
+    warehouse = _clone(built, tmp_path, "later")
+    warehouse.dbt(*PUBLISH_SELECTION, as_of=AS_OF, project_dir=project, publish=True)
+    later = "2026-05-03T00:00:00"
+    warehouse.dbt("run", as_of=later, project_dir=project, publish=True)
+    invoices, lines = _published_state(warehouse)
+    assert invoices[: len(reference[0])] == reference[0], "an earlier published invoice changed"
+    assert len(invoices) > len(reference[0])
+    _assert_invariants(warehouse)
+
+
+def test_a_crash_between_the_two_tables_is_completed_by_the_next_publication(built, reference, tmp_path: Path):
+    _, project = built
+    warehouse = _clone(built, tmp_path, "half")
+    warehouse.dbt("run", "--select", "published_invoices", as_of=AS_OF, project_dir=project, publish=True)
+    assert len(warehouse.query("select * from {schema}.published_invoices")) == len(reference[0])
+    warehouse.dbt(*PUBLISH_SELECTION, as_of=AS_OF, project_dir=project, publish=True)
+    assert _published_state(warehouse) == reference
+
+
+@pytest.mark.parametrize("kill_after_seconds", [1.5, 3.0, 4.5])
+def test_a_publication_killed_at_any_moment_recovers_exactly(built, reference, tmp_path: Path,
+                                                            kill_after_seconds: float):
+    _, project = built
+    warehouse = _clone(built, tmp_path, "killed")
+    command = [DBT_EXECUTABLE, *PUBLISH_SELECTION, "--project-dir", str(project), "--profiles-dir", str(project),
+               "--vars", f'{{"as_of": "{AS_OF}", "publish": true}}']
+    process = subprocess.Popen(command, env=warehouse.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(kill_after_seconds)
+    if process.poll() is None:
+        process.send_signal(signal.SIGKILL)
+    process.wait()
+    warehouse.dbt(*PUBLISH_SELECTION, as_of=AS_OF, project_dir=project, publish=True)
+    assert _published_state(warehouse) == reference
+    _assert_invariants(warehouse)
