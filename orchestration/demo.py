@@ -26,7 +26,6 @@ QUIET_PREFIXES = (
     "A dbt subsetted execution",
     "Copying `",
     "Finished dbt command",
-    "Logging an `AssetObservation`",
 )
 STEP_EVENTS = {
     DagsterEventType.STEP_START: "started",
