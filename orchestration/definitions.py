@@ -9,7 +9,7 @@ from orchestration.dbt_assets import build_billing_assets, build_publication_ass
 from orchestration.jobs import build_publication_job, build_refresh_job
 from orchestration.publication_gate import blocking_check_keys
 from orchestration.resources import build_dbt_project, build_dbt_resource, prepare_manifest
-from orchestration.schedules import build_hourly_refresh_schedule
+from orchestration.schedules import build_daily_publication_schedule, build_hourly_refresh_schedule
 
 RAW_USAGE_EVENTS = AssetSpec(
     key=["raw", "usage_events"],
@@ -25,10 +25,11 @@ def build_definitions(project: DbtProject | None = None) -> Definitions:
     billing = build_billing_assets(project)
     publication = build_publication_assets(project, gate_checks=blocking_check_keys(billing))
     refresh_job = build_refresh_job(billing)
+    publication_job = build_publication_job(billing, publication)
     return Definitions(
         assets=[RAW_USAGE_EVENTS, billing, publication],
-        jobs=[refresh_job, build_publication_job(billing, publication)],
-        schedules=[build_hourly_refresh_schedule(refresh_job)],
+        jobs=[refresh_job, publication_job],
+        schedules=[build_hourly_refresh_schedule(refresh_job), build_daily_publication_schedule(publication_job)],
         resources={"dbt": build_dbt_resource(project)},
     )
 

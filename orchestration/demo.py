@@ -174,14 +174,18 @@ def summarize(db_path: Path) -> None:
             con, "select count(*), min(invoice_number), max(invoice_number) from published_invoices"
         )[0]
         print(f"  {count:,} invoices published, numbers {first} .. {last}")
-        print("  top 10 customers by total due:")
-        for customer, name, currency, total in _rows(
+        print("  top 5 customers by total published, per currency:")
+        for currency, customer, name, total in _rows(
             con,
-            "select p.customer_id, coalesce(any_value(c.name), ''), p.currency, sum(p.total_due) "
-            "from published_invoices as p left join customers as c on c.customer_id = p.customer_id "
-            "group by p.customer_id, p.currency order by 4 desc, 1 limit 10",
+            "select currency, customer_id, name, total from ("
+            " select p.currency, p.customer_id, coalesce(any_value(c.name), '') as name,"
+            " sum(p.total_due) as total,"
+            " row_number() over (partition by p.currency order by sum(p.total_due) desc, p.customer_id) as rank"
+            " from published_invoices as p left join customers as c on c.customer_id = p.customer_id"
+            " group by p.currency, p.customer_id) as ranked"
+            " where rank <= 5 order by currency, total desc, customer_id",
         ):
-            print(f"    {customer:<12}{name[:30]:<32}{currency:<5}{total:>16,.2f}")
+            print(f"    {currency:<5}{customer:<12}{name[:30]:<32}{total:>16,.2f}")
         print("  grand total per currency:")
         for currency, total in _rows(
             con, "select currency, sum(total_due) from published_invoices group by 1 order by 1"

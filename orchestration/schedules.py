@@ -42,3 +42,25 @@ def build_hourly_refresh_schedule(job: UnresolvedAssetJobDefinition) -> Schedule
         return RunRequest(run_config=run_config_for(as_of, (BILLING_STEP,)), tags=tags)
 
     return hourly_billing_refresh
+
+
+DAILY_AFTER_GRACE = "0 2 * * *"
+
+
+def build_daily_publication_schedule(job: UnresolvedAssetJobDefinition) -> ScheduleDefinition:
+    """Publishes the invoices that became ready, once a day, after the nightly grace periods end."""
+
+    @schedule(
+        name="daily_invoice_publication",
+        cron_schedule=DAILY_AFTER_GRACE,
+        job=job,
+        execution_timezone="UTC",
+        default_status=DefaultScheduleStatus.STOPPED,
+        description="Builds, tests and (if every blocking check passed) publishes ready invoices.",
+    )
+    def daily_invoice_publication(context: ScheduleEvaluationContext) -> RunRequest:
+        as_of = scheduled_as_of(context)
+        tags = {"billing/as_of": as_of} if as_of else {}
+        return RunRequest(run_config=run_config_for(as_of), tags=tags)
+
+    return daily_invoice_publication

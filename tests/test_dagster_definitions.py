@@ -237,3 +237,14 @@ def test_prune_invocation_dirs_keeps_the_newest(tmp_path: Path) -> None:
     assert left == [f"billing_dbt_models-run{age:02d}-x" for age in range(10)] + [
         "publication_dbt_models-other-x"
     ]
+
+
+def test_daily_publication_schedule(defs: Definitions) -> None:
+    (schedule,) = [s for s in defs.schedules if s.job_name == PUBLICATION_JOB]
+    assert schedule.cron_schedule == "0 2 * * *"
+    assert schedule.execution_timezone == "UTC"
+    assert schedule.default_status == DefaultScheduleStatus.STOPPED
+    tick = datetime(2026, 11, 21, 2, 0, tzinfo=UTC)
+    (request,) = schedule.evaluate_tick(build_schedule_context(scheduled_execution_time=tick)).run_requests
+    configs = [op["config"]["as_of"] for op in request.run_config["ops"].values()]
+    assert configs == ["2026-11-21T02:00:00", "2026-11-21T02:00:00"]

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'credit_ledger'}}}) }}
 {# Every amount drawn in the ledger is exactly one credit line of the same invoice and grant, and back. #}
 with
 

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'published_invoices'}}}) }}
 {# Every published invoice's total equals the sum of its published lines, and no line is orphaned. #}
 with
 
