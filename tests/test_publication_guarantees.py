@@ -83,12 +83,13 @@ def test_ten_reruns_and_a_full_refresh_change_no_published_row(built, reference,
     _assert_invariants(warehouse)
 
 
-def test_a_later_publication_continues_the_numbers(built, reference, tmp_path: Path):
+def test_a_later_full_refresh_appends_and_keeps_what_was_published(built, reference, tmp_path: Path):
+    """A full refresh at a later clock must not rebuild the published tables (full_refresh: false)."""
     _, project = built
     warehouse = _clone(built, tmp_path, "later")
     warehouse.dbt(*PUBLISH_SELECTION, as_of=AS_OF, project_dir=project, publish=True)
     later = "2026-05-03T00:00:00"
-    warehouse.dbt("run", as_of=later, project_dir=project, publish=True)
+    warehouse.dbt("run", "--full-refresh", as_of=later, project_dir=project, publish=True)
     invoices, lines = _published_state(warehouse)
     assert invoices[: len(reference[0])] == reference[0], "an earlier published invoice changed"
     assert len(invoices) > len(reference[0])
