@@ -92,10 +92,10 @@ overrides_in_force as (
         on
             charge_context.contract_id = overrides.contract_id
             and (
-                overrides.product_id = charge_context.product_id
+                charge_context.product_id = overrides.product_id
                 or (overrides.product_id is null and charge_context.is_usage_charge = 1)
             )
-            and (overrides.effective_from is null or overrides.effective_from <= charge_context.covered_start)
+            and (overrides.effective_from is null or charge_context.covered_start >= overrides.effective_from)
             and (overrides.effective_to is null or charge_context.covered_start < overrides.effective_to)
 
 ),
@@ -141,7 +141,7 @@ chain_discounts as (
         on
             charge_context.contract_id = discounts.contract_id
             and charge_context.product_id = discounts.product_id
-            and (discounts.starts_at is null or discounts.starts_at <= charge_context.covered_start)
+            and (discounts.starts_at is null or charge_context.covered_start >= discounts.starts_at)
             and (discounts.ends_at is null or charge_context.covered_start < discounts.ends_at)
 
 ),
@@ -177,10 +177,10 @@ limit_candidates as (
         on
             charge_context.product_id = prices.product_id
             and (
-                prices.contract_id = charge_context.contract_id
-                or (prices.contract_id is null and prices.rate_card_id = charge_context.rate_card_id)
+                charge_context.contract_id = prices.contract_id
+                or (prices.contract_id is null and charge_context.rate_card_id = prices.rate_card_id)
             )
-            and (prices.effective_from is null or prices.effective_from <= charge_context.covered_start)
+            and (prices.effective_from is null or charge_context.covered_start >= prices.effective_from)
             and (prices.effective_to is null or charge_context.covered_start < prices.effective_to)
 
 ),

@@ -35,20 +35,38 @@ grant_products as (
 {# what each product and the whole invoice amount to before credits (steps 1 to 5 and late adjustments) #}
 product_lines as (
 
-    select invoice_id, product_id, amount from {{ ref('int_charges_rated') }}
+    select
+        invoice_id,
+        product_id,
+        amount
+    from {{ ref('int_charges_rated') }}
     union all
-    select invoice_id, product_id, amount from {{ ref('int_charge_adjustment_lines') }}
+    select
+        invoice_id,
+        product_id,
+        amount
+    from {{ ref('int_charge_adjustment_lines') }}
     union all
     {# late-event adjustments come just before credits: credits may absorb them (SPEC §3 step 6) #}
-    select invoice_id, product_id, amount from {{ ref('int_late_adjustment_lines') }}
+    select
+        invoice_id,
+        product_id,
+        amount
+    from {{ ref('int_late_adjustment_lines') }}
 
 ),
 
 invoice_lines_before_credits as (
 
-    select invoice_id, amount from product_lines
+    select
+        invoice_id,
+        amount
+    from product_lines
     union all
-    select invoice_id, amount from {{ ref('int_invoice_adjustment_lines') }}
+    select
+        invoice_id,
+        amount
+    from {{ ref('int_invoice_adjustment_lines') }}
 
 ),
 
@@ -86,7 +104,8 @@ grants_ranked as (
         ) as grant_rank,
         count(*) over (partition by grants.contract_id) as grant_count,
         not exists (
-            select 1 from grant_products where grant_products.grant_id = grants.grant_id
+            select 1 from grant_products
+            where grant_products.grant_id = grants.grant_id
         ) as is_whole_invoice
     from grants
 
@@ -99,7 +118,10 @@ contract_periods as (
         row_number() over (partition by billing_periods.contract_id order by billing_periods.period_start)
             as period_index
     from billing_periods
-    where exists (select 1 from grants where grants.contract_id = billing_periods.contract_id)
+    where exists (
+        select 1 from grants
+        where grants.contract_id = billing_periods.contract_id
+    )
 
 ),
 
@@ -113,8 +135,9 @@ steps as (
         grants_ranked.grant_id,
         grants_ranked.grant_rank,
         grants_ranked.is_whole_invoice,
-        exists (
-            select 1 from published_invoices where published_invoices.invoice_id = contract_periods.invoice_id
+        exists(
+            select 1 from published_invoices
+            where published_invoices.invoice_id = contract_periods.invoice_id
         ) as is_published,
         coalesce(
             (
@@ -142,19 +165,31 @@ steps as (
 {# every balance the walk keeps, per contract: grants, products, the invoice #}
 accounts as (
 
-    select contract_id, 'grant' as account_type, grant_id as account_key, amount as opening_amount
+    select
+        contract_id,
+        'grant' as account_type,
+        grant_id as account_key,
+        amount as opening_amount
     from grants
 
     union all
 
-    select distinct contract_periods.contract_id, 'product' as account_type, product_lines.product_id, 0
+    select distinct
+        contract_periods.contract_id,
+        'product' as account_type,
+        product_lines.product_id as account_key,
+        0 as opening_amount
     from product_lines
     inner join contract_periods
         on product_lines.invoice_id = contract_periods.invoice_id
 
     union all
 
-    select distinct contract_id, 'invoice' as account_type, 'invoice' as account_key, 0
+    select distinct
+        contract_id,
+        'invoice' as account_type,
+        'invoice' as account_key,
+        0 as opening_amount
     from contract_periods
 
 ),
@@ -162,13 +197,21 @@ accounts as (
 {# the amounts product and invoice accounts start each period with #}
 period_amounts as (
 
-    select invoice_id, 'product' as account_type, product_id as account_key, sum(amount) as amount
+    select
+        invoice_id,
+        'product' as account_type,
+        product_id as account_key,
+        sum(amount) as amount
     from product_lines
     group by invoice_id, product_id
 
     union all
 
-    select invoice_id, 'invoice' as account_type, 'invoice' as account_key, sum(amount) as amount
+    select
+        invoice_id,
+        'invoice' as account_type,
+        'invoice' as account_key,
+        sum(amount) as amount
     from invoice_lines_before_credits
     group by invoice_id
 
@@ -209,8 +252,11 @@ balances as (
                 when not opened.is_in_force then 0
                 else greatest(
                     least(
-                        max(case when opened.account_type = 'grant' and opened.account_key = opened.step_grant_id
-                            then opened.opening end) over (partition by opened.contract_id),
+                        max(case
+                            when opened.account_type = 'grant' and opened.account_key = opened.step_grant_id
+                                then opened.opening
+                        end) over (partition by opened.contract_id
+                        ),
                         max(case when opened.account_type = 'invoice' then opened.opening end)
                             over (partition by opened.contract_id),
                         case
@@ -284,7 +330,7 @@ grant_steps as (
             steps.contract_id = balances.contract_id
             and steps.step_number = balances.step_number
             and balances.account_type = 'grant'
-            and balances.account_key = steps.grant_id
+            and steps.grant_id = balances.account_key
 
 ),
 

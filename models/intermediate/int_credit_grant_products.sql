@@ -14,7 +14,7 @@ grants as (
 
 positions as (
 
-    select cast(generated_number as integer) as position
+    select cast(generated_number as integer) as list_position
     from ({{ dbt.generate_series(20) }}) as numbers
 
 ),
@@ -23,10 +23,10 @@ final as (
 
     select distinct
         grants.grant_id,
-        trim(split_part(grants.product_ids, ',', positions.position)) as product_id
+        trim(split_part(grants.product_ids, ',', positions.list_position)) as product_id
     from grants
     cross join positions
-    where trim(split_part(grants.product_ids, ',', positions.position)) <> ''
+    where trim(split_part(grants.product_ids, ',', positions.list_position)) <> ''
 
 )
 

@@ -33,9 +33,15 @@ discounts as (
 
 charge_lines as (
 
-    select invoice_id, amount from {{ ref('int_charges_rated') }}
+    select
+        invoice_id,
+        amount
+    from {{ ref('int_charges_rated') }}
     union all
-    select invoice_id, amount from {{ ref('int_charge_adjustment_lines') }}
+    select
+        invoice_id,
+        amount
+    from {{ ref('int_charge_adjustment_lines') }}
 
 ),
 
@@ -86,7 +92,7 @@ chain_discounts as (
     inner join discounts
         on
             subtotals.contract_id = discounts.contract_id
-            and (discounts.starts_at is null or discounts.starts_at <= subtotals.covered_start)
+            and (discounts.starts_at is null or subtotals.covered_start >= discounts.starts_at)
             and (discounts.ends_at is null or subtotals.covered_start < discounts.ends_at)
 
 ),

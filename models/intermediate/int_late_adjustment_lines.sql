@@ -20,7 +20,15 @@ billing_periods as (
 current_lines as (
 
     select
-        invoice_line_id, invoice_id, line_type, product_id, product_name, metric_id, dimensions, quantity, amount
+        invoice_line_id,
+        invoice_id,
+        line_type,
+        product_id,
+        product_name,
+        metric_id,
+        dimensions,
+        quantity,
+        amount
     from {{ ref('int_charges_rated') }}
 
 ),
@@ -46,13 +54,21 @@ billed as (
         sum(amount) as billed_amount,
         sum(quantity) as billed_quantity
     from (
-        select invoice_id, invoice_line_id, amount, quantity
+        select
+            invoice_id,
+            invoice_line_id,
+            amount,
+            quantity
         from published_lines
         where line_type in ('usage', 'recurring')
 
         union all
 
-        select adjusts_invoice_id as invoice_id, adjusts_invoice_line_id as invoice_line_id, amount, quantity
+        select
+            adjusts_invoice_id as invoice_id,
+            adjusts_invoice_line_id as invoice_line_id,
+            amount,
+            quantity
         from published_lines
         where line_type = 'adjustment'
     ) as billed_lines
@@ -79,9 +95,21 @@ line_info as (
         max(metric_id) as metric_id,
         max(dimensions) as dimensions
     from (
-        select invoice_line_id, product_id, product_name, metric_id, dimensions from current_published
+        select
+            invoice_line_id,
+            product_id,
+            product_name,
+            metric_id,
+            dimensions
+        from current_published
         union all
-        select invoice_line_id, product_id, product_name, metric_id, dimensions from published_lines
+        select
+            invoice_line_id,
+            product_id,
+            product_name,
+            metric_id,
+            dimensions
+        from published_lines
         where line_type in ('usage', 'recurring')
     ) as labelled_lines
     group by invoice_line_id
@@ -122,9 +150,10 @@ next_invoices as (
         on
             source_period.customer_id = later.customer_id
             and source_period.currency = later.currency
-            and later.period_start > source_period.period_start
+            and source_period.period_start < later.period_start
     where not exists (
-        select 1 from published_invoices where published_invoices.invoice_id = later.invoice_id
+        select 1 from published_invoices
+        where published_invoices.invoice_id = later.invoice_id
     )
 
 ),

@@ -475,74 +475,133 @@ contract_errors as (
 
 contract_term_errors as (
 
-    select 'price_overrides' as seed_name,
+    select
+        'price_overrides' as seed_name,
         contract_id || ' ' || coalesce(product_id, '*') as row_key,
         'contract_id ' || coalesce(contract_id, 'null') || ' is not in contracts' as problem
     from overrides
-    where not exists (select 1 from contracts where contracts.contract_id = overrides.contract_id)
+    where
+        not exists (
+            select 1 from contracts
+            where contracts.contract_id = overrides.contract_id
+        )
 
     union all
-    select 'price_overrides', contract_id || ' ' || product_id, 'product_id ' || product_id || ' has no price'
+    select
+        'price_overrides',
+        contract_id || ' ' || product_id,
+        'product_id ' || product_id || ' has no price'
     from overrides
-    where product_id is not null
-        and not exists (select 1 from prices where prices.product_id = overrides.product_id)
+    where
+        product_id is not null
+        and not exists (
+            select 1 from prices
+            where prices.product_id = overrides.product_id
+        )
 
     union all
-    select 'price_overrides', contract_id || ' ' || coalesce(product_id, '*'),
+    select
+        'price_overrides',
+        contract_id || ' ' || coalesce(product_id, '*'),
         'multiplier must be set and not negative'
     from overrides
     where multiplier is null or multiplier < 0
 
     union all
-    select 'discounts', discount_id, 'contract_id ' || coalesce(contract_id, 'null') || ' is not in contracts'
+    select
+        'discounts',
+        discount_id,
+        'contract_id ' || coalesce(contract_id, 'null') || ' is not in contracts'
     from discounts
-    where not exists (select 1 from contracts where contracts.contract_id = discounts.contract_id)
+    where
+        not exists (
+            select 1 from contracts
+            where contracts.contract_id = discounts.contract_id
+        )
 
     union all
-    select 'discounts', discount_id, 'product_id ' || product_id || ' has no price'
+    select
+        'discounts',
+        discount_id,
+        'product_id ' || product_id || ' has no price'
     from discounts
-    where product_id is not null
-        and not exists (select 1 from prices where prices.product_id = discounts.product_id)
+    where
+        product_id is not null
+        and not exists (
+            select 1 from prices
+            where prices.product_id = discounts.product_id
+        )
 
     union all
-    select 'discounts', discount_id, 'discount_type must be percent or amount, got ' || coalesce(discount_type, 'null')
+    select
+        'discounts',
+        discount_id,
+        'discount_type must be percent or amount, got ' || coalesce(discount_type, 'null')
     from discounts
     where discount_type is null or discount_type not in ('percent', 'amount')
 
     union all
-    select 'discounts', discount_id, 'value must be set and not negative (a percent is a fraction: 0.10 = 10 %)'
+    select
+        'discounts',
+        discount_id,
+        'value must be set and not negative (a percent is a fraction: 0.10 = 10 %)'
     from discounts
     where discount_value is null or discount_value < 0 or (discount_type = 'percent' and discount_value > 1)
 
     union all
-    select 'credit_grants', grant_id, 'contract_id ' || coalesce(contract_id, 'null') || ' is not in contracts'
+    select
+        'credit_grants',
+        grant_id,
+        'contract_id ' || coalesce(contract_id, 'null') || ' is not in contracts'
     from grants
-    where not exists (select 1 from contracts where contracts.contract_id = grants.contract_id)
+    where
+        not exists (
+            select 1 from contracts
+            where contracts.contract_id = grants.contract_id
+        )
 
     union all
-    select 'credit_grants', grant_id, 'grant_type must be prepaid or promotional, got ' || coalesce(grant_type, 'null')
+    select
+        'credit_grants',
+        grant_id,
+        'grant_type must be prepaid or promotional, got ' || coalesce(grant_type, 'null')
     from grants
     where grant_type is null or grant_type not in ('prepaid', 'promotional')
 
     union all
-    select 'credit_grants', grant_id, 'amount must be set and not negative'
+    select
+        'credit_grants',
+        grant_id,
+        'amount must be set and not negative'
     from grants
     where amount is null or amount < 0
 
     union all
-    select 'credit_grants', grant_id, 'expires_at must be after starts_at'
+    select
+        'credit_grants',
+        grant_id,
+        'expires_at must be after starts_at'
     from grants
     where expires_at <= starts_at
 
     union all
-    select 'credit_grants', grant_products.grant_id, 'product_ids names ' || grant_products.product_id
+    select
+        'credit_grants',
+        grant_products.grant_id,
+        'product_ids names ' || grant_products.product_id
         || ', which has no price'
     from grant_products
-    where not exists (select 1 from prices where prices.product_id = grant_products.product_id)
+    where
+        not exists (
+            select 1 from prices
+            where prices.product_id = grant_products.product_id
+        )
 
     {# a charge's minimum and maximum are per product: two rows must not disagree #}
     union all
-    select 'prices', first_price.price_id,
+    select
+        'prices',
+        first_price.price_id,
         'minimum_amount or maximum_amount differs from ' || second_price.price_id || ' of the same product'
     from prices as first_price
     inner join prices as second_price
@@ -552,10 +611,14 @@ contract_term_errors as (
             and coalesce(first_price.rate_card_id, '') = coalesce(second_price.rate_card_id, '')
             and coalesce(first_price.contract_id, '') = coalesce(second_price.contract_id, '')
     where
-        (first_price.minimum_amount is not null and second_price.minimum_amount is not null
-            and first_price.minimum_amount <> second_price.minimum_amount)
-        or (first_price.maximum_amount is not null and second_price.maximum_amount is not null
-            and first_price.maximum_amount <> second_price.maximum_amount)
+        (
+            first_price.minimum_amount is not null and second_price.minimum_amount is not null
+            and first_price.minimum_amount <> second_price.minimum_amount
+        )
+        or (
+            first_price.maximum_amount is not null and second_price.maximum_amount is not null
+            and first_price.maximum_amount <> second_price.maximum_amount
+        )
 
 ),
 
