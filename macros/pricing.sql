@@ -128,3 +128,17 @@ discount_steps as (
 
 )
 {%- endmacro %}
+
+{#
+  A price row applies to a contract at a moment when it belongs to the contract's rate card or to the
+  contract itself, and is in force then (effective_from inclusive, effective_to exclusive). Which of
+  the two wins for a product (the contract's own price, decision log 10) is decided by the caller.
+#}
+{% macro price_applies(prices, contract, moment) -%}
+    (
+        {{ contract }}.contract_id = {{ prices }}.contract_id
+        or ({{ prices }}.contract_id is null and {{ contract }}.rate_card_id = {{ prices }}.rate_card_id)
+    )
+    and ({{ prices }}.effective_from is null or {{ moment }} >= {{ prices }}.effective_from)
+    and ({{ prices }}.effective_to is null or {{ moment }} < {{ prices }}.effective_to)
+{%- endmacro %}

@@ -12,8 +12,8 @@ from collections import Counter
 from datetime import datetime
 
 import pytest
-from dbt_helpers import Warehouse, land_rows, postgres_database
-from test_contract_scenario import AS_OF, scenario_project
+from dbt_helpers import Warehouse
+from test_contract_scenario import built_scenario
 
 INGESTED = datetime(2026, 3, 20, 12, 0)
 GOOD_TOKENS = '{"tokens": 5, "model": "small"}'
@@ -67,19 +67,8 @@ CATALOGUE = [
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
 def catalogue_build(request, tmp_path_factory: pytest.TempPathFactory):
     work = tmp_path_factory.mktemp(f"catalogue_{request.param}")
-    project = scenario_project(work)
-
-    def build(warehouse: Warehouse) -> Warehouse:
-        land_rows(warehouse, [row for row, _, _ in CATALOGUE])
-        warehouse.dbt("seed", as_of=AS_OF, project_dir=project)
-        warehouse.dbt("build", "--exclude", "tag:publication", "test_type:unit", as_of=AS_OF, project_dir=project)
-        return warehouse
-
-    if request.param == "duckdb":
-        yield build(Warehouse("duckdb", work))
-    else:
-        with postgres_database() as database:
-            yield build(Warehouse("postgres", work, pg_database=database))
+    with built_scenario(request.param, work, [row for row, _, _ in CATALOGUE]) as warehouse:
+        yield warehouse
 
 
 def test_each_bad_row_gets_its_outcome(catalogue_build: Warehouse):

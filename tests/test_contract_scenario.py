@@ -10,6 +10,8 @@ with different priorities and scopes, one expiring mid-contract. The arithmetic 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -196,22 +198,28 @@ def _day(value) -> str:
     return value.strftime("%Y-%m-%d")
 
 
-@pytest.fixture(scope="module", params=["duckdb", "postgres"])
-def scenario(request, tmp_path_factory: pytest.TempPathFactory):
-    work = tmp_path_factory.mktemp(f"scenario_{request.param}")
+@contextmanager
+def built_scenario(target: str, work: Path, rows: list[dict]) -> Iterator[Warehouse]:
+    """The scenario project with `rows` landed and built (no publication) on one warehouse."""
     project = scenario_project(work)
 
     def build(warehouse: Warehouse) -> Warehouse:
-        land_rows(warehouse, _events())
+        land_rows(warehouse, rows)
         warehouse.dbt("seed", as_of=AS_OF, project_dir=project)
         warehouse.dbt("build", "--exclude", "tag:publication", "test_type:unit", as_of=AS_OF, project_dir=project)
         return warehouse
 
-    if request.param == "duckdb":
+    if target == "duckdb":
         yield build(Warehouse("duckdb", work))
     else:
         with postgres_database() as database:
             yield build(Warehouse("postgres", work, pg_database=database))
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def scenario(request, tmp_path_factory: pytest.TempPathFactory):
+    with built_scenario(request.param, tmp_path_factory.mktemp(f"scenario_{request.param}"), _events()) as warehouse:
+        yield warehouse
 
 
 def test_every_invoice_line_matches_the_hand_computed_figures(scenario: Warehouse):

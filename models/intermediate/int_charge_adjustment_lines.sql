@@ -176,12 +176,7 @@ limit_candidates as (
     inner join prices
         on
             charge_context.product_id = prices.product_id
-            and (
-                charge_context.contract_id = prices.contract_id
-                or (prices.contract_id is null and charge_context.rate_card_id = prices.rate_card_id)
-            )
-            and (prices.effective_from is null or charge_context.covered_start >= prices.effective_from)
-            and (prices.effective_to is null or charge_context.covered_start < prices.effective_to)
+            and {{ price_applies('prices', 'charge_context', 'charge_context.covered_start') }}
 
 ),
 

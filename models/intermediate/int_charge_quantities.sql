@@ -198,12 +198,7 @@ fallback_prices as (
     from billing_periods
     inner join prices
         on
-            (
-                billing_periods.contract_id = prices.contract_id
-                or (prices.contract_id is null and billing_periods.rate_card_id = prices.rate_card_id)
-            )
-            and (prices.effective_from is null or billing_periods.covered_start >= prices.effective_from)
-            and (prices.effective_to is null or billing_periods.covered_start < prices.effective_to)
+            {{ price_applies('prices', 'billing_periods', 'billing_periods.covered_start') }}
 
 ),
 

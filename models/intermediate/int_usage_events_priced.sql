@@ -90,12 +90,7 @@ prices_in_force as (
     inner join prices
         on
             metered_events.metric_id = prices.metric_id
-            and (
-                metered_events.contract_id = prices.contract_id
-                or (prices.contract_id is null and metered_events.rate_card_id = prices.rate_card_id)
-            )
-            and (prices.effective_from is null or metered_events.occurred_at >= prices.effective_from)
-            and (prices.effective_to is null or metered_events.occurred_at < prices.effective_to)
+            and {{ price_applies('prices', 'metered_events', 'metered_events.occurred_at') }}
 
 ),
 
