@@ -7,7 +7,7 @@ UV_VERSION := 0.13.9
 export BILLING_DUCKDB_PATH ?= $(CURDIR)/warehouse/billing.duckdb
 export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 
-.PHONY: setup demo test test-python lint postgres dagster-ui load clean
+.PHONY: setup demo test test-python lint postgres dagster-ui load bench clean
 
 # Create the virtual environment from the pinned lock file (uv makes a re-run take about a second).
 $(BIN)/dbt: requirements.lock pyproject.toml
@@ -51,6 +51,10 @@ dagster-ui: setup
 # Land your own usage files: make load FILES="a.jsonl b.csv" [TARGET=postgres]
 load: setup
 	$(BIN)/python -m orchestration.loader --target $${TARGET:-duckdb} $(FILES)
+
+# Benchmarks (not part of the test suite): make bench [BENCH_ARGS="--n 100000000"]
+bench: setup postgres
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf target logs warehouse dagster_home/storage dagster_home/history dagster_home/logs
