@@ -7,7 +7,10 @@ from dagster_dbt import DbtProject
 
 from orchestration.dbt_assets import build_billing_assets, build_publication_assets
 from orchestration.jobs import build_publication_job, build_refresh_job
-from orchestration.publication_gate import blocking_check_keys
+from orchestration.publication_gate import gate_check_keys
+from orchestration.quality_checks import build_quality_checks
+from orchestration.quality_checks import gate_check_keys as quality_gate_keys
+from orchestration.quality_config import QualityConfig, load_quality_config
 from orchestration.resources import build_dbt_project, build_dbt_resource, prepare_manifest
 from orchestration.schedules import build_daily_publication_schedule, build_hourly_refresh_schedule
 
@@ -18,16 +21,23 @@ RAW_USAGE_EVENTS = AssetSpec(
 )
 
 
-def build_definitions(project: DbtProject | None = None) -> Definitions:
-    """Everything for one dbt project (default: ``$BILLING_DBT_PROJECT_DIR`` or the repository)."""
+def build_definitions(
+    project: DbtProject | None = None, quality_config: QualityConfig | None = None
+) -> Definitions:
+    """Everything for one dbt project (default: ``$BILLING_DBT_PROJECT_DIR`` or the repository) and one
+    data-quality configuration (default: ``orchestration/quality_config.yaml``)."""
     project = project or build_dbt_project()
     prepare_manifest(project)
     billing = build_billing_assets(project)
-    publication = build_publication_assets(project, gate_checks=blocking_check_keys(billing))
-    refresh_job = build_refresh_job(billing)
-    publication_job = build_publication_job(billing, publication)
+    quality_config = quality_config or load_quality_config()
+    quality = build_quality_checks(quality_config)
+    gate = gate_check_keys(billing, quality_gate_keys(quality_config))
+    publication = build_publication_assets(project, gate_checks=gate)
+    refresh_job = build_refresh_job(billing, quality)
+    publication_job = build_publication_job(billing, publication, quality)
     return Definitions(
         assets=[RAW_USAGE_EVENTS, billing, publication],
+        asset_checks=[quality],
         jobs=[refresh_job, publication_job],
         schedules=[build_hourly_refresh_schedule(refresh_job), build_daily_publication_schedule(publication_job)],
         resources={"dbt": build_dbt_resource(project)},

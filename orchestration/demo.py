@@ -1,7 +1,8 @@
 """The one-command demo: ``python -m orchestration.demo``.
 
 Generates demo usage, lands it in a fresh DuckDB file, runs ``invoice_publication_job`` in-process
-(dbt build + tests, then publication if every blocking check passed) and prints what came out.
+(dbt build + tests, Great Expectations checks, then publication if every blocking check passed) and
+prints what came out, including each data-quality check's outcome.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ import time
 from pathlib import Path
 
 import duckdb
-from dagster import DagsterEventType, DagsterInstance, logger
+from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckSeverity,
+    DagsterEventType,
+    DagsterInstance,
+    ExecuteInProcessResult,
+    logger,
+)
 
 from orchestration.resources import REPO_ROOT
 
@@ -112,7 +120,7 @@ def seed_and_parse(progress: Progress) -> None:
     progress("3/5 dbt seed + dbt parse done")
 
 
-def publish(progress: Progress, as_of: str) -> bool:
+def publish(progress: Progress, as_of: str) -> ExecuteInProcessResult:
     from orchestration.definitions import defs
     from orchestration.jobs import PUBLICATION_JOB, run_config_for
 
@@ -133,7 +141,51 @@ def publish(progress: Progress, as_of: str) -> bool:
     progress(
         f"4/5 {PUBLICATION_JOB} {status} (run {result.run_id}); failed checks: {failed_checks or 'none'}"
     )
-    return result.success
+    return result
+
+
+def _metadata_text(evaluation: AssetCheckEvaluation, key: str) -> str:
+    value = evaluation.metadata.get(key)
+    return str(getattr(value, "value", value) or "") if value is not None else ""
+
+
+def print_checks(evaluations: list[AssetCheckEvaluation]) -> None:
+    """Every Great Expectations check (passed/failed, blocking/warning) and the dbt tests in sum."""
+    from orchestration.quality_config import load_quality_config
+
+    print("\n== Data-quality checks ==")
+    by_name = {e.check_name: e for e in evaluations}
+    config = load_quality_config()
+    gx_names = config.names()
+    reports = {_metadata_text(by_name[name], "report") for name in gx_names if name in by_name}
+    report = next(iter(reports), "")
+    print(f"  Great Expectations ({_relative(report) if report else 'no report: the checks did not run'}):")
+    for settings in config:
+        evaluation = by_name.get(settings.name)
+        if evaluation is None:
+            outcome, detail = "not run", "(an upstream step failed)"
+        else:
+            outcome = "passed" if evaluation.passed else "FAILED"
+            detail = _metadata_text(evaluation, "summary")
+        asset = "/".join(settings.suite.asset)
+        print(f"    {settings.name:<28}{asset:<19}{settings.mode:<10}{outcome:<8}{detail}")
+    dbt_tests = [e for e in evaluations if e.check_name not in gx_names]
+    failed = [e for e in dbt_tests if not e.passed]
+    blocking = sum(1 for e in dbt_tests if e.severity == AssetCheckSeverity.ERROR)
+    print(
+        f"  dbt tests: {len(dbt_tests)} evaluated ({blocking} blocking, "
+        f"{len(dbt_tests) - blocking} warning): {len(dbt_tests) - len(failed)} passed, {len(failed)} failed"
+    )
+    for evaluation in failed:
+        mode = "blocking" if evaluation.severity == AssetCheckSeverity.ERROR else "warning"
+        print(f"    FAILED {mode:<9}{evaluation.asset_check_key.to_user_string()}")
+
+
+def _relative(path: str) -> str:
+    try:
+        return str(Path(path).relative_to(REPO_ROOT))
+    except ValueError:
+        return path
 
 
 def _dagster_instance() -> DagsterInstance:
@@ -199,6 +251,10 @@ def where_next(db_path: Path) -> None:
     print("\n== Where to look next ==")
     print(f"  DuckDB file:   {db_path}")
     print("  Dagster UI:    make dagster-ui   (assets, asset checks, the run above if DAGSTER_HOME was set)")
+    from orchestration.quality_checks import reports_root
+
+    reports = _relative(str(reports_root()))
+    print(f"  GX reports:    {reports}/<run id>/index.html (Great Expectations data docs)")
     print("  Marts:         invoices, invoice_lines, published_invoices, published_invoice_lines,")
     print("                 quarantined_usage_events, usage_event_reconciliation")
     print(
@@ -226,8 +282,10 @@ def main(argv: list[str] | None = None) -> int:
     events_file = generate(progress, args.scale, args.seed)
     land(progress, events_file, db_path)
     seed_and_parse(progress)
-    succeeded = publish(progress, args.as_of)
+    result = publish(progress, args.as_of)
+    succeeded = result.success
     progress("5/5 summary")
+    print_checks(list(result.get_asset_check_evaluations()))
     try:
         summarize(db_path)
     except duckdb.Error as error:

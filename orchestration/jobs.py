@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dagster import AssetsDefinition, AssetSelection, define_asset_job
+from dagster import AssetChecksDefinition, AssetsDefinition, AssetSelection, define_asset_job
 
 from orchestration.dbt_assets import BILLING_STEP, PUBLICATION_STEP
 
@@ -15,23 +15,36 @@ REFRESH_JOB = "billing_refresh_job"
 PUBLICATION_JOB = "invoice_publication_job"
 
 
-def build_refresh_job(billing: AssetsDefinition) -> UnresolvedAssetJobDefinition:
+def _with_checks(selection: AssetSelection, quality: AssetChecksDefinition | None) -> AssetSelection:
+    """Add the Great Expectations checks (one of them targets raw/usage_events, not selected here)."""
+    return selection | AssetSelection.checks(quality) if quality is not None else selection
+
+
+def build_refresh_job(
+    billing: AssetsDefinition, quality: AssetChecksDefinition | None = None
+) -> UnresolvedAssetJobDefinition:
     return define_asset_job(
         REFRESH_JOB,
-        selection=AssetSelection.assets(billing),
-        description="dbt build of every billing model, seed and test; never publishes.",
+        selection=_with_checks(AssetSelection.assets(billing), quality),
+        description=(
+            "dbt build of every billing model, seed and test, then the Great Expectations checks; "
+            "never publishes."
+        ),
     )
 
 
 def build_publication_job(
-    billing: AssetsDefinition, publication: AssetsDefinition
+    billing: AssetsDefinition,
+    publication: AssetsDefinition,
+    quality: AssetChecksDefinition | None = None,
 ) -> UnresolvedAssetJobDefinition:
     return define_asset_job(
         PUBLICATION_JOB,
-        selection=AssetSelection.assets(billing, publication),
+        selection=_with_checks(AssetSelection.assets(billing, publication), quality),
         description=(
-            "dbt build of the billing models and their tests, then, only if every blocking check "
-            "passed, dbt build of the publication models with publish=true (see publication_gate)."
+            "dbt build of the billing models and their tests, the Great Expectations checks, then, "
+            "only if every blocking check passed, dbt build of the publication models with "
+            "publish=true (see publication_gate)."
         ),
     )
 

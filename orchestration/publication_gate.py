@@ -1,17 +1,21 @@
 """The data-quality gate in front of invoice publication.
 
 Publication appends immutable, numbered invoices, so it runs only when every blocking check of the
-billing models passed. Three things hold that, outermost first:
+billing models passed: the error-severity dbt tests and the blocking Great Expectations checks
+(``orchestration.quality_checks``). Three things hold that, outermost first:
 
-1. ``invoice_publication_job`` runs the billing models and the publication models as two steps;
-   the publication step depends on the billing step (through dbt's ``ref`` to ``invoices`` and
-   ``invoice_lines``), and Dagster skips a step whose upstream step failed.
+1. ``invoice_publication_job`` runs the billing models, the Great Expectations step
+   (``gx_data_quality``) and the publication models as three steps; the publication step depends
+   on the billing step (through dbt's ``ref`` to ``invoices`` and ``invoice_lines``) and on the GX
+   step (its checks on ``invoices`` are Dagster-blocking, and Dagster makes the assets downstream
+   of a blocking check wait for it), and Dagster skips a step whose upstream step failed.
 2. The billing step fails when any error-severity dbt test fails: ``dbt build`` exits non-zero
    (``DbtCliInvocation`` raises), and Dagster also fails a step that reports a failed *blocking*
-   asset check (dagster-dbt marks every error-severity dbt test as blocking).
+   asset check (dagster-dbt marks every error-severity dbt test as blocking). The GX step fails
+   when a check configured ``blocking: true`` fails, naming the check and failing rows.
 3. Before it calls dbt, the publication step itself asks the Dagster instance for the check
    results of this run (and of the runs it re-executes) and refuses to publish unless every
-   blocking check of the billing models was evaluated there and passed (see ``gate_problems``).
+   blocking check (dbt and GX) was evaluated there and passed (see ``gate_problems``).
    That covers a publication step launched on its own (a UI selection, a re-execution).
 """
 
@@ -35,6 +39,21 @@ def blocking_check_keys(assets_def: AssetsDefinition) -> list[AssetCheckKey]:
     """The checks of ``assets_def`` that gate publication (error-severity dbt tests)."""
     return sorted(
         (spec.key for spec in assets_def.check_specs if spec.blocking),
+        key=lambda key: key.to_user_string(),
+    )
+
+
+def gate_check_keys(
+    billing: AssetsDefinition, quality_checks: Iterable[AssetCheckKey] = ()
+) -> list[AssetCheckKey]:
+    """Every check publication requires: the billing models' blocking dbt tests and the Great
+    Expectations checks configured ``blocking: true`` (``orchestration.quality_checks.gate_check_keys``).
+
+    The GX checks are listed from their configuration, not from Dagster's ``blocking`` flag: that
+    flag only orders steps, and it cannot be set on checks of assets the billing step itself reads
+    further (see ``orchestration.quality_checks``)."""
+    return sorted(
+        {*blocking_check_keys(billing), *quality_checks},
         key=lambda key: key.to_user_string(),
     )
 

@@ -34,6 +34,7 @@ from orchestration.jobs import (
     run_config_for,
 )
 from orchestration.publication_gate import blocking_check_keys, gate_problems
+from orchestration.quality_checks import QUALITY_STEP
 from orchestration.resources import (
     MANIFEST_TARGET_STAMP,
     build_dbt_project,
@@ -43,6 +44,18 @@ from orchestration.resources import (
 )
 
 MARTS = ["invoices", "invoice_lines", "quarantined_usage_events", "usage_event_reconciliation"]
+GX_CHECKS = {
+    "gx_raw_usage_schema": "raw/usage_events",
+    "gx_raw_usage_ids": "raw/usage_events",
+    "gx_raw_usage_timestamps": "raw/usage_events",
+    "gx_raw_usage_volume": "raw/usage_events",
+    "gx_rated_charges": "int_charges_rated",
+    "gx_invoice_lines": "invoice_lines",
+    "gx_invoice_totals": "invoices",
+    "gx_invoice_negative_totals": "invoices",
+    "gx_invoice_currency": "invoices",
+    "gx_invoice_period_change": "invoices",
+}
 PUBLICATION = ["published_invoices", "published_invoice_lines"]
 
 
@@ -83,20 +96,34 @@ def test_gate_requires_every_error_severity_check_of_the_billing_models(defs: De
     assert not {key.asset_key for key in gate} & _keys(*PUBLICATION)
 
 
+def _upstream_nodes(job, node: str) -> set[str]:
+    upstream = job.graph.dependency_structure.input_to_upstream_outputs_for_node(node)
+    return {output.node_name for outputs in upstream.values() for output in outputs}
+
+
 def test_refresh_job_builds_everything_but_publication(defs: Definitions) -> None:
     job = defs.resolve_job_def(REFRESH_JOB)
     selected = job.asset_layer.selected_asset_keys
     assert _keys(*MARTS) <= selected
     assert not _keys(*PUBLICATION) & selected
-    assert {node.name for node in job.graph.node_defs} == {BILLING_STEP}
+    assert {node.name for node in job.graph.node_defs} == {BILLING_STEP, QUALITY_STEP}
+    # The Great Expectations checks run after the dbt build, every one of them (raw usage included).
+    assert _upstream_nodes(job, QUALITY_STEP) == {BILLING_STEP}
+    assert set(GX_CHECKS) <= {key.name for key in job.asset_layer.asset_graph.asset_check_keys}
 
 
 def test_publication_job_runs_billing_then_publication(defs: Definitions) -> None:
     job = defs.resolve_job_def(PUBLICATION_JOB)
     assert _keys(*MARTS, *PUBLICATION) <= job.asset_layer.selected_asset_keys
-    # The publication step waits for the billing step (and is skipped if it fails).
-    upstream = job.graph.dependency_structure.input_to_upstream_outputs_for_node(PUBLICATION_STEP)
-    assert {output.node_name for outputs in upstream.values() for output in outputs} == {BILLING_STEP}
+    # The publication step waits for the billing step and the Great Expectations step (and is
+    # skipped if either fails); the GX step waits for the billing step.
+    assert _upstream_nodes(job, PUBLICATION_STEP) == {BILLING_STEP, QUALITY_STEP}
+    assert _upstream_nodes(job, QUALITY_STEP) == {BILLING_STEP}
+
+
+def test_great_expectations_checks_on_raw_usage_rated_usage_and_invoices(defs: Definitions) -> None:
+    checks = {key.name: key.asset_key for key in defs.resolve_asset_graph().asset_check_keys}
+    assert {name: checks[name].to_user_string() for name in GX_CHECKS} == GX_CHECKS
 
 
 def test_hourly_refresh_schedule(defs: Definitions) -> None:

@@ -13,8 +13,10 @@ from dagster import AssetCheckSeverity, AssetKey, DagsterEventType, ExecuteInPro
 
 from orchestration.definitions import build_definitions
 from orchestration.demo_data import generate_events, write_events
-from orchestration.jobs import PUBLICATION_JOB, PUBLICATION_STEP, run_config_for
+from orchestration.jobs import BILLING_STEP, PUBLICATION_JOB, PUBLICATION_STEP, run_config_for
 from orchestration.loader import load_files
+from orchestration.quality_checks import QUALITY_STEP
+from orchestration.quality_config import load_quality_config
 from orchestration.resources import REPO_ROOT, build_dbt_project
 
 AS_OF = "2026-11-21T00:00:00"
@@ -28,6 +30,7 @@ def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "warehouse.duckdb"
     monkeypatch.setenv("BILLING_DUCKDB_PATH", str(path))
     monkeypatch.setenv("BILLING_TARGET", "duckdb")
+    monkeypatch.setenv("BILLING_QUALITY_REPORTS_DIR", str(tmp_path / "quality_reports"))
     events = tmp_path / "events.jsonl"
     write_events(events, generate_events(scale=0.05))
     (result,) = load_files([events], target="duckdb", keep_ingested_at=True)
@@ -58,6 +61,7 @@ def _table_exists(path: Path, table: str) -> bool:
 def test_publishes_every_ready_invoice_once(warehouse: Path) -> None:
     first = _run()
     assert first.success
+    _assert_great_expectations_ran(first, warehouse.parent / "quality_reports")
 
     def q(sql: str) -> list[tuple[Any, ...]]:
         return _query(warehouse, sql)
@@ -98,6 +102,21 @@ def test_publishes_every_ready_invoice_once(warehouse: Path) -> None:
     assert after == before, "a second run with the same as_of must publish nothing new and change nothing"
 
 
+def _assert_great_expectations_ran(result: ExecuteInProcessResult, reports: Path) -> None:
+    """Every GX check ran before publication, only warnings may have failed, and a report was written."""
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    config = load_quality_config()
+    assert set(config.names()) <= set(evaluations)
+    for settings in config:
+        evaluation = evaluations[settings.name]
+        assert evaluation.passed or not settings.blocking, evaluation.description
+        expected = AssetCheckSeverity.ERROR if settings.blocking else AssetCheckSeverity.WARN
+        assert evaluation.severity == expected
+    assert (reports / result.run_id / "index.html").exists()
+    order = [e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_START]
+    assert order == [BILLING_STEP, QUALITY_STEP, PUBLICATION_STEP]
+
+
 def _copy_project(destination: Path) -> Path:
     destination.mkdir(parents=True)
     for name in PROJECT_FILES:
@@ -131,6 +150,7 @@ def test_a_failing_dbt_test_stops_publication(
         event.step_key for event in result.all_events if event.event_type == DagsterEventType.STEP_START
     }
     assert PUBLICATION_STEP not in executed
+    assert QUALITY_STEP not in executed, "the Great Expectations step waits for a successful dbt build"
     assert not _table_exists(warehouse, "published_invoices") or not _query(
         warehouse, "select * from published_invoices"
     )
