@@ -437,11 +437,11 @@ from priced
 left join graduated
     on
         graduated.contract_id = priced.contract_id and graduated.period_start = priced.period_start
-        and graduated.price_id = priced.price_id and graduated.model is not distinct from priced.model
+        and graduated.price_id = priced.price_id and coalesce(graduated.model, '') = coalesce(priced.model, '')
 left join volume
     on
         volume.contract_id = priced.contract_id and volume.period_start = priced.period_start
-        and volume.price_id = priced.price_id and volume.model is not distinct from priced.model
+        and volume.price_id = priced.price_id and coalesce(volume.model, '') = coalesce(priced.model, '')
 union all
 select
     p.contract_id,

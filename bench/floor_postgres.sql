@@ -14,6 +14,7 @@ select
     cast(starts_at as timestamp) as starts_at,
     cast(nullif(ends_at, '') as timestamp) as ends_at
 from fl.seed_contracts;
+analyze fl.contracts;
 drop table if exists fl.prices;
 create table fl.prices as
 select
@@ -32,6 +33,7 @@ select
     case when cast(nullif(dimensions, '') as jsonb) ->> 'model' is null then 0 else 1 end as specificity
 from fl.seed_prices
 where nullif(contract_id, '') is null;
+analyze fl.prices;
 drop table if exists fl.tiers;
 create table fl.tiers as
 select
@@ -43,6 +45,7 @@ select
     coalesce(cast(nullif(unit_price, '') as numeric(38, 10)), 0) as unit_price,
     coalesce(cast(nullif(flat_fee, '') as numeric(38, 10)), 0) as flat_fee
 from fl.seed_price_tiers;
+analyze fl.tiers;
 create table if not exists fl.state (watermark timestamp);
 drop table if exists fl.billing_periods;
 create table fl.billing_periods as
@@ -53,6 +56,7 @@ select
 from fl.contracts as c
 cross join lateral generate_series(date_trunc('month', c.starts_at), {as_of}, interval '1 month') as t (period_start)
 where c.ends_at is null or t.period_start < c.ends_at;
+analyze fl.billing_periods;
 
 -- @section full
 drop table if exists fl.accepted_events;
@@ -154,6 +158,7 @@ select totals.*, latest.latest_at, latest.latest_event_id, latest.latest_value
 from totals
 left join latest
     on totals.metric_id = 'seats' and totals.contract_id = latest.contract_id and totals.usage_day = latest.usage_day;
+analyze fl.daily_usage;
 drop table if exists fl.period_users;
 create table fl.period_users as
 select distinct
@@ -162,8 +167,10 @@ select distinct
     user_id
 from fl.accepted_events
 where metric_id = 'api_requests';
+analyze fl.period_users;
 drop table if exists fl.rate_periods;
 create table fl.rate_periods as select distinct period_start from fl.billing_periods;
+analyze fl.rate_periods;
 drop table if exists fl.invoice_lines;
 create table fl.invoice_lines (
     contract_id text, period_start date, line_type text, product_id text, price_id text,
@@ -338,11 +345,11 @@ from priced
 left join graduated
     on
         graduated.contract_id = priced.contract_id and graduated.period_start = priced.period_start
-        and graduated.price_id = priced.price_id and graduated.model is not distinct from priced.model
+        and graduated.price_id = priced.price_id and coalesce(graduated.model, '') = coalesce(priced.model, '')
 left join volume
     on
         volume.contract_id = priced.contract_id and volume.period_start = priced.period_start
-        and volume.price_id = priced.price_id and volume.model is not distinct from priced.model
+        and volume.price_id = priced.price_id and coalesce(volume.model, '') = coalesce(priced.model, '')
 union all
 select
     p.contract_id,

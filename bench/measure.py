@@ -1,7 +1,8 @@
 """Run one measured step as a subprocess: wall time, peak RSS of the process and of its process tree.
 
-- `peak_rss_mb`: the subprocess's own peak resident set (ru_maxrss from wait4, which the kernel keeps
-  exactly; for a child of the subprocess that was waited for, its peak counts too, as a max).
+- `peak_rss_mb`: the subprocess's own peak resident set: its VmHWM from /proc, sampled every 0.1 s
+  (VmHWM is the kernel's exact high-water mark; only growth in the last 0.1 s before exit is missed).
+  Not ru_maxrss: Linux keeps ru_maxrss across fork+exec, so a child would report the parent's size.
 - `peak_tree_rss_mb`: the largest sum of VmRSS over the subprocess and all its descendants, sampled
   every 0.1 s from /proc (psutil is not installed). A Postgres server's backends are not descendants:
   their memory is the server's, see the Postgres settings in the report.
@@ -57,11 +58,11 @@ def _children_map() -> dict[int, list[int]]:
     return children
 
 
-def _rss_kb(pid: int) -> int:
+def _rss_kb(pid: int, field: str = "VmRSS:") -> int:
     try:
         with open(f"/proc/{pid}/status") as handle:
             for line in handle:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field):
                     return int(line.split()[1])
     except OSError:
         pass
@@ -103,6 +104,7 @@ def run_step(name: str, command: list[str], env: dict[str, str], log_path: Path,
     """Run `command`, its output to `log_path`; returns wall time and peak memory."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     peak_tree = 0
+    peak_own = 0
     stop = threading.Event()
     load_before = os.getloadavg()[0]
     busy_before = machine_busy_s()
@@ -111,9 +113,10 @@ def run_step(name: str, command: list[str], env: dict[str, str], log_path: Path,
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
 
         def poll() -> None:
-            nonlocal peak_tree
+            nonlocal peak_tree, peak_own
             while not stop.is_set():
                 peak_tree = max(peak_tree, tree_rss_kb(process.pid))
+                peak_own = max(peak_own, _rss_kb(process.pid, "VmHWM:"))
                 stop.wait(0.1)
 
         poller = threading.Thread(target=poll, daemon=True)
@@ -140,7 +143,7 @@ def run_step(name: str, command: list[str], env: dict[str, str], log_path: Path,
         command=command,
         returncode=process.returncode,
         wall_s=round(wall, 3),
-        peak_rss_mb=round(rusage.ru_maxrss / 1024, 1) if rusage else 0.0,
+        peak_rss_mb=round(peak_own / 1024, 1),
         peak_tree_rss_mb=round(peak_tree / 1024, 1),
         stdout_path=str(log_path),
         cpu_s=round(cpu, 2),

@@ -497,6 +497,24 @@ class SizeRun:
         return {key: value for key, value in out.items() if value is not None}
 
 
+def cpu_ratios(run: dict) -> dict:
+    """The same ratios on the CPU seconds of the measured process (robust to other jobs on the machine;
+    not meaningful for Postgres, whose work happens in the server)."""
+    s = {key: step.get("cpu_s") for key, step in run["steps"].items()}
+
+    def ratio(a: str, b: str) -> float | None:
+        return round(s[a] / s[b], 3) if s.get(a) and s.get(b) else None
+
+    out = {
+        "b_over_a": ratio("b_project_full", "a_floor_full"),
+        "c_over_a_inc": ratio("c_project_incremental", "a_floor_incremental"),
+        "c_over_b": ratio("c_project_incremental", "b_project_full"),
+        "pandas_inc_over_c": ratio("e_pandas_incremental", "c_project_incremental"),
+        "polars_inc_over_c": ratio("e_polars_incremental", "c_project_incremental"),
+    }
+    return {key: value for key, value in out.items() if value is not None}
+
+
 # --- report --------------------------------------------------------------------------------------------
 
 def machine() -> dict:
@@ -526,8 +544,11 @@ def machine() -> dict:
     versions["polars"] = polars_available() or "not installed"
     try:
         out = subprocess.run([DBT, "--version"], capture_output=True, text=True, check=False).stdout
-        versions["dbt"] = " ".join(line.strip() for line in out.splitlines() if "core" in line.lower()
-                                   or "duckdb" in line or "postgres" in line)[:200]
+        installed = [line.split(":", 1)[1].strip() for line in out.splitlines() if "installed:" in line]
+        plugins = [line.strip(" -") for line in out.splitlines() if line.strip().startswith("- duckdb")
+                   or line.strip().startswith("- postgres")]
+        versions["dbt"] = ", ".join([f"core {installed[0]}" if installed else "core ?"]
+                                    + [p.split(" - ")[0] for p in plugins])
     except OSError:
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem_gb, "os": platform.platform(),
@@ -547,8 +568,8 @@ def fmt_s(value: float | None) -> str:
 
 
 def table(report: dict) -> str:
-    lines = ["| N | step | wall s | events/s | peak RSS MB | other CPU s | totals |",
-             "|---:|---|---:|---:|---:|---:|---|"]
+    lines = ["| N | step | wall s | events/s | CPU s | peak RSS MB (tree) | other CPU s | totals |",
+             "|---:|---|---:|---:|---:|---:|---:|---|"]
     for run in report["runs"]:
         matches = {}
         for check in run["checks"]:
@@ -566,18 +587,21 @@ def table(report: dict) -> str:
             verdict = "" if not checked else ("match" if all(checked) else "MISMATCH")
             lines.append(
                 f"| {run['n']:,} | {step['label']} | {fmt_s(step['wall_s'])} | {step['events_per_s'] or 0:,} | "
-                f"{step['peak_rss_mb']:.0f} | {step['foreign_cpu_s']:.1f} | {verdict} |")
-    lines += ["", "| N | ratio | value | target | met |", "|---:|---|---:|---:|---|"]
+                f"{fmt_s(step['cpu_s'])} | {step['peak_tree_rss_mb']:.0f} | {step['foreign_cpu_s']:.1f} | {verdict} |")
+    lines += ["", "| N | ratio (wall time) | value | on CPU s | target | met (wall) |", "|---:|---|---:|---:|---:|---|"]
     for run in report["runs"]:
+        by_cpu = cpu_ratios(run)
         for key, value in run["ratios"].items():
+            cpu = by_cpu.get(key)
+            cpu_text = f"{cpu:.2f}" if cpu is not None else ""
             if key in TARGETS:
                 label, target, scope = TARGETS[key]
                 higher = key == "pandas_inc_over_c"
                 met = value >= target if higher else value <= target
-                lines.append(f"| {run['n']:,} | {label} | {value:.2f} | {'>=' if higher else '<='} {target}"
-                             f"{' (' + scope + ')' if scope else ''} | {'yes' if met else 'NO'} |")
+                lines.append(f"| {run['n']:,} | {label} | {value:.2f} | {cpu_text} | {'>=' if higher else '<='} "
+                             f"{target}{' (' + scope + ')' if scope else ''} | {'yes' if met else 'NO'} |")
             else:
-                lines.append(f"| {run['n']:,} | {key.replace('_', ' ')} | {value:.2f} | | |")
+                lines.append(f"| {run['n']:,} | {key.replace('_', ' ')} | {value:.2f} | {cpu_text} | | |")
     return "\n".join(lines)
 
 
@@ -624,9 +648,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-models", type=int, default=3)
     parser.add_argument("--regenerate", action="store_true", help="regenerate the cached synthetic data")
     parser.add_argument("--keep-work", action="store_true", help="keep the warehouses after the run")
-    parser.add_argument("--quiet-wait", type=float, default=90.0,
+    parser.add_argument("--quiet-wait", type=float, default=60.0,
                         help="seconds to wait, before each timed step, for other jobs on the machine to finish")
+    parser.add_argument("--report", help="print the table of an existing results JSON and exit")
     args = parser.parse_args(argv)
+    if args.report:
+        print(table(json.loads(Path(args.report).read_text())))
+        return 0
     sizes = args.n or list(DEFAULT_SIZES)
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
