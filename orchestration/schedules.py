@@ -27,21 +27,33 @@ def scheduled_as_of(context: ScheduleEvaluationContext) -> str | None:
     return normalize_as_of(moment.isoformat()) if moment else None
 
 
-def build_hourly_refresh_schedule(job: UnresolvedAssetJobDefinition) -> ScheduleDefinition:
+def _as_of_schedule(
+    name: str, cron: str, job: UnresolvedAssetJobDefinition, steps: tuple[str, ...] | None, description: str
+) -> ScheduleDefinition:
+    """A STOPPED schedule whose runs use the tick's time as as_of for the given steps (None: all)."""
+
     @schedule(
-        name="hourly_billing_refresh",
-        cron_schedule=HOURLY,
+        name=name,
+        cron_schedule=cron,
         job=job,
         execution_timezone="UTC",
         default_status=DefaultScheduleStatus.STOPPED,
-        description="Rebuilds and tests the billing models every hour with as_of = the tick time.",
+        description=description,
     )
-    def hourly_billing_refresh(context: ScheduleEvaluationContext) -> RunRequest:
+    def _tick(context: ScheduleEvaluationContext) -> RunRequest:
         as_of = scheduled_as_of(context)
         tags = {"billing/as_of": as_of} if as_of else {}
-        return RunRequest(run_config=run_config_for(as_of, (BILLING_STEP,)), tags=tags)
+        run_config = run_config_for(as_of, steps) if steps else run_config_for(as_of)
+        return RunRequest(run_config=run_config, tags=tags)
 
-    return hourly_billing_refresh
+    return _tick
+
+
+def build_hourly_refresh_schedule(job: UnresolvedAssetJobDefinition) -> ScheduleDefinition:
+    return _as_of_schedule(
+        "hourly_billing_refresh", HOURLY, job, (BILLING_STEP,),
+        "Rebuilds and tests the billing models every hour with as_of = the tick time.",
+    )
 
 
 DAILY_AFTER_GRACE = "0 2 * * *"
@@ -49,18 +61,7 @@ DAILY_AFTER_GRACE = "0 2 * * *"
 
 def build_daily_publication_schedule(job: UnresolvedAssetJobDefinition) -> ScheduleDefinition:
     """Publishes the invoices that became ready, once a day, after the nightly grace periods end."""
-
-    @schedule(
-        name="daily_invoice_publication",
-        cron_schedule=DAILY_AFTER_GRACE,
-        job=job,
-        execution_timezone="UTC",
-        default_status=DefaultScheduleStatus.STOPPED,
-        description="Builds, tests and (if every blocking check passed) publishes ready invoices.",
+    return _as_of_schedule(
+        "daily_invoice_publication", DAILY_AFTER_GRACE, job, None,
+        "Builds, tests and (if every blocking check passed) publishes ready invoices.",
     )
-    def daily_invoice_publication(context: ScheduleEvaluationContext) -> RunRequest:
-        as_of = scheduled_as_of(context)
-        tags = {"billing/as_of": as_of} if as_of else {}
-        return RunRequest(run_config=run_config_for(as_of), tags=tags)
-
-    return daily_invoice_publication
