@@ -103,10 +103,13 @@ def test_quarantine_reasons_match_the_generator_labels(duckdb_demo: Warehouse, l
 # Checked by hand (and by tests/reference_rating.py, which shares no code with the models):
 # cus_0178, rc_europe, October 2026 (EUR): platform fee 45.00; input tokens large 56,239 x 0.0000027
 # = 0.15, medium+small on the unit fallback 0.12 + 0.26; output tokens 0.06 + 0.15 + 0.23 = 0.44;
-# seats latest 10, 1 free, 9 x 18.00 = 162.00; storage, requests and users within free units: 0.
-# cus_0240, rc_growth, October 2026 (USD): platform fee 499.00; seats latest 356, 5 free,
-# 351 x 20.00... see the per-product assertion below, which compares every product line with the
-# independent reference.
+# seats latest 10, 1 free, 9 x 18.00 = 162.00; 307 requests and 8 users within free units: 0.00;
+# no storage snapshot in October: a zero-usage line of 0.00. Total 207.97.
+# cus_0240, rc_growth, October 2026 (USD): platform fee 499.00; seats latest 473, 5 free,
+# 468 x 15.00 = 7,020.00; input tokens on the volume price, one line per model, each in tier 1
+# (0.000002 per token + 10.00 flat fee): 10.02 + 10.16 + 10.13 = 30.31; output tokens 0.04 + 0.21
+# + 0.08 = 0.33; storage 498.08 GB inside the free first tier, requests and users free: 0.00.
+# Total 7,549.64. The assertion below also compares every product line with the reference.
 HAND_CHECKED_OCTOBER_TOTALS = {
     "cus_0178": Decimal("207.97"),
     "cus_0240": Decimal("7549.64"),
