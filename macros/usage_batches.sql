@@ -1,10 +1,15 @@
 {#
-  The raw rows an incremental model processes in this run, with a stable key per raw row.
+  Which raw rows an incremental run processes (its batch), by ingested_at.
 
-  A run takes every staged row whose ingested_at is at or after the newest ingested_at already in the
-  model: the newest slice is recomputed (delete+insert on raw_row_key replaces it) so rows landed
-  later with that same ingested_at are never missed. Full refresh takes every row. Rows replayed with
-  an ingested_at older than the model's newest row need a full refresh (decision log).
+  - With var ingested_from (a Dagster partition window, or a manual backfill): the rows with
+    ingested_from <= ingested_at < ingested_to (ingested_to optional). delete+insert replaces them, so
+    re-running a window changes nothing.
+  - Without it: every row at or after the newest ingested_at the model already holds. That newest
+    slice is recomputed, so rows landed later with the same ingested_at are never missed.
+  - A full refresh takes every row.
+  The bounds are resolved to literals when the model compiles (one small query on the model itself),
+  so the warehouse can skip the storage blocks of older rows instead of scanning the whole history.
+  Rows replayed with an ingested_at older than the batch need their window re-run (decision log).
 
   raw_row_key: two raw rows can be identical in every column (a file landed twice in one load), so
   the key adds the row's occurrence number among identical rows.
@@ -23,12 +28,60 @@
         staged.*
     from {{ ref('stg_raw__usage_events') }} as staged
     {% if is_incremental() %}
-        where staged.ingested_at >= {{ incremental_batch_start() }}
+        where {{ in_incremental_batch('staged.ingested_at') }}
     {% endif %}
 {%- endmacro %}
 
-{% macro incremental_batch_start() -%}
-    (select coalesce(max(ingested_at), cast('1900-01-01' as timestamp)) from {{ this }})
+{#
+  The batch condition on an ingested_at column; only meaningful inside an incremental run.
+  watermark_column: the column of the model itself that holds the newest ingested_at it processed.
+#}
+{% macro in_incremental_batch(ingested_at_column, watermark_column='ingested_at') -%}
+    {{ ingested_at_column }} >= {{ incremental_batch_start(watermark_column) }}
+    {%- if var('ingested_from', none) and var('ingested_to', none) %}
+        and {{ ingested_at_column }} < {{ timestamp_literal(var('ingested_to')) }}
+    {%- endif %}
+{%- endmacro %}
+
+{# The first ingested_at of the batch, as a timestamp literal. #}
+{% macro incremental_batch_start(watermark_column='ingested_at') -%}
+    {%- if var('ingested_from', none) -%}
+        {{ timestamp_literal(var('ingested_from')) }}
+    {%- else -%}
+        {{ timestamp_literal(newest_ingested_at(this, watermark_column)) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#
+  Where deduplication looks for an earlier accepted copy of a batch's event_id: the accepted rows
+  ingested at most late_arrival_window_days + future_tolerance_hours before the batch. A re-send
+  older than that is quarantined as outside_late_window anyway, because an accepted copy was ingested
+  no earlier than future_tolerance_hours before the event occurred (decision log).
+#}
+{% macro dedupe_lookback_start() -%}
+    {{ dbt.dateadd(
+        'hour',
+        -(var('late_arrival_window_days') * 24 + var('future_tolerance_hours')),
+        incremental_batch_start()
+    ) }}
+{%- endmacro %}
+
+{# The largest value of a timestamp column, as text ('1900-01-01' when empty or at parse time). #}
+{% macro newest_ingested_at(relation, column='ingested_at') -%}
+    {{ return(query_timestamp_text('select max(' ~ column ~ ') from ' ~ relation, '1900-01-01 00:00:00')) }}
+{%- endmacro %}
+
+{# The single value a query returns, as text; if_null when it is null or at parse time. #}
+{% macro query_timestamp_text(query, if_null) -%}
+    {%- if not execute -%}
+        {{ return(if_null) }}
+    {%- endif -%}
+    {%- set value = run_query(query).columns[0].values()[0] -%}
+    {{ return(value | string if value is not none else if_null) }}
+{%- endmacro %}
+
+{% macro timestamp_literal(text) -%}
+    cast('{{ text | string | replace("T", " ") | replace("Z", "") }}' as timestamp)
 {%- endmacro %}
 
 {# Rows of a JSON object of arrays, {"property": ["a", "b"]}, as (key, element text) pairs. #}

@@ -50,9 +50,10 @@ class Warehouse:
         return env
 
     def dbt(self, *args: str, as_of: str = DEMO_AS_OF, check: bool = True,
-            project_dir: Path = REPO_ROOT, publish: bool = False) -> subprocess.CompletedProcess[str]:
+            project_dir: Path = REPO_ROOT, publish: bool = False,
+            extra_vars: dict[str, Any] | None = None) -> subprocess.CompletedProcess[str]:
         """Run one dbt command; with check, fail the test with dbt's output when dbt fails."""
-        dbt_vars = {"as_of": as_of, "publish": publish}
+        dbt_vars = {"as_of": as_of, "publish": publish, **(extra_vars or {})}
         command = [
             DBT_EXECUTABLE, *args,
             "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),

@@ -88,6 +88,11 @@ CASES = {
         _replace("g_alpha_tokens,c_alpha,prepaid,200.00", "g_alpha_tokens,c_alpha,prepaid,-200.00"),
         "credit_grants row g_alpha_tokens: amount must be set and not negative",
     ),
+    "price change in the middle of a day": (
+        "prices.csv",
+        _append("p_calls_noon,rc_usd,,calls_noon,API calls,usage,api_calls,unit,0.02,,,,,,,,,,,,,2026-03-01 12:00:00,"),
+        "prices row p_calls_noon: effective_from and effective_to must be whole UTC days",
+    ),
     "negative unit price": (
         "prices.csv",
         _replace("p_jpy_calls,rc_jpy,,calls,API calls,usage,api_calls,unit,3,",

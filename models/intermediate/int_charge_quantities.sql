@@ -1,15 +1,15 @@
 {#
   The billable quantity of each usage charge line: one row per invoice (contract x billing period) x
   price row x dimension group. Quantities follow the metric's aggregation over the period's accepted
-  events. Two kinds of rows exist without events in the period (SPEC §2.2, §3): a latest-value metric
+  events, read from their daily groups (int_usage_daily_priced). Two kinds of rows exist without events in the period (SPEC §2.2, §3): a latest-value metric
   carries its last value forward, and a charge with nothing at all is rated at q = 0 on its fallback
   (dimension-less) price row.
 #}
 with
 
-priced_events as (
+priced_usage as (
 
-    select * from {{ ref('int_usage_events_priced') }}
+    select * from {{ ref('int_usage_daily_priced') }}
     where is_priced
 
 ),
@@ -39,12 +39,12 @@ latest_values as (
             invoice_id,
             price_id,
             dimensions,
-            metric_value,
+            latest_value as metric_value,
             row_number() over (
                 partition by invoice_id, price_id, dimensions
-                order by occurred_at desc, event_id desc
+                order by latest_occurred_at desc, latest_event_id desc
             ) as recency_rank
-        from priced_events
+        from priced_usage
         where aggregation = 'latest'
     ) as ranked
     where recency_rank = 1
@@ -61,14 +61,14 @@ aggregated as (
         metric_id,
         aggregation,
         dimensions,
-        count(*) as event_count,
+        sum(event_count) as event_count,
         case aggregation
-            when 'count' then cast(count(*) as {{ money_type() }})
-            when 'sum' then cast(sum(metric_value) as {{ money_type() }})
-            when 'max' then cast(max(metric_value) as {{ money_type() }})
-            when 'unique_count' then cast(count(distinct metric_value_text) as {{ money_type() }})
+            when 'count' then cast(sum(event_count) as {{ money_type() }})
+            when 'sum' then cast(sum(value_sum) as {{ money_type() }})
+            when 'max' then cast(max(value_max) as {{ money_type() }})
+            when 'unique_count' then cast(count(distinct distinct_value) as {{ money_type() }})
         end as aggregated_quantity
-    from priced_events
+    from priced_usage
     group by invoice_id, contract_id, price_id, product_id, metric_id, aggregation, dimensions
 
 ),
@@ -103,7 +103,7 @@ latest_groups as (
         product_id,
         metric_id,
         dimensions
-    from priced_events
+    from priced_usage
     where aggregation = 'latest'
 
 ),
@@ -114,10 +114,10 @@ latest_events as (
         contract_id,
         price_id,
         dimensions,
-        occurred_at,
-        event_id,
-        metric_value
-    from priced_events
+        latest_occurred_at as occurred_at,
+        latest_event_id as event_id,
+        latest_value as metric_value
+    from priced_usage
     where aggregation = 'latest'
 
 ),

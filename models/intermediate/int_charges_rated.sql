@@ -37,7 +37,7 @@ currencies as (
 
 priced_events as (
 
-    select * from {{ ref('int_usage_events_priced') }}
+    select * from {{ ref('int_percentage_usage_events') }}
     where is_priced
 
 ),

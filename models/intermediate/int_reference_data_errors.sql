@@ -155,6 +155,17 @@ price_errors as (
     from prices
     where metric_id is not null and aggregation is null
 
+    {# usage is rated per UTC day (int_usage_daily_priced), so a price may only change at midnight #}
+    union all
+    select
+        'prices',
+        price_id,
+        'effective_from and effective_to must be whole UTC days (00:00:00)'
+    from prices
+    where
+        (effective_from is not null and effective_from <> {{ dbt.date_trunc('day', 'effective_from') }})
+        or (effective_to is not null and effective_to <> {{ dbt.date_trunc('day', 'effective_to') }})
+
     union all
     select
         'prices',

@@ -4,9 +4,9 @@
 #}
 with
 
-priced_events as (
+unpriced_groups as (
 
-    select * from {{ ref('int_usage_events_priced') }}
+    select * from {{ ref('int_usage_daily_priced') }}
     where not is_priced
 
 ),
@@ -22,10 +22,10 @@ final as (
         metric_id,
         product_id,
         dimensions,
-        count(*) as event_count,
-        min(occurred_at) as first_occurred_at,
-        max(occurred_at) as last_occurred_at
-    from priced_events
+        sum(event_count) as event_count,
+        min(first_occurred_at) as first_occurred_at,
+        max(last_occurred_at) as last_occurred_at
+    from unpriced_groups
     group by invoice_id, contract_id, customer_id, period_start, period_end, metric_id, product_id, dimensions
 
 )

@@ -8,9 +8,11 @@
 }}
 {#
   Where every raw row ends (SPEC §2.1): accepted, duplicate, or quarantined with the first reason that
-  applies. Deduplication is by event_id across the whole history: a valid row is a duplicate when an
-  earlier valid row (ingested_at, then payload hash) carries the same event_id. Rows that were only
-  quarantined never block a corrected resend.
+  applies. Deduplication is by event_id: a valid row is a duplicate when an earlier valid row
+  (ingested_at, then payload hash) carries the same event_id. Rows that were only quarantined never
+  block a corrected resend. A full refresh compares every row with every other; an incremental run
+  compares its batch with itself and with the accepted rows of the lookback window before it
+  (macros/usage_batches.sql, decision log), so its cost follows the batch, not the history.
 #}
 with
 
@@ -33,8 +35,9 @@ metric_value_checks as (
         max(case when metric_values.has_invalid_value then 1 else 0 end) as has_invalid_value,
         max(case when metric_values.has_negative_value then 1 else 0 end) as has_negative_value
     from {{ ref('int_usage_event_metric_values') }} as metric_values
-    inner join batch
-        on metric_values.raw_row_key = batch.raw_row_key
+    {% if is_incremental() %}
+        where {{ in_incremental_batch('metric_values.ingested_at') }}
+    {% endif %}
     group by metric_values.raw_row_key
 
 ),
@@ -81,43 +84,63 @@ validated as (
                 with_contract.ingested_at
                 > {{ dbt.dateadd('day', var('late_arrival_window_days'), 'with_contract.occurred_at') }}
                 then 'outside_late_window'
-        end as quarantine_reason
+        end as quarantine_reason,
+        metric_value_checks.raw_row_key is not null as feeds_a_metric
     from with_contract
     left join metric_value_checks
         on with_contract.raw_row_key = metric_value_checks.raw_row_key
 
 ),
 
+{# Only event_ids that occur more than once in the batch need ranking; every other valid row is first. #}
+repeated_in_batch as (
+
+    select event_id
+    from validated
+    where quarantine_reason is null
+    group by event_id
+    having count(*) > 1
+
+),
+
 valid_in_batch as (
 
     select
-        raw_row_key,
-        event_id,
-        event_payload_hash,
+        validated.raw_row_key,
+        validated.event_id,
+        validated.event_payload_hash,
         row_number() over (
-            partition by event_id
-            order by ingested_at, event_payload_hash, raw_row_key
+            partition by validated.event_id
+            order by validated.ingested_at, validated.event_payload_hash, validated.raw_row_key
         ) as occurrence_in_batch,
-        first_value(event_payload_hash) over (
-            partition by event_id
-            order by ingested_at, event_payload_hash, raw_row_key
+        first_value(validated.event_payload_hash) over (
+            partition by validated.event_id
+            order by validated.ingested_at, validated.event_payload_hash, validated.raw_row_key
             rows between unbounded preceding and unbounded following
         ) as first_payload_hash_in_batch
     from validated
-    where quarantine_reason is null
+    inner join repeated_in_batch
+        on validated.event_id = repeated_in_batch.event_id
+    where validated.quarantine_reason is null
 
 ),
 
 accepted_before_batch as (
 
     {% if is_incremental() %}
+        {# one accepted copy per event_id; min() only matters if history already holds two #}
         select
-            event_id,
-            event_payload_hash as accepted_payload_hash
-        from {{ this }}
+            history.event_id,
+            min(history.event_payload_hash) as accepted_payload_hash
+        from {{ this }} as history
         where
-            event_status = 'accepted'
-            and ingested_at < {{ incremental_batch_start() }}
+            history.event_status = 'accepted'
+            and history.ingested_at >= {{ dedupe_lookback_start() }}
+            and history.ingested_at < {{ incremental_batch_start() }}
+            and history.event_id in (
+                select validated.event_id from validated where validated.quarantine_reason is null
+            )
+        group by history.event_id
     {% else %}
         select
             cast(null as {{ dbt.type_string() }}) as event_id,
@@ -138,6 +161,7 @@ final as (
         validated.properties_raw,
         validated.ingested_at,
         validated.occurred_at,
+        cast({{ dbt.date_trunc('day', 'validated.occurred_at') }} as date) as usage_date,
         validated.event_payload_hash,
         validated.contract_id,
         validated.quarantine_reason,
@@ -147,6 +171,7 @@ final as (
             when valid_in_batch.occurrence_in_batch > 1 then 'duplicate'
             else 'accepted'
         end as event_status,
+        validated.feeds_a_metric,
         coalesce(
             validated.quarantine_reason is null
             and (accepted_before_batch.event_id is not null or valid_in_batch.occurrence_in_batch > 1)

@@ -1,33 +1,39 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='ingestion_date',
+    )
+}}
 {#
   Conservation of raw rows, one row per ingestion day (UTC): every row received is accepted, a
   duplicate, or quarantined, exactly. received is counted on the raw source itself, independently of
   the classification, so a row lost between the two shows up as is_balanced = false.
+  Incremental: a run recounts every ingestion day from the first day of its batch on.
 #}
+{%- if is_incremental() -%}
+    {%- set first_day = dbt.date_trunc('day', incremental_batch_start('newest_ingested_at')) -%}
+{%- endif %}
+
 with
 
 raw_rows as (
 
     select * from {{ ref('stg_raw__usage_events') }}
+    {% if is_incremental() %}
+        where ingested_at >= {{ first_day }}
+    {% endif %}
 
 ),
 
 classified as (
 
     select * from {{ ref('int_usage_events_classified') }}
-    where ingested_at <= {{ as_of() }}
-
-),
-
-metric_values as (
-
-    select distinct raw_row_key from {{ ref('int_usage_event_metric_values') }}
-
-),
-
-unpriced_events as (
-
-    select distinct raw_row_key from {{ ref('int_usage_events_priced') }}
-    where not is_priced
+    where
+        ingested_at <= {{ as_of() }}
+        {% if is_incremental() %}
+            and ingested_at >= {{ first_day }}
+        {% endif %}
 
 ),
 
@@ -35,7 +41,8 @@ received as (
 
     select
         cast({{ dbt.date_trunc('day', 'ingested_at') }} as date) as ingestion_date,
-        count(*) as received_count
+        count(*) as received_count,
+        max(ingested_at) as newest_ingested_at
     from raw_rows
     group by 1
 
@@ -51,14 +58,9 @@ outcomes as (
         sum(case when classified.is_conflicting_duplicate then 1 else 0 end) as conflicting_duplicate_count,
         sum(case when classified.event_status = 'quarantined' then 1 else 0 end) as quarantined_count,
         sum(
-            case when classified.event_status = 'accepted' and metric_values.raw_row_key is null then 1 else 0 end
-        ) as unmetered_count,
-        sum(case when unpriced_events.raw_row_key is not null then 1 else 0 end) as unpriced_count
+            case when classified.event_status = 'accepted' and not classified.feeds_a_metric then 1 else 0 end
+        ) as unmetered_count
     from classified
-    left join metric_values
-        on classified.raw_row_key = metric_values.raw_row_key
-    left join unpriced_events
-        on classified.raw_row_key = unpriced_events.raw_row_key
     group by 1
 
 ),
@@ -73,11 +75,11 @@ final as (
         coalesce(outcomes.conflicting_duplicate_count, 0) as conflicting_duplicate_count,
         coalesce(outcomes.quarantined_count, 0) as quarantined_count,
         coalesce(outcomes.unmetered_count, 0) as unmetered_count,
-        coalesce(outcomes.unpriced_count, 0) as unpriced_count,
         coalesce(received.received_count, 0)
         = coalesce(outcomes.accepted_count, 0)
         + coalesce(outcomes.duplicate_count, 0)
-        + coalesce(outcomes.quarantined_count, 0) as is_balanced
+        + coalesce(outcomes.quarantined_count, 0) as is_balanced,
+        received.newest_ingested_at
     from received
     full outer join outcomes
         on received.ingestion_date = outcomes.ingestion_date

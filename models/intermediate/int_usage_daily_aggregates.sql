@@ -1,0 +1,200 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['contract_id', 'usage_date'],
+    )
+}}
+{#
+  Accepted usage summed up per contract, UTC day of occurred_at, metric and dimension group, so that
+  rating reads one row per group and day instead of every event. unique_count metrics keep one row
+  per distinct value (distinct_value), because a period's distinct count is not a sum of daily
+  counts; latest metrics keep the day's last event (by occurred_at, then event_id).
+
+  Incremental: a run finds the (contract, day) pairs its batch of newly accepted events falls on and
+  recomputes exactly those pairs from all their accepted events (delete+insert on contract_id,
+  usage_date). Events of a day are ingested no earlier than future_tolerance_hours before it, which
+  bounds how far back the recomputation reads.
+#}
+{%- set classified_relation = ref('int_usage_events_classified') -%}
+{%- if is_incremental() -%}
+    {%- set batch_condition = in_incremental_batch('ingested_at', 'newest_ingested_at') -%}
+    {%- set first_touched_day = query_timestamp_text(
+        'select min(usage_date) from ' ~ classified_relation
+        ~ " where event_status = 'accepted' and " ~ batch_condition,
+        '9999-12-31'
+    ) -%}
+    {%- set read_from = dbt.dateadd('hour', -var('future_tolerance_hours'), timestamp_literal(first_touched_day)) -%}
+{%- endif %}
+
+with
+
+{% if is_incremental() %}
+    touched_days as (
+
+        select distinct
+            contract_id,
+            usage_date
+        from {{ classified_relation }}
+        where
+            event_status = 'accepted'
+            and {{ batch_condition }}
+
+    ),
+{% endif %}
+
+accepted_events as (
+
+    select
+        classified.raw_row_key,
+        classified.event_id,
+        classified.customer_id,
+        classified.contract_id,
+        classified.occurred_at,
+        classified.usage_date,
+        classified.ingested_at
+    from {{ classified_relation }} as classified
+    {% if is_incremental() %}
+        inner join touched_days
+            on
+                classified.contract_id = touched_days.contract_id
+                and classified.usage_date = touched_days.usage_date
+    {% endif %}
+    where
+        classified.event_status = 'accepted'
+        {% if is_incremental() %}
+            and classified.ingested_at >= {{ read_from }}
+        {% endif %}
+
+),
+
+metric_values as (
+
+    select * from {{ ref('int_usage_event_metric_values') }}
+    {% if is_incremental() %}
+        where ingested_at >= {{ read_from }}
+    {% endif %}
+
+),
+
+event_metric_values as (
+
+    select
+        accepted_events.event_id,
+        accepted_events.customer_id,
+        accepted_events.contract_id,
+        accepted_events.occurred_at,
+        accepted_events.usage_date,
+        accepted_events.ingested_at,
+        metric_values.metric_id,
+        metric_values.aggregation,
+        metric_values.metric_value,
+        metric_values.dimension_value_1,
+        metric_values.dimension_value_2,
+        metric_values.dimension_value_3,
+        metric_values.dimensions,
+        case when metric_values.aggregation = 'unique_count' then metric_values.metric_value_text end
+            as distinct_value
+    from accepted_events
+    inner join metric_values
+        on accepted_events.raw_row_key = metric_values.raw_row_key
+
+),
+
+latest_of_day as (
+
+    select
+        contract_id,
+        usage_date,
+        metric_id,
+        dimensions,
+        metric_value as latest_value,
+        occurred_at as latest_occurred_at,
+        event_id as latest_event_id
+    from (
+        select
+            contract_id,
+            usage_date,
+            metric_id,
+            dimensions,
+            metric_value,
+            occurred_at,
+            event_id,
+            row_number() over (
+                partition by contract_id, usage_date, metric_id, dimensions
+                order by occurred_at desc, event_id desc
+            ) as recency_rank
+        from event_metric_values
+        where aggregation = 'latest'
+    ) as ranked
+    where recency_rank = 1
+
+),
+
+aggregated as (
+
+    select
+        contract_id,
+        customer_id,
+        usage_date,
+        metric_id,
+        aggregation,
+        dimension_value_1,
+        dimension_value_2,
+        dimension_value_3,
+        dimensions,
+        distinct_value,
+        count(*) as event_count,
+        sum(metric_value) as value_sum,
+        max(metric_value) as value_max,
+        min(occurred_at) as first_occurred_at,
+        max(occurred_at) as last_occurred_at,
+        max(ingested_at) as newest_ingested_at
+    from event_metric_values
+    group by
+        contract_id,
+        customer_id,
+        usage_date,
+        metric_id,
+        aggregation,
+        dimension_value_1,
+        dimension_value_2,
+        dimension_value_3,
+        dimensions,
+        distinct_value
+
+),
+
+final as (
+
+    select
+        aggregated.contract_id,
+        aggregated.customer_id,
+        aggregated.usage_date,
+        aggregated.metric_id,
+        aggregated.aggregation,
+        aggregated.dimension_value_1,
+        aggregated.dimension_value_2,
+        aggregated.dimension_value_3,
+        aggregated.dimensions,
+        aggregated.distinct_value,
+        aggregated.event_count,
+        cast(aggregated.value_sum as {{ money_type() }}) as value_sum,
+        cast(aggregated.value_max as {{ money_type() }}) as value_max,
+        cast(latest_of_day.latest_value as {{ money_type() }}) as latest_value,
+        latest_of_day.latest_occurred_at,
+        latest_of_day.latest_event_id,
+        aggregated.first_occurred_at,
+        aggregated.last_occurred_at,
+        aggregated.newest_ingested_at
+    from aggregated
+    left join latest_of_day
+        on
+            aggregated.contract_id = latest_of_day.contract_id
+            and aggregated.usage_date = latest_of_day.usage_date
+            and aggregated.metric_id = latest_of_day.metric_id
+            and aggregated.dimensions = latest_of_day.dimensions
+
+)
+
+select * from final

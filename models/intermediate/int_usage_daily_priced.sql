@@ -1,0 +1,169 @@
+-- depends_on: {{ ref('int_reference_data_errors') }}
+{#
+  Each day's usage group matched to the price row that bills it (SPEC §3 dimensions and effective
+  dating). For every product (charge) of the contract that bills the group's metric, the row in force
+  on that day is chosen: a contract's own price of a product replaces the rate card's price of that
+  product while effective; among the remaining rows the most specific dimension match wins. Price
+  rows start and end on whole UTC days (checked in int_reference_data_errors), so the row in force at
+  an event's occurred_at is the row in force on its day. A group with no matching row keeps price_id
+  null: unpriced usage, reported, never dropped.
+#}
+with
+
+daily_usage as (
+
+    select * from {{ ref('int_usage_daily_aggregates') }}
+
+),
+
+billing_periods as (
+
+    select * from {{ ref('int_contract_billing_periods') }}
+
+),
+
+prices as (
+
+    select * from {{ ref('int_prices_resolved') }}
+    where charge_type = 'usage'
+
+),
+
+usage_groups as (
+
+    select distinct
+        daily_usage.contract_id,
+        daily_usage.usage_date,
+        daily_usage.metric_id,
+        daily_usage.dimension_value_1,
+        daily_usage.dimension_value_2,
+        daily_usage.dimension_value_3,
+        daily_usage.dimensions,
+        billing_periods.invoice_id,
+        billing_periods.rate_card_id
+    from daily_usage
+    inner join billing_periods
+        on
+            daily_usage.contract_id = billing_periods.contract_id
+            and cast(daily_usage.usage_date as timestamp) >= billing_periods.period_start
+            and cast(daily_usage.usage_date as timestamp) < billing_periods.period_end
+
+),
+
+prices_in_force as (
+
+    select
+        usage_groups.invoice_id,
+        usage_groups.usage_date,
+        usage_groups.metric_id,
+        usage_groups.dimensions,
+        usage_groups.dimension_value_1 as group_dimension_value_1,
+        usage_groups.dimension_value_2 as group_dimension_value_2,
+        usage_groups.dimension_value_3 as group_dimension_value_3,
+        prices.price_id,
+        prices.product_id,
+        prices.contract_id as price_contract_id,
+        prices.dimension_value_1,
+        prices.dimension_value_2,
+        prices.dimension_value_3,
+        prices.specificity,
+        max(case when prices.contract_id is not null then 1 else 0 end) over (
+            partition by
+                usage_groups.invoice_id, usage_groups.usage_date, usage_groups.metric_id,
+                usage_groups.dimensions, prices.product_id
+        ) as product_has_contract_price
+    from usage_groups
+    inner join prices
+        on
+            usage_groups.metric_id = prices.metric_id
+            and {{ price_applies('prices', 'usage_groups', 'cast(usage_groups.usage_date as timestamp)') }}
+
+),
+
+group_products as (
+
+    select distinct
+        invoice_id,
+        usage_date,
+        metric_id,
+        dimensions,
+        product_id
+    from prices_in_force
+
+),
+
+best_matches as (
+
+    select
+        invoice_id,
+        usage_date,
+        metric_id,
+        dimensions,
+        product_id,
+        price_id,
+        row_number() over (
+            partition by invoice_id, usage_date, metric_id, dimensions, product_id
+            order by specificity desc, price_id asc
+        ) as match_rank
+    from prices_in_force
+    where
+        (price_contract_id is not null) = (product_has_contract_price = 1)
+        and (dimension_value_1 is null or dimension_value_1 = group_dimension_value_1)
+        and (dimension_value_2 is null or dimension_value_2 = group_dimension_value_2)
+        and (dimension_value_3 is null or dimension_value_3 = group_dimension_value_3)
+
+),
+
+final as (
+
+    select
+        billing_periods.invoice_id,
+        daily_usage.contract_id,
+        daily_usage.customer_id,
+        billing_periods.rate_card_id,
+        billing_periods.currency,
+        billing_periods.period_start,
+        billing_periods.period_end,
+        daily_usage.usage_date,
+        daily_usage.metric_id,
+        daily_usage.aggregation,
+        daily_usage.dimension_value_1,
+        daily_usage.dimension_value_2,
+        daily_usage.dimension_value_3,
+        daily_usage.dimensions,
+        daily_usage.distinct_value,
+        daily_usage.event_count,
+        daily_usage.value_sum,
+        daily_usage.value_max,
+        daily_usage.latest_value,
+        daily_usage.latest_occurred_at,
+        daily_usage.latest_event_id,
+        daily_usage.first_occurred_at,
+        daily_usage.last_occurred_at,
+        group_products.product_id,
+        best_matches.price_id,
+        best_matches.price_id is not null as is_priced
+    from daily_usage
+    inner join billing_periods
+        on
+            daily_usage.contract_id = billing_periods.contract_id
+            and cast(daily_usage.usage_date as timestamp) >= billing_periods.period_start
+            and cast(daily_usage.usage_date as timestamp) < billing_periods.period_end
+    left join group_products
+        on
+            billing_periods.invoice_id = group_products.invoice_id
+            and daily_usage.usage_date = group_products.usage_date
+            and daily_usage.metric_id = group_products.metric_id
+            and daily_usage.dimensions = group_products.dimensions
+    left join best_matches
+        on
+            group_products.invoice_id = best_matches.invoice_id
+            and group_products.usage_date = best_matches.usage_date
+            and group_products.metric_id = best_matches.metric_id
+            and group_products.dimensions = best_matches.dimensions
+            and group_products.product_id = best_matches.product_id
+            and best_matches.match_rank = 1
+
+)
+
+select * from final
