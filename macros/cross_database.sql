@@ -186,3 +186,18 @@
 {% macro add_months(timestamp_expr, months_expr) -%}
     cast({{ dbt.dateadd('month', months_expr, timestamp_expr) }} as timestamp)
 {%- endmacro %}
+
+{#
+  Indexes for the incremental models on Postgres, where delete+insert and the dedupe lookup probe
+  them; DuckDB gets none (its zone maps serve the same range filters, and an index would slow every
+  insert and hold memory).
+#}
+{% macro postgres_indexes(column_lists) -%}
+    {%- set indexes = [] -%}
+    {%- if target.type == 'postgres' -%}
+        {%- for columns in column_lists -%}
+            {%- do indexes.append({'columns': columns}) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(indexes) }}
+{%- endmacro %}

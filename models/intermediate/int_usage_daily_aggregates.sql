@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key=['contract_id', 'usage_date'],
+        indexes=postgres_indexes([['contract_id', 'usage_date']]),
     )
 }}
 {#

@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key=['raw_row_key', 'metric_id'],
+        indexes=postgres_indexes([['raw_row_key'], ['ingested_at']]),
     )
 }}
 {#

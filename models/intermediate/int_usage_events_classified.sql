@@ -4,6 +4,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='raw_row_key',
+        indexes=postgres_indexes([['raw_row_key'], ['event_id'], ['ingested_at']]),
     )
 }}
 {#
