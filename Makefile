@@ -54,6 +54,8 @@ load: setup
 
 # Benchmarks (not part of the test suite): make bench [BENCH_ARGS="--n 100000000"]
 bench: setup postgres
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements-bench.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:

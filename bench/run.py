@@ -360,6 +360,15 @@ class SizeRun:
                                    "floor_incremental_duckdb", self.floor_inc))
         if self.args.profile:
             self.profile_duckdb(project, project_db, inc, "incremental")
+
+        # The same run once more with nothing new: what an incremental run costs whatever its data
+        # (dbt's start-up and compilation, the watermark queries, the rated tables rebuilt).
+        waited = wait_for_quiet(self.args.quiet_wait)
+        noop = project.dbt("project_noop_duckdb", ["run", "--exclude", "tag:publication"], gen.T1, self.logs)
+        noop.extra["waited_for_quiet_s"] = waited
+        self.record("c0_project_noop", "(c0) project run with nothing new (fixed cost), DuckDB", noop, 0)
+        self.checks.append(compare("project_noop_duckdb", project.totals(),
+                                   "floor_incremental_duckdb", self.floor_inc))
         if not self.args.keep_work:
             for path in (project_db, floor_db):
                 path.unlink(missing_ok=True)
@@ -487,6 +496,7 @@ class SizeRun:
             "b_over_a": ratio("b_project_full", "a_floor_full"),
             "c_over_a_inc": ratio("c_project_incremental", "a_floor_incremental"),
             "c_over_b": ratio("c_project_incremental", "b_project_full"),
+            "c0_over_c": ratio("c0_project_noop", "c_project_incremental"),
             "pg_d_over_floor": ratio("d_project_full_postgres", "d_floor_full_postgres"),
             "pandas_full_over_b": ratio("e_pandas_full", "b_project_full"),
             "pandas_inc_over_c": ratio("e_pandas_incremental", "c_project_incremental"),

@@ -9,10 +9,18 @@
   Conservation of raw rows, one row per ingestion day (UTC): every row received is accepted, a
   duplicate, or quarantined, exactly. received is counted on the raw source itself, independently of
   the classification, so a row lost between the two shows up as is_balanced = false.
-  Incremental: a run recounts every ingestion day from the first day of its batch on.
+  Incremental: a run recounts, on both sides, every whole ingestion day from the first day of its
+  batch up to the day its window ends in (if it has a window; Dagster's windows end at midnight).
 #}
 {%- if is_incremental() -%}
     {%- set first_day = dbt.date_trunc('day', incremental_batch_start('newest_ingested_at')) -%}
+    {%- set recount -%}
+        ingested_at >= {{ first_day }}
+        {%- if var('ingested_from', none) and var('ingested_to', none) %}
+            {%- set last_instant = dbt.dateadd('second', -1, timestamp_literal(var('ingested_to'))) %}
+            and ingested_at < {{ dbt.dateadd('day', 1, dbt.date_trunc('day', last_instant)) }}
+        {%- endif %}
+    {%- endset -%}
 {%- endif %}
 
 with
@@ -21,7 +29,7 @@ raw_rows as (
 
     select * from {{ ref('stg_raw__usage_events') }}
     {% if is_incremental() %}
-        where ingested_at >= {{ first_day }}
+        where {{ recount }}
     {% endif %}
 
 ),
@@ -32,7 +40,7 @@ classified as (
     where
         ingested_at <= {{ as_of() }}
         {% if is_incremental() %}
-            and ingested_at >= {{ first_day }}
+            and {{ recount }}
         {% endif %}
 
 ),
@@ -41,8 +49,7 @@ received as (
 
     select
         cast({{ dbt.date_trunc('day', 'ingested_at') }} as date) as ingestion_date,
-        count(*) as received_count,
-        max(ingested_at) as newest_ingested_at
+        count(*) as received_count
     from raw_rows
     group by 1
 
@@ -53,6 +60,7 @@ outcomes as (
     select
         cast({{ dbt.date_trunc('day', 'classified.ingested_at') }} as date) as ingestion_date,
         count(*) as classified_count,
+        max(classified.ingested_at) as newest_ingested_at,
         sum(case when classified.event_status = 'accepted' then 1 else 0 end) as accepted_count,
         sum(case when classified.event_status = 'duplicate' then 1 else 0 end) as duplicate_count,
         sum(case when classified.is_conflicting_duplicate then 1 else 0 end) as conflicting_duplicate_count,
@@ -79,7 +87,7 @@ final as (
         = coalesce(outcomes.accepted_count, 0)
         + coalesce(outcomes.duplicate_count, 0)
         + coalesce(outcomes.quarantined_count, 0) as is_balanced,
-        received.newest_ingested_at
+        outcomes.newest_ingested_at
     from received
     full outer join outcomes
         on received.ingestion_date = outcomes.ingestion_date
