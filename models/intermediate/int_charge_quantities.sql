@@ -51,7 +51,27 @@ latest_values as (
 
 ),
 
-aggregated as (
+{# unique_count: distinct values across the whole period, never a sum of the days' counts #}
+distinct_counts as (
+
+    select
+        priced_usage.invoice_id,
+        priced_usage.price_id,
+        priced_usage.dimensions,
+        count(distinct daily_values.distinct_value) as distinct_count
+    from priced_usage
+    inner join {{ ref('int_usage_daily_aggregates') }} as daily_values
+        on
+            priced_usage.contract_id = daily_values.contract_id
+            and priced_usage.usage_date = daily_values.usage_date
+            and priced_usage.metric_id = daily_values.metric_id
+            and priced_usage.dimensions = daily_values.dimensions
+    where priced_usage.aggregation = 'unique_count'
+    group by priced_usage.invoice_id, priced_usage.price_id, priced_usage.dimensions
+
+),
+
+summed as (
 
     select
         invoice_id,
@@ -66,10 +86,34 @@ aggregated as (
             when 'count' then cast(sum(event_count) as {{ money_type() }})
             when 'sum' then cast(sum(value_sum) as {{ money_type() }})
             when 'max' then cast(max(value_max) as {{ money_type() }})
-            when 'unique_count' then cast(count(distinct distinct_value) as {{ money_type() }})
-        end as aggregated_quantity
+        end as summed_quantity
     from priced_usage
     group by invoice_id, contract_id, price_id, product_id, metric_id, aggregation, dimensions
+
+),
+
+aggregated as (
+
+    select
+        summed.invoice_id,
+        summed.contract_id,
+        summed.price_id,
+        summed.product_id,
+        summed.metric_id,
+        summed.aggregation,
+        summed.dimensions,
+        summed.event_count,
+        case
+            when summed.aggregation = 'unique_count'
+                then cast(distinct_counts.distinct_count as {{ money_type() }})
+            else summed.summed_quantity
+        end as aggregated_quantity
+    from summed
+    left join distinct_counts
+        on
+            summed.invoice_id = distinct_counts.invoice_id
+            and summed.price_id = distinct_counts.price_id
+            and summed.dimensions = distinct_counts.dimensions
 
 ),
 

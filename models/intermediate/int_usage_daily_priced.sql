@@ -6,7 +6,8 @@
   product while effective; among the remaining rows the most specific dimension match wins. Price
   rows start and end on whole UTC days (checked in int_reference_data_errors), so the row in force at
   an event's occurred_at is the row in force on its day. A group with no matching row keeps price_id
-  null: unpriced usage, reported, never dropped.
+  null: unpriced usage, reported, never dropped. unique_count groups are summed up here over their
+  distinct values; int_charge_quantities counts the values themselves across the period.
 #}
 with
 
@@ -29,6 +30,41 @@ prices as (
 
 ),
 
+{# one row per group: unique_count keeps a row per distinct value in daily_usage, other metrics one #}
+group_totals as (
+
+    select
+        contract_id,
+        customer_id,
+        usage_date,
+        metric_id,
+        aggregation,
+        dimension_value_1,
+        dimension_value_2,
+        dimension_value_3,
+        dimensions,
+        sum(event_count) as event_count,
+        sum(value_sum) as value_sum,
+        max(value_max) as value_max,
+        max(latest_value) as latest_value,
+        max(latest_occurred_at) as latest_occurred_at,
+        max(latest_event_id) as latest_event_id,
+        min(first_occurred_at) as first_occurred_at,
+        max(last_occurred_at) as last_occurred_at
+    from daily_usage
+    group by
+        contract_id,
+        customer_id,
+        usage_date,
+        metric_id,
+        aggregation,
+        dimension_value_1,
+        dimension_value_2,
+        dimension_value_3,
+        dimensions
+
+),
+
 usage_groups as (
 
     select distinct
@@ -41,7 +77,7 @@ usage_groups as (
         daily_usage.dimensions,
         billing_periods.invoice_id,
         billing_periods.rate_card_id
-    from daily_usage
+    from group_totals as daily_usage
     inner join billing_periods
         on
             daily_usage.contract_id = billing_periods.contract_id
@@ -131,7 +167,6 @@ final as (
         daily_usage.dimension_value_2,
         daily_usage.dimension_value_3,
         daily_usage.dimensions,
-        daily_usage.distinct_value,
         daily_usage.event_count,
         daily_usage.value_sum,
         daily_usage.value_max,
@@ -143,7 +178,7 @@ final as (
         group_products.product_id,
         best_matches.price_id,
         best_matches.price_id is not null as is_priced
-    from daily_usage
+    from group_totals as daily_usage
     inner join billing_periods
         on
             daily_usage.contract_id = billing_periods.contract_id
