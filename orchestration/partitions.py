@@ -8,6 +8,10 @@ window from the first day's start to the last day's end, which is what a single-
 The run's clock ``as_of`` is independent of the window: it stays the configured value or the run's
 creation time, so the invoices a run builds and publishes are those ready at ``as_of``, whatever
 raw rows the window re-processed.
+
+Ordering caveat: re-processing a partition after later partitions were processed does not
+re-classify the rows of those later days (e.g. as duplicates of a re-processed row); to repair a
+past day, run the range from that day up to today.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ DAILY_INGESTION_PARTITIONS = DailyPartitionsDefinition(
     start_date=PARTITIONS_START, timezone="UTC", end_offset=1
 )
 # A backfill over many days is one run and one dbt build over the whole window, not one run per day:
-# the models' delete+insert on the window keeps that equivalent, and it is far cheaper.
+# per-day runs would each pay a full dbt build, and could run out of order (see the caveat above).
 SINGLE_RUN_BACKFILL = BackfillPolicy.single_run()
 # The hourly tick at T works on the day of T minus this lag, so the 00:00 tick finishes yesterday.
 REFRESH_LAG = timedelta(hours=1)

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, DagsterEventType, DagsterInstance, PartitionKeyRange, TimeWindow
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
-from test_publication_job import warehouse  # noqa: F401  (the fixture)
 
 from orchestration.definitions import build_definitions
 from orchestration.jobs import BILLING_STEP, PUBLICATION_STEP, REFRESH_JOB, run_config_for
@@ -152,7 +151,7 @@ def test_a_backfill_of_three_days_is_one_run_with_the_whole_window(three_days: P
     assert {record.run_id for record in materialized} == {result.run_id}
 
 
-def test_a_run_without_a_partition_is_refused_before_dbt_runs(warehouse: Path) -> None:  # noqa: F811
+def test_a_run_without_a_partition_is_refused_before_dbt_runs(three_days: Path) -> None:
     defs = build_definitions(build_dbt_project())
     result = defs.resolve_job_def(REFRESH_JOB).execute_in_process(
         run_config=run_config_for(AS_OF, (BILLING_STEP,)), raise_on_error=False
