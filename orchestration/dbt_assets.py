@@ -4,6 +4,11 @@ Two ``@dbt_assets``: the billing models (everything but ``tag:publication``) and
 models (``published_invoices``, ``published_invoice_lines``). Both run ``dbt build``, so each
 model's tests run right after it and arrive in Dagster as asset checks. The run's clock ``as_of``
 comes from run config and reaches dbt as ``--vars``; only the publication step sets ``publish``.
+
+Both share the daily ingestion partitions (``orchestration.partitions``; Dagster wants one
+partitions definition for all assets of a job) and a single-run backfill policy. The run's partition
+window reaches dbt as ``ingested_from`` / ``ingested_to``: the raw rows the incremental models
+re-process. It never changes ``as_of``.
 """
 
 import json
@@ -18,10 +23,12 @@ from dagster import (
     Config,
     Failure,
     MetadataValue,
+    TimeWindow,
 )
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from pydantic import Field
 
+from orchestration.partitions import DAILY_INGESTION_PARTITIONS, SINGLE_RUN_BACKFILL, window_vars
 from orchestration.publication_gate import check_evaluations_for_runs, gate_problems, run_lineage
 from orchestration.resources import prune_invocation_dirs
 
@@ -83,13 +90,17 @@ def resolve_as_of(configured: str | None, run_created_at: datetime) -> str:
     return normalize_as_of(run_created_at.replace(microsecond=0).isoformat())
 
 
-def dbt_vars(as_of: str, *, publish: bool = False) -> dict[str, Any]:
-    return {"as_of": as_of, "publish": publish}
+def dbt_vars(as_of: str, *, publish: bool = False, window: TimeWindow | None = None) -> dict[str, Any]:
+    """The run's dbt vars; with a partition window, also the raw rows to re-process.
+
+    Without a window ``ingested_from`` / ``ingested_to`` are left out (dbt's default, null: process
+    everything newer than what the models hold)."""
+    return {"as_of": as_of, "publish": publish, **(window_vars(window) if window else {})}
 
 
-def dbt_build_args(as_of: str, *, publish: bool = False) -> list[str]:
+def dbt_build_args(as_of: str, *, publish: bool = False, window: TimeWindow | None = None) -> list[str]:
     """``dbt build --vars ...``; dagster-dbt adds ``--select`` for the step's assets."""
-    return ["build", "--vars", json.dumps(dbt_vars(as_of, publish=publish), sort_keys=True)]
+    return ["build", "--vars", json.dumps(dbt_vars(as_of, publish=publish, window=window), sort_keys=True)]
 
 
 def run_as_of(context: AssetExecutionContext, config: DbtRunConfig) -> str:
@@ -99,6 +110,22 @@ def run_as_of(context: AssetExecutionContext, config: DbtRunConfig) -> str:
     return resolve_as_of(config.as_of, created_at)
 
 
+def run_window(context: AssetExecutionContext) -> TimeWindow:
+    """The time window of the run's partition key, or of its key range (a single-run backfill)."""
+    if not (context.has_partition_key or context.has_partition_key_range):
+        # Dagster itself fails a partitioned asset's run without a partition, but only after dbt has
+        # built everything; refusing first keeps the warehouse untouched and says why.
+        raise Failure(
+            "The dbt assets are daily-partitioned: launch the run for a partition or a partition "
+            "range (a backfill), e.g. today's partition to process the newest raw rows."
+        )
+    return context.partition_time_window
+
+
+def _window_text(window: TimeWindow) -> str:
+    return f"re-processing rows ingested {window.start:%Y-%m-%d %H:%M} .. {window.end:%Y-%m-%d %H:%M} UTC"
+
+
 def build_billing_assets(project: DbtProject) -> AssetsDefinition:
     @dbt_assets(
         manifest=project.manifest_path,
@@ -106,12 +133,14 @@ def build_billing_assets(project: DbtProject) -> AssetsDefinition:
         exclude=PUBLICATION_SELECTOR,
         dagster_dbt_translator=BillingDbtTranslator(),
         name=BILLING_STEP,
+        partitions_def=DAILY_INGESTION_PARTITIONS,
+        backfill_policy=SINGLE_RUN_BACKFILL,
     )
     def billing_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtRunConfig):
         prune_invocation_dirs(project, BILLING_STEP)
-        as_of = run_as_of(context, config)
-        context.log.info(f"dbt build of the billing models, as_of {as_of}")
-        yield from dbt.cli(dbt_build_args(as_of), context=context).stream()
+        as_of, window = run_as_of(context, config), run_window(context)
+        context.log.info(f"dbt build of the billing models, as_of {as_of}, {_window_text(window)}")
+        yield from dbt.cli(dbt_build_args(as_of, window=window), context=context).stream()
 
     return billing_dbt_models
 
@@ -125,11 +154,14 @@ def build_publication_assets(project: DbtProject, gate_checks: Sequence[AssetChe
         select=PUBLICATION_SELECTOR,
         dagster_dbt_translator=BillingDbtTranslator(),
         name=PUBLICATION_STEP,
+        partitions_def=DAILY_INGESTION_PARTITIONS,
+        backfill_policy=SINGLE_RUN_BACKFILL,
     )
     def publication_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtRunConfig):
         if context.selected_asset_keys != context.assets_def.keys:
             # Invoices and their lines are published together or not at all.
             raise Failure("Select every publication model (published_invoices and published_invoice_lines).")
+        window = run_window(context)
         evaluations = check_evaluations_for_runs(
             context.instance, run_lineage(context.instance, context.run.run_id)
         )
@@ -144,7 +176,9 @@ def build_publication_assets(project: DbtProject, gate_checks: Sequence[AssetChe
             )
         prune_invocation_dirs(project, PUBLICATION_STEP)
         as_of = run_as_of(context, config)
-        context.log.info(f"All {len(gate_checks)} blocking checks passed; publishing as_of {as_of}")
-        yield from dbt.cli(dbt_build_args(as_of, publish=True), context=context).stream()
+        context.log.info(
+            f"All {len(gate_checks)} blocking checks passed; publishing as_of {as_of}, {_window_text(window)}"
+        )
+        yield from dbt.cli(dbt_build_args(as_of, publish=True, window=window), context=context).stream()
 
     return publication_dbt_models

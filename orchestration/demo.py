@@ -3,6 +3,11 @@
 Generates demo usage, lands it in a fresh DuckDB file, runs ``invoice_publication_job`` in-process
 (dbt build + tests, Great Expectations checks, then publication if every blocking check passed) and
 prints what came out, including each data-quality check's outcome.
+
+The run covers the daily partitions of every ingestion day of the landed rows as one partition key
+range, i.e. what a single-run backfill of those days launches: one dbt build whose window
+(``ingested_from`` .. ``ingested_to``) holds all of the demo's raw rows. ``as_of`` stays the demo's
+clock, independent of that window.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import logging
 import os
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -21,6 +27,7 @@ from dagster import (
     DagsterEventType,
     DagsterInstance,
     ExecuteInProcessResult,
+    PartitionKeyRange,
     logger,
 )
 
@@ -99,8 +106,10 @@ def generate(progress: Progress, scale: float, seed: int) -> Path:
     return EVENTS_FILE
 
 
-def land(progress: Progress, events_file: Path, db_path: Path) -> None:
+def land(progress: Progress, events_file: Path, db_path: Path) -> PartitionKeyRange:
+    """Land the events; returns the partition range of their ingestion days."""
     from orchestration.loader import load_files
+    from orchestration.partitions import partition_range_for
 
     for stale in (db_path, db_path.with_name(db_path.name + ".wal")):
         stale.unlink(missing_ok=True)
@@ -108,7 +117,27 @@ def land(progress: Progress, events_file: Path, db_path: Path) -> None:
     (result,) = load_files([events_file], target="duckdb", keep_ingested_at=True)
     if not result.ok:
         raise SystemExit(f"loading {events_file} failed: {result.error}")
-    progress(f"2/5 landed {result.rows:,} rows in raw.usage_events of {db_path}")
+    first, last = ingestion_span(db_path)
+    days = partition_range_for([first, last])
+    progress(
+        f"2/5 landed {result.rows:,} rows in raw.usage_events of {db_path}, "
+        f"ingested {first:%Y-%m-%d %H:%M} .. {last:%Y-%m-%d %H:%M} UTC"
+    )
+    return days
+
+
+def ingestion_span(db_path: Path) -> tuple[datetime, datetime]:
+    """The first and last ``ingested_at`` in the raw table of a DuckDB warehouse."""
+    from orchestration.warehouse import RAW_TABLE
+
+    con = duckdb.connect(os.fspath(db_path), read_only=True)
+    try:
+        first, last = con.execute(f"select min(ingested_at), max(ingested_at) from {RAW_TABLE}").fetchone()
+    finally:
+        con.close()
+    if first is None:
+        raise SystemExit(f"{RAW_TABLE} of {db_path} is empty: no partition to run")
+    return first, last
 
 
 def seed_and_parse(progress: Progress) -> None:
@@ -120,16 +149,21 @@ def seed_and_parse(progress: Progress) -> None:
     progress("3/5 dbt seed + dbt parse done")
 
 
-def publish(progress: Progress, as_of: str) -> ExecuteInProcessResult:
+def publish(progress: Progress, as_of: str, days: PartitionKeyRange) -> ExecuteInProcessResult:
     from orchestration.definitions import defs
     from orchestration.jobs import PUBLICATION_JOB, run_config_for
+    from orchestration.partitions import partition_range_tags
 
     job = defs.resolve_job_def(PUBLICATION_JOB).with_logger_defs({"progress": _demo_logger(progress)})
-    progress(f"4/5 running {PUBLICATION_JOB} with as_of {as_of} (dbt output follows)")
+    progress(
+        f"4/5 running {PUBLICATION_JOB} with as_of {as_of} over the partitions {days.start} .. {days.end} "
+        "as one run (dbt output follows)"
+    )
     with _dagster_instance() as instance:
         result = job.execute_in_process(
             run_config={**run_config_for(as_of), "loggers": {"progress": {}}},
             instance=instance,
+            tags=partition_range_tags(days),
             raise_on_error=False,
         )
     failed_checks = [
@@ -280,9 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["BILLING_DUCKDB_PATH"] = os.fspath(db_path)
     os.environ["BILLING_TARGET"] = "duckdb"
     events_file = generate(progress, args.scale, args.seed)
-    land(progress, events_file, db_path)
+    days = land(progress, events_file, db_path)
     seed_and_parse(progress)
-    result = publish(progress, args.as_of)
+    result = publish(progress, args.as_of, days)
     succeeded = result.success
     progress("5/5 summary")
     print_checks(list(result.get_asset_check_evaluations()))

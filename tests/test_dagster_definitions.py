@@ -14,9 +14,14 @@ from dagster import (
     AssetCheckKey,
     AssetCheckSeverity,
     AssetKey,
+    BackfillPolicy,
+    DailyPartitionsDefinition,
     DefaultScheduleStatus,
     Definitions,
+    PartitionKeyRange,
+    TimeWindow,
     build_schedule_context,
+    partition_loading_context,
 )
 
 from orchestration.dbt_assets import (
@@ -33,6 +38,7 @@ from orchestration.jobs import (
     REFRESH_JOB,
     run_config_for,
 )
+from orchestration.partitions import DAILY_INGESTION_PARTITIONS, partition_range_tags
 from orchestration.publication_gate import blocking_check_keys, gate_problems
 from orchestration.quality_checks import QUALITY_STEP
 from orchestration.resources import (
@@ -126,14 +132,67 @@ def test_great_expectations_checks_on_raw_usage_rated_usage_and_invoices(defs: D
     assert {name: checks[name].to_user_string() for name in GX_CHECKS} == GX_CHECKS
 
 
+def test_both_dbt_steps_are_daily_partitioned_with_single_run_backfills(defs: Definitions) -> None:
+    billing = defs.resolve_assets_def(AssetKey("invoices"))
+    publication = defs.resolve_assets_def(AssetKey("published_invoices"))
+    assert billing.node_def.name == BILLING_STEP and publication.node_def.name == PUBLICATION_STEP
+    for assets_def in (billing, publication):
+        partitions = assets_def.partitions_def
+        assert isinstance(partitions, DailyPartitionsDefinition)
+        assert partitions == DAILY_INGESTION_PARTITIONS
+        assert (partitions.timezone, partitions.end_offset) == ("UTC", 1)
+        assert partitions.get_first_partition_key() == "2026-01-01"
+        assert assets_def.backfill_policy == BackfillPolicy.single_run()
+    for job_name in (REFRESH_JOB, PUBLICATION_JOB):
+        assert defs.resolve_job_def(job_name).partitions_def == DAILY_INGESTION_PARTITIONS
+
+
+def test_todays_partition_exists() -> None:
+    """end_offset=1: the partition of the day in progress can run (the hourly refresh needs it)."""
+    with partition_loading_context(datetime(2026, 11, 21, 0, 30, tzinfo=UTC)):
+        assert DAILY_INGESTION_PARTITIONS.get_last_partition_key() == "2026-11-21"
+        assert not DAILY_INGESTION_PARTITIONS.has_partition_key("2026-11-22")
+
+
+def test_a_backfill_of_several_days_is_planned_as_one_run(defs: Definitions) -> None:
+    """Dagster's own backfill planning (the function its asset backfills use) makes one run of a
+    range, tagged exactly as orchestration.partitions.partition_range_tags tags one."""
+    from dagster._core.definitions.automation_tick_evaluation_context import (
+        build_run_requests_with_backfill_policies,
+    )
+    from dagster._core.definitions.events import AssetKeyPartitionKey
+    from dagster._core.instance import DagsterInstance
+
+    graph = defs.resolve_asset_graph()
+    days = ["2026-09-01", "2026-09-02", "2026-09-03", "2026-09-04"]
+    wanted = [AssetKeyPartitionKey(key, day) for key in graph.materializable_asset_keys for day in days]
+    with DagsterInstance.ephemeral() as instance:
+        (request,) = build_run_requests_with_backfill_policies(wanted, graph, instance)
+    assert request.partition_key_range == PartitionKeyRange("2026-09-01", "2026-09-04")
+    assert request.tags == partition_range_tags(PartitionKeyRange("2026-09-01", "2026-09-04"))
+    assert set(request.asset_selection) == set(graph.materializable_asset_keys)
+
+
+def _tick_request(defs: Definitions, job_name: str, tick: datetime):
+    (schedule,) = [s for s in defs.schedules if s.job_name == job_name]
+    # The repository lets Dagster check the partition key against the job's partitions.
+    context = build_schedule_context(scheduled_execution_time=tick, repository_def=defs.get_repository_def())
+    (request,) = schedule.evaluate_tick(context).run_requests
+    return request
+
+
 def test_hourly_refresh_schedule(defs: Definitions) -> None:
     (schedule,) = [s for s in defs.schedules if s.job_name == REFRESH_JOB]
     assert schedule.cron_schedule == "0 * * * *"
     assert schedule.execution_timezone == "UTC"
     assert schedule.default_status == DefaultScheduleStatus.STOPPED
-    tick = datetime(2026, 11, 21, 13, 0, tzinfo=UTC)
-    (request,) = schedule.evaluate_tick(build_schedule_context(scheduled_execution_time=tick)).run_requests
+    request = _tick_request(defs, REFRESH_JOB, datetime(2026, 11, 21, 13, 0, tzinfo=UTC))
     assert request.run_config == run_config_for("2026-11-21T13:00:00", (BILLING_STEP,))
+    assert request.partition_key == "2026-11-21"
+    # The midnight tick finishes the day that just ended, with as_of still the tick's time.
+    request = _tick_request(defs, REFRESH_JOB, datetime(2026, 11, 21, 0, 0, tzinfo=UTC))
+    assert request.partition_key == "2026-11-20"
+    assert request.run_config == run_config_for("2026-11-21T00:00:00", (BILLING_STEP,))
 
 
 @pytest.mark.parametrize(
@@ -167,6 +226,20 @@ def test_dbt_vars_and_args() -> None:
     args = dbt_build_args("2026-11-21T00:00:00", publish=True)
     assert args[:2] == ["build", "--vars"]
     assert json.loads(args[2]) == {"as_of": "2026-11-21T00:00:00", "publish": True}
+
+
+def test_dbt_vars_carry_the_partition_window_next_to_an_independent_as_of() -> None:
+    window = TimeWindow(datetime(2026, 4, 5, tzinfo=UTC), datetime(2026, 4, 8, tzinfo=UTC))
+    expected = {
+        "as_of": "2026-11-21T02:00:00",
+        "publish": True,
+        "ingested_from": "2026-04-05T00:00:00",
+        "ingested_to": "2026-04-08T00:00:00",
+    }
+    assert dbt_vars("2026-11-21T02:00:00", publish=True, window=window) == expected
+    args = dbt_build_args("2026-11-21T02:00:00", publish=True, window=window)
+    assert args[:2] == ["build", "--vars"]
+    assert json.loads(args[2]) == expected
 
 
 def test_run_config_gives_each_step_the_same_as_of() -> None:
@@ -271,7 +344,7 @@ def test_daily_publication_schedule(defs: Definitions) -> None:
     assert schedule.cron_schedule == "0 2 * * *"
     assert schedule.execution_timezone == "UTC"
     assert schedule.default_status == DefaultScheduleStatus.STOPPED
-    tick = datetime(2026, 11, 21, 2, 0, tzinfo=UTC)
-    (request,) = schedule.evaluate_tick(build_schedule_context(scheduled_execution_time=tick)).run_requests
+    request = _tick_request(defs, PUBLICATION_JOB, datetime(2026, 11, 21, 2, 0, tzinfo=UTC))
     configs = [op["config"]["as_of"] for op in request.run_config["ops"].values()]
     assert configs == ["2026-11-21T02:00:00", "2026-11-21T02:00:00"]
+    assert request.partition_key == "2026-11-21"

@@ -12,9 +12,11 @@ import pytest
 from dagster import AssetCheckSeverity, AssetKey, DagsterEventType, ExecuteInProcessResult
 
 from orchestration.definitions import build_definitions
+from orchestration.demo import ingestion_span
 from orchestration.demo_data import generate_events, write_events
 from orchestration.jobs import BILLING_STEP, PUBLICATION_JOB, PUBLICATION_STEP, run_config_for
 from orchestration.loader import load_files
+from orchestration.partitions import partition_range_for, partition_range_tags
 from orchestration.quality_checks import QUALITY_STEP
 from orchestration.quality_config import load_quality_config
 from orchestration.resources import REPO_ROOT, build_dbt_project
@@ -38,10 +40,15 @@ def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def _run(project_dir: Path | None = None) -> ExecuteInProcessResult:
+def _every_landed_day(warehouse: Path) -> dict[str, str]:
+    """Run tags for one run over the partitions of every ingestion day in the warehouse."""
+    return partition_range_tags(partition_range_for(ingestion_span(warehouse)))
+
+
+def _run(warehouse: Path, project_dir: Path | None = None) -> ExecuteInProcessResult:
     defs = build_definitions(build_dbt_project(project_dir))
     return defs.resolve_job_def(PUBLICATION_JOB).execute_in_process(
-        run_config=run_config_for(AS_OF), raise_on_error=False
+        run_config=run_config_for(AS_OF), tags=_every_landed_day(warehouse), raise_on_error=False
     )
 
 
@@ -59,7 +66,7 @@ def _table_exists(path: Path, table: str) -> bool:
 
 
 def test_publishes_every_ready_invoice_once(warehouse: Path) -> None:
-    first = _run()
+    first = _run(warehouse)
     assert first.success
     _assert_great_expectations_ran(first, warehouse.parent / "quality_reports")
 
@@ -93,7 +100,7 @@ def test_publishes_every_ready_invoice_once(warehouse: Path) -> None:
         q("select * from published_invoices order by 1"),
         q("select * from published_invoice_lines order by 1"),
     )
-    second = _run()
+    second = _run(warehouse)
     assert second.success
     after = (
         q("select * from published_invoices order by 1"),
@@ -137,7 +144,7 @@ def test_a_failing_dbt_test_stops_publication(
     currencies.write_text("\n".join([header, first_row, first_row, *rest]) + "\n", encoding="utf-8")
     monkeypatch.setenv("BILLING_DBT_PROJECT_DIR", str(project))
 
-    result = _run(project)
+    result = _run(warehouse, project)
 
     assert not result.success
     failed_checks = [
@@ -162,6 +169,7 @@ def test_publication_step_alone_is_refused(warehouse: Path) -> None:
     result = defs.resolve_job_def(PUBLICATION_JOB).execute_in_process(
         run_config=run_config_for(AS_OF, (PUBLICATION_STEP,)),
         asset_selection=[AssetKey("published_invoices"), AssetKey("published_invoice_lines")],
+        tags=_every_landed_day(warehouse),
         raise_on_error=False,
     )
     assert not result.success
