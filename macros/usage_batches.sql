@@ -80,6 +80,25 @@
     {{ return(value | string if value is not none else if_null) }}
 {%- endmacro %}
 
+{#
+  The ingestion days an incremental run of a per-day model recounts, as a condition on an ingested_at
+  column: every whole day from the first day of the batch up to the day the window ends in (if the
+  run has a window; Dagster's windows end at midnight). Outside an incremental run: every row.
+#}
+{% macro ingestion_days_to_recount(ingested_at_column, watermark_column) -%}
+    {%- if not is_incremental() -%}
+        {{ return('1 = 1') }}
+    {%- endif -%}
+    {%- set condition -%}
+        {{ ingested_at_column }} >= {{ dbt.date_trunc('day', incremental_batch_start(watermark_column)) }}
+        {%- if var('ingested_from', none) and var('ingested_to', none) %}
+            {%- set last_instant = dbt.dateadd('second', -1, timestamp_literal(var('ingested_to'))) %}
+            and {{ ingested_at_column }} < {{ dbt.dateadd('day', 1, dbt.date_trunc('day', last_instant)) }}
+        {%- endif %}
+    {%- endset -%}
+    {{ return(condition) }}
+{%- endmacro %}
+
 {% macro timestamp_literal(text) -%}
     cast('{{ text | string | replace("T", " ") | replace("Z", "") }}' as timestamp)
 {%- endmacro %}

@@ -60,12 +60,9 @@ accepted_events as (
             on
                 classified.contract_id = touched_days.contract_id
                 and classified.usage_date = touched_days.usage_date
+                and classified.ingested_at >= {{ read_from }}
     {% endif %}
-    where
-        classified.event_status = 'accepted'
-        {% if is_incremental() %}
-            and classified.ingested_at >= {{ read_from }}
-        {% endif %}
+    where classified.event_status = 'accepted'
 
 ),
 

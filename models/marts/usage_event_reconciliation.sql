@@ -12,25 +12,14 @@
   Incremental: a run recounts, on both sides, every whole ingestion day from the first day of its
   batch up to the day its window ends in (if it has a window; Dagster's windows end at midnight).
 #}
-{%- if is_incremental() -%}
-    {%- set first_day = dbt.date_trunc('day', incremental_batch_start('newest_ingested_at')) -%}
-    {%- set recount -%}
-        ingested_at >= {{ first_day }}
-        {%- if var('ingested_from', none) and var('ingested_to', none) %}
-            {%- set last_instant = dbt.dateadd('second', -1, timestamp_literal(var('ingested_to'))) %}
-            and ingested_at < {{ dbt.dateadd('day', 1, dbt.date_trunc('day', last_instant)) }}
-        {%- endif %}
-    {%- endset -%}
-{%- endif %}
+{%- set recount = ingestion_days_to_recount('ingested_at', 'newest_ingested_at') %}
 
 with
 
 raw_rows as (
 
     select * from {{ ref('stg_raw__usage_events') }}
-    {% if is_incremental() %}
-        where {{ recount }}
-    {% endif %}
+    where {{ recount }}
 
 ),
 
@@ -39,9 +28,7 @@ classified as (
     select * from {{ ref('int_usage_events_classified') }}
     where
         ingested_at <= {{ as_of() }}
-        {% if is_incremental() %}
-            and {{ recount }}
-        {% endif %}
+        and {{ recount }}
 
 ),
 
