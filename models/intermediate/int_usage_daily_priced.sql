@@ -1,3 +1,4 @@
+{{ config(pre_hook="{{ hash_joins_only() }}") }}
 -- depends_on: {{ ref('int_reference_data_errors') }}
 {#
   Each day's usage group matched to the price row that bills it (SPEC §3 dimensions and effective
