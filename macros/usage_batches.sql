@@ -68,11 +68,11 @@
 
 {# The largest value of a timestamp column, as text ('1900-01-01' when empty or at parse time). #}
 {% macro newest_ingested_at(relation, column='ingested_at') -%}
-    {{ return(query_timestamp_text('select max(' ~ column ~ ') from ' ~ relation, '1900-01-01 00:00:00')) }}
+    {{ return(query_value_text('select max(' ~ column ~ ') from ' ~ relation, '1900-01-01 00:00:00')) }}
 {%- endmacro %}
 
 {# The single value a query returns, as text; if_null when it is null or at parse time. #}
-{% macro query_timestamp_text(query, if_null) -%}
+{% macro query_value_text(query, if_null) -%}
     {%- if not execute -%}
         {{ return(if_null) }}
     {%- endif -%}

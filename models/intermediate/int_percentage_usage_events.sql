@@ -3,7 +3,15 @@
   events of the period bill 0), so they alone still need the events themselves. Each record is one
   accepted event of a metric that some percentage price bills, for each product billing it, with the
   price row its day's usage group was matched to in int_usage_daily_priced.
+  Without any percentage price the model is empty by construction; the compile-time check lets the
+  warehouse skip reading the events at all (4.5 s of every run at 10M events otherwise).
 #}
+{%- set prices_relation = load_relation(ref('int_prices_resolved')) if execute else none -%}
+{%- set percentage_prices = '1' if prices_relation is none else query_value_text(
+    "select count(*) from " ~ prices_relation ~ " where pricing_model = 'percentage'", '1'
+) -%}
+{%- set needed = 'true' if percentage_prices | int > 0 else 'false' %}
+
 with
 
 percentage_metrics as (
@@ -20,13 +28,16 @@ metric_values as (
     from {{ ref('int_usage_event_metric_values') }} as metric_values
     inner join percentage_metrics
         on metric_values.metric_id = percentage_metrics.metric_id
+    where {{ needed }}
 
 ),
 
 accepted_events as (
 
     select * from {{ ref('int_usage_events_classified') }}
-    where event_status = 'accepted'
+    where
+        event_status = 'accepted'
+        and {{ needed }}
 
 ),
 
@@ -42,6 +53,7 @@ priced_groups as (
         price_id,
         is_priced
     from {{ ref('int_usage_daily_priced') }}
+    where {{ needed }}
 
 ),
 

@@ -20,7 +20,7 @@
 {%- set classified_relation = ref('int_usage_events_classified') -%}
 {%- if is_incremental() -%}
     {%- set batch_condition = in_incremental_batch('ingested_at', 'newest_ingested_at') -%}
-    {%- set first_touched_day = query_timestamp_text(
+    {%- set first_touched_day = query_value_text(
         'select min(usage_date) from ' ~ classified_relation
         ~ " where event_status = 'accepted' and " ~ batch_condition,
         '9999-12-31'
