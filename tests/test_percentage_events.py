@@ -1,0 +1,73 @@
+"""Percentage prices rate each event (SPEC §3), so they take the per-event path
+(int_percentage_usage_events) while everything else is rated from daily aggregates. The demo seeds
+have no percentage price; this test adds one to a copy of the project and checks the line by hand,
+after incremental runs and after a full refresh."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from dbt_helpers import REPO_ROOT, Warehouse, land_rows
+
+# 1 % of the tokens plus 0.05 per event; the first event of the period (by occurred_at) is free.
+PERCENTAGE_PRICE = "grw_token_fee,rc_growth,,token_fee,Token fee,usage,input_tokens,percentage,,,,,1,0.01,0.05,,,,,,,,"
+
+
+def _project_with_percentage_price(destination: Path) -> Path:
+    project = destination / "project"
+    project.mkdir(parents=True)
+    for name in ("dbt_project.yml", "profiles.yml"):
+        shutil.copy(REPO_ROOT / name, project / name)
+    for folder in ("models", "macros", "seeds"):
+        shutil.copytree(REPO_ROOT / folder, project / folder)
+    shutil.copytree(REPO_ROOT / "tests" / "dbt", project / "tests" / "dbt")
+    prices = project / "seeds" / "prices.csv"
+    prices.write_text(prices.read_text().rstrip("\n") + "\n" + PERCENTAGE_PRICE + "\n")
+    return project
+
+
+def _tokens(event_id: str, occurred_at: datetime, tokens: int, model: str) -> dict:
+    # cus_0240 has contract ct_0236 on rc_growth (USD) from 2026-06-23
+    return {
+        "event_id": event_id,
+        "customer_id": "cus_0240",
+        "event_type": "tokens",
+        "occurred_at": occurred_at.isoformat() + "Z",
+        "properties": json.dumps({"tokens": tokens, "model": model, "direction": "input"}),
+        "ingested_at": occurred_at + timedelta(minutes=1),
+    }
+
+
+def test_percentage_line_is_rated_per_event(tmp_path: Path):
+    project = _project_with_percentage_price(tmp_path)
+    warehouse = Warehouse("duckdb", tmp_path)
+    first_days = [
+        _tokens("tok_free", datetime(2026, 9, 2, 8), 1000, "large"),  # first of the period: bills 0
+        _tokens("tok_a", datetime(2026, 9, 2, 9), 2000, "large"),  # 20.00 + 0.05
+    ]
+    later = [_tokens("tok_b", datetime(2026, 9, 20, 9), 500, "small")]  # 5.00 + 0.05, another day and group
+    land_rows(warehouse, first_days)
+    warehouse.dbt("seed", project_dir=project)
+    warehouse.dbt("run", "--exclude", "tag:publication", project_dir=project)
+    land_rows(warehouse, later)
+    warehouse.dbt("run", "--exclude", "tag:publication", project_dir=project)
+
+    query = (
+        "select l.dimensions, l.quantity, l.amount from {schema}.invoice_lines as l "
+        "inner join {schema}.invoices as i on l.invoice_id = i.invoice_id "
+        "where i.customer_id = 'cus_0240' and i.period_start = cast('2026-09-01' as timestamp) "
+        "and l.product_id = 'token_fee' order by l.dimensions"
+    )
+    lines = warehouse.query(query)
+    # One line per dimension group; free_units count events per line (decision 17), so each group's
+    # first event is free: large bills tok_a only, small's only event tok_b is its first and free.
+    assert lines == [
+        ('{"model": "large"}', Decimal(3000), Decimal("20.05")),
+        ('{"model": "small"}', Decimal(500), Decimal(0)),
+    ]
+    warehouse.dbt("run", "--exclude", "tag:publication", "--full-refresh", project_dir=project)
+    assert warehouse.query(query) == lines
