@@ -66,24 +66,22 @@ group_totals as (
 
 ),
 
+{# each day lies in exactly one billing period of its contract: still one row per group #}
 usage_groups as (
 
-    select distinct
-        daily_usage.contract_id,
-        daily_usage.usage_date,
-        daily_usage.metric_id,
-        daily_usage.dimension_value_1,
-        daily_usage.dimension_value_2,
-        daily_usage.dimension_value_3,
-        daily_usage.dimensions,
+    select
+        group_totals.*,
         billing_periods.invoice_id,
-        billing_periods.rate_card_id
-    from group_totals as daily_usage
+        billing_periods.rate_card_id,
+        billing_periods.currency,
+        billing_periods.period_start,
+        billing_periods.period_end
+    from group_totals
     inner join billing_periods
         on
-            daily_usage.contract_id = billing_periods.contract_id
-            and cast(daily_usage.usage_date as timestamp) >= billing_periods.period_start
-            and cast(daily_usage.usage_date as timestamp) < billing_periods.period_end
+            group_totals.contract_id = billing_periods.contract_id
+            and cast(group_totals.usage_date as timestamp) >= billing_periods.period_start
+            and cast(group_totals.usage_date as timestamp) < billing_periods.period_end
 
 ),
 
@@ -104,11 +102,11 @@ prices_in_force as (
         prices.dimension_value_2,
         prices.dimension_value_3,
         prices.specificity,
-        max(case when prices.contract_id is not null then 1 else 0 end) over (
-            partition by
-                usage_groups.invoice_id, usage_groups.usage_date, usage_groups.metric_id,
-                usage_groups.dimensions, prices.product_id
-        ) as product_has_contract_price
+        {{ contract_price_present(
+            'prices',
+            'usage_groups.invoice_id, usage_groups.usage_date, usage_groups.metric_id, '
+            ~ 'usage_groups.dimensions, prices.product_id'
+        ) }} as product_has_contract_price
     from usage_groups
     inner join prices
         on
@@ -144,7 +142,7 @@ best_matches as (
         ) as match_rank
     from prices_in_force
     where
-        (price_contract_id is not null) = (product_has_contract_price = 1)
+        {{ is_contract_price_choice('price_contract_id', 'product_has_contract_price') }}
         and (dimension_value_1 is null or dimension_value_1 = group_dimension_value_1)
         and (dimension_value_2 is null or dimension_value_2 = group_dimension_value_2)
         and (dimension_value_3 is null or dimension_value_3 = group_dimension_value_3)
@@ -154,43 +152,38 @@ best_matches as (
 final as (
 
     select
-        billing_periods.invoice_id,
-        daily_usage.contract_id,
-        daily_usage.customer_id,
-        billing_periods.rate_card_id,
-        billing_periods.currency,
-        billing_periods.period_start,
-        billing_periods.period_end,
-        daily_usage.usage_date,
-        daily_usage.metric_id,
-        daily_usage.aggregation,
-        daily_usage.dimension_value_1,
-        daily_usage.dimension_value_2,
-        daily_usage.dimension_value_3,
-        daily_usage.dimensions,
-        daily_usage.event_count,
-        daily_usage.value_sum,
-        daily_usage.value_max,
-        daily_usage.latest_value,
-        daily_usage.latest_occurred_at,
-        daily_usage.latest_event_id,
-        daily_usage.first_occurred_at,
-        daily_usage.last_occurred_at,
+        usage_groups.invoice_id,
+        usage_groups.contract_id,
+        usage_groups.customer_id,
+        usage_groups.rate_card_id,
+        usage_groups.currency,
+        usage_groups.period_start,
+        usage_groups.period_end,
+        usage_groups.usage_date,
+        usage_groups.metric_id,
+        usage_groups.aggregation,
+        usage_groups.dimension_value_1,
+        usage_groups.dimension_value_2,
+        usage_groups.dimension_value_3,
+        usage_groups.dimensions,
+        usage_groups.event_count,
+        usage_groups.value_sum,
+        usage_groups.value_max,
+        usage_groups.latest_value,
+        usage_groups.latest_occurred_at,
+        usage_groups.latest_event_id,
+        usage_groups.first_occurred_at,
+        usage_groups.last_occurred_at,
         group_products.product_id,
         best_matches.price_id,
         best_matches.price_id is not null as is_priced
-    from group_totals as daily_usage
-    inner join billing_periods
-        on
-            daily_usage.contract_id = billing_periods.contract_id
-            and cast(daily_usage.usage_date as timestamp) >= billing_periods.period_start
-            and cast(daily_usage.usage_date as timestamp) < billing_periods.period_end
+    from usage_groups
     left join group_products
         on
-            billing_periods.invoice_id = group_products.invoice_id
-            and daily_usage.usage_date = group_products.usage_date
-            and daily_usage.metric_id = group_products.metric_id
-            and daily_usage.dimensions = group_products.dimensions
+            usage_groups.invoice_id = group_products.invoice_id
+            and usage_groups.usage_date = group_products.usage_date
+            and usage_groups.metric_id = group_products.metric_id
+            and usage_groups.dimensions = group_products.dimensions
     left join best_matches
         on
             group_products.invoice_id = best_matches.invoice_id
