@@ -142,3 +142,17 @@ discount_steps as (
     and ({{ prices }}.effective_from is null or {{ moment }} >= {{ prices }}.effective_from)
     and ({{ prices }}.effective_to is null or {{ moment }} < {{ prices }}.effective_to)
 {%- endmacro %}
+
+{#
+  The other half of decision 10: among the rows price_applies lets through for one product, the
+  contract's own rows win over the rate card's. contract_price_present is 1 when any candidate in the
+  partition (one usage group or period, and one product) is the contract's own; keep a row when
+  is_contract_price_choice holds for it.
+#}
+{% macro contract_price_present(prices, partition_by) -%}
+    max(case when {{ prices }}.contract_id is not null then 1 else 0 end) over (partition by {{ partition_by }})
+{%- endmacro %}
+
+{% macro is_contract_price_choice(price_contract_id, contract_price_present) -%}
+    ({{ price_contract_id }} is not null) = ({{ contract_price_present }} = 1)
+{%- endmacro %}

@@ -169,9 +169,7 @@ limit_candidates as (
         prices.contract_id as price_contract_id,
         prices.minimum_amount,
         prices.maximum_amount,
-        max(case when prices.contract_id is not null then 1 else 0 end) over (
-            partition by charge_context.chain_key
-        ) as product_has_contract_price
+        {{ contract_price_present('prices', 'charge_context.chain_key') }} as product_has_contract_price
     from charge_context
     inner join prices
         on
@@ -187,7 +185,7 @@ charge_limits as (
         max(minimum_amount) as minimum_amount,
         max(maximum_amount) as maximum_amount
     from limit_candidates
-    where (price_contract_id is not null) = (product_has_contract_price = 1)
+    where {{ is_contract_price_choice('price_contract_id', 'product_has_contract_price') }}
     group by chain_key
 
 ),

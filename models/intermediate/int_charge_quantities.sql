@@ -236,9 +236,8 @@ fallback_prices as (
         prices.metric_id,
         prices.contract_id as price_contract_id,
         prices.specificity,
-        max(case when prices.contract_id is not null then 1 else 0 end) over (
-            partition by billing_periods.invoice_id, prices.product_id
-        ) as product_has_contract_price
+        {{ contract_price_present('prices', 'billing_periods.invoice_id, prices.product_id') }}
+            as product_has_contract_price
     from billing_periods
     inner join prices
         on
@@ -261,7 +260,9 @@ zero_usage as (
     from fallback_prices
     where
         fallback_prices.specificity = 0
-        and (fallback_prices.price_contract_id is not null) = (fallback_prices.product_has_contract_price = 1)
+        and {{ is_contract_price_choice(
+            'fallback_prices.price_contract_id', 'fallback_prices.product_has_contract_price'
+        ) }}
         and not exists (
             select 1
             from with_usage

@@ -195,9 +195,8 @@ recurring_prices_in_force as (
         billing_periods.period_days,
         billing_periods.covered_days,
         prices.*,
-        max(case when prices.contract_id is not null then 1 else 0 end) over (
-            partition by billing_periods.invoice_id, prices.product_id
-        ) as product_has_contract_price
+        {{ contract_price_present('prices', 'billing_periods.invoice_id, prices.product_id') }}
+            as product_has_contract_price
     from billing_periods
     inner join prices
         on
@@ -230,7 +229,7 @@ recurring_rated as (
             else flat_amount
         end as amount_unrounded
     from recurring_prices_in_force
-    where (contract_id is not null) = (product_has_contract_price = 1)
+    where {{ is_contract_price_choice('contract_id', 'product_has_contract_price') }}
 
 ),
 
