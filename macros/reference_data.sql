@@ -20,3 +20,29 @@
     {%- endif -%}
     select 1
 {%- endmacro %}
+
+{#
+  A fingerprint of reference data: md5 over the given columns of every row of each relation, as one
+  query returning one text value. An incremental model stores it with its rows and rebuilds them all
+  when it changes, so a seed edit in a pull request reaches every day already rated, not only new
+  ones. relations_columns: a list of (relation, [column, ...], where condition or none).
+#}
+{% macro reference_fingerprint_query(relations_columns) -%}
+    {%- set row_texts = [] -%}
+    {%- for relation, columns, condition in relations_columns -%}
+        {%- set parts = [] -%}
+        {%- for column in columns -%}
+            {%- do parts.append("coalesce(cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), '~')") -%}
+        {%- endfor -%}
+        {%- set row_text -%}
+            select '{{ loop.index }}|' || {{ parts | join(" || '|' || ") }} as row_text
+            from {{ relation }}
+            {%- if condition %} where {{ condition }}{% endif %}
+        {%- endset -%}
+        {%- do row_texts.append(row_text) -%}
+    {%- endfor -%}
+    select md5({{ dbt.listagg('row_text', "'\n'", 'order by row_text') }}) as reference_fingerprint
+    from (
+        {{ row_texts | join("\n        union all\n") }}
+    ) as reference_rows
+{%- endmacro %}

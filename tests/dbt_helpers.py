@@ -83,6 +83,16 @@ class Warehouse:
         return [tuple(_normalize(value) for value in row) for row in rows]
 
 
+    def execute(self, sql: str) -> None:
+        """Run one statement that changes data ({schema} replaced), committed."""
+        connection = self.connect()
+        try:
+            connection.cursor().execute(sql.format(schema=self.schema))
+            connection.commit()
+        finally:
+            connection.close()
+
+
 def _normalize(value: Any) -> Any:
     if isinstance(value, Decimal):
         return value.normalize() if value != 0 else Decimal(0)

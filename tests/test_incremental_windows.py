@@ -27,6 +27,11 @@ STATE_QUERIES = {
         "value_max, latest_value, latest_event_id from {schema}.int_usage_daily_aggregates "
         "order by contract_id, usage_date, metric_id, dimensions, distinct_value"
     ),
+    "daily_priced": (
+        "select contract_id, usage_date, invoice_id, metric_id, dimensions, product_id, price_id, event_count, "
+        "value_sum, newest_ingested_at from {schema}.int_usage_daily_priced "
+        "order by contract_id, usage_date, metric_id, dimensions, product_id"
+    ),
     "invoices": "select * from {schema}.invoices order by invoice_id",
     "invoice_lines": "select * from {schema}.invoice_lines order by invoice_line_id",
     "reconciliation": (
@@ -164,3 +169,50 @@ def test_rerunning_a_window_changes_nothing(tmp_path: Path, demo_rows: list[dict
     window = _window(datetime(2026, 10, 10), datetime(2026, 10, 11))
     warehouse.dbt("run", "--exclude", "tag:publication", extra_vars=window)
     assert _state(warehouse) == before
+
+
+def test_a_price_edit_rerates_days_already_rated(tmp_path: Path, demo_rows: list[dict]):
+    """A seed edit merged after usage was rated reaches every day, not only the new ones."""
+    warehouse = Warehouse("duckdb", tmp_path)
+    land_rows(warehouse, demo_rows)
+    warehouse.dbt("seed")
+    warehouse.dbt("run", "--exclude", "tag:publication")
+    large_tokens = (
+        "select count(*) from {schema}.int_usage_daily_priced where price_id = 'std_input_tokens_large'"
+    )
+    assert warehouse.query(large_tokens)[0][0] > 0
+    # The large-model row of the standard rate card now asks for a model nobody uses: large usage
+    # falls back to the rate card's row without dimensions.
+    warehouse.execute(
+        "update {schema}.prices set dimensions = '{{\"model\": \"xlarge\"}}' "
+        "where price_id = 'std_input_tokens_large'"
+    )
+    warehouse.dbt("run", "--exclude", "tag:publication")
+    assert warehouse.query(large_tokens)[0][0] == 0
+    incremental = _state(warehouse)
+    warehouse.dbt("run", "--exclude", "tag:publication", "--full-refresh")
+    assert _state(warehouse) == incremental
+
+
+def test_usage_before_its_billing_period_opens_is_rated_once_it_does(tmp_path: Path):
+    """An event may occur up to future_tolerance_hours after it lands: on the first day of a period
+    the run's clock has not reached yet. It is rated by the first run whose clock has."""
+    rows = [
+        _api_request("evt_oct", datetime(2026, 10, 1, 5, 0), datetime(2026, 9, 30, 22, 0)),
+        # landed after evt_oct, so the rated usage is newer than evt_oct when the period opens
+        _api_request("evt_sept", datetime(2026, 9, 30, 22, 29), datetime(2026, 9, 30, 22, 30)),
+    ]
+    warehouse = Warehouse("duckdb", tmp_path)
+    land_rows(warehouse, rows)
+    warehouse.dbt("seed")
+    warehouse.dbt("run", "--exclude", "tag:publication", as_of="2026-09-30T23:00:00")
+    rated_days = (
+        "select cast(usage_date as varchar), invoice_id is not null from {schema}.int_usage_daily_priced "
+        "where metric_id = 'api_requests' order by usage_date"
+    )
+    assert warehouse.query(rated_days) == [("2026-09-30", True)]
+    warehouse.dbt("run", "--exclude", "tag:publication", as_of="2026-10-02T00:00:00")
+    assert warehouse.query(rated_days) == [("2026-09-30", True), ("2026-10-01", True)]
+    incremental = _state(warehouse)
+    warehouse.dbt("run", "--exclude", "tag:publication", "--full-refresh", as_of="2026-10-02T00:00:00")
+    assert _state(warehouse) == incremental

@@ -1,4 +1,12 @@
-{{ config(pre_hook="{{ hash_joins_only() }}") }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['contract_id', 'usage_date'],
+        indexes=postgres_indexes([['contract_id', 'usage_date']]),
+        pre_hook="{{ hash_joins_only() }}",
+    )
+}}
 -- depends_on: {{ ref('int_reference_data_errors') }}
 {#
   Each day's usage group matched to the price row that bills it (SPEC §3 dimensions and effective
@@ -9,12 +17,73 @@
   an event's occurred_at is the row in force on its day. A group with no matching row keeps price_id
   null: unpriced usage, reported, never dropped. unique_count groups are summed up here over their
   distinct values; int_charge_quantities counts the values themselves across the period.
+
+  Incremental on (contract, day), like int_usage_daily_aggregates. A run re-matches:
+  - the contract-days whose daily groups the batch changed (newest_ingested_at in the batch);
+  - every contract-day from the day of the newest usage already rated onwards: a day past the run's
+    clock can have usage (future_tolerance_hours) before its billing period exists, and such a day
+    is matched again by each run until its period does;
+  - everything, when the prices or contracts changed since the rows were written (their
+    reference_fingerprint differs): a seed edit re-rates history, not only new usage.
 #}
+{%- set fingerprint_query = reference_fingerprint_query([
+    (ref('int_prices_resolved'),
+     ['price_id', 'rate_card_id', 'contract_id', 'product_id', 'metric_id', 'charge_type',
+      'dimension_value_1', 'dimension_value_2', 'dimension_value_3', 'specificity',
+      'effective_from', 'effective_to'],
+     "charge_type = 'usage'"),
+    (ref('stg_seed__contracts'),
+     ['contract_id', 'customer_id', 'rate_card_id', 'currency', 'starts_at', 'ends_at',
+      'billing_period', 'billing_anchor'],
+     none),
+]) -%}
+{%- if is_incremental() -%}
+    {%- set current_fingerprint = query_value_text(fingerprint_query, '') -%}
+    {%- set rows_with_other_fingerprint = query_value_text(
+        "select count(*) from " ~ this ~ " where reference_fingerprint <> '" ~ current_fingerprint ~ "'", '0'
+    ) -%}
+    {%- set rerate_everything = rows_with_other_fingerprint != '0' -%}
+    {%- set newest_rated_day = dbt.date_trunc(
+        'day', timestamp_literal(newest_ingested_at(this, 'newest_ingested_at'))
+    ) -%}
+{%- endif %}
+
 with
 
-daily_usage as (
+{% if is_incremental() and not rerate_everything %}
+    days_to_rate as (
 
-    select * from {{ ref('int_usage_daily_aggregates') }}
+        select distinct
+            contract_id,
+            usage_date
+        from {{ ref('int_usage_daily_aggregates') }}
+        where
+            ({{ in_incremental_batch('newest_ingested_at', 'newest_ingested_at') }})
+            or usage_date >= cast({{ newest_rated_day }} as date)
+
+    ),
+
+    daily_usage as (
+
+        select daily.*
+        from {{ ref('int_usage_daily_aggregates') }} as daily
+        inner join days_to_rate
+            on
+                daily.contract_id = days_to_rate.contract_id
+                and daily.usage_date = days_to_rate.usage_date
+
+    ),
+{% else %}
+    daily_usage as (
+
+        select * from {{ ref('int_usage_daily_aggregates') }}
+
+    ),
+{% endif %}
+
+reference_fingerprint as (
+
+    {{ fingerprint_query }}
 
 ),
 
@@ -51,7 +120,8 @@ group_totals as (
         max(latest_occurred_at) as latest_occurred_at,
         max(latest_event_id) as latest_event_id,
         min(first_occurred_at) as first_occurred_at,
-        max(last_occurred_at) as last_occurred_at
+        max(last_occurred_at) as last_occurred_at,
+        max(newest_ingested_at) as newest_ingested_at
     from daily_usage
     group by
         contract_id,
@@ -176,8 +246,11 @@ final as (
         usage_groups.last_occurred_at,
         group_products.product_id,
         best_matches.price_id,
-        best_matches.price_id is not null as is_priced
+        best_matches.price_id is not null as is_priced,
+        usage_groups.newest_ingested_at,
+        reference_fingerprint.reference_fingerprint
     from usage_groups
+    cross join reference_fingerprint
     left join group_products
         on
             usage_groups.invoice_id = group_products.invoice_id
