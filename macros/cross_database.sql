@@ -18,10 +18,13 @@
 #}
 {% macro postgres__create_helper_functions() -%}
     create schema if not exists {{ target.schema }};
-    create or replace function {{ target.schema }}.billing_try_jsonb(value text) returns jsonb
+    create or replace function {{ target.schema }}.billing_try_json_object(value text) returns jsonb
     language plpgsql immutable as $fn$
+    declare
+        parsed jsonb;
     begin
-        return value::jsonb;
+        parsed := value::jsonb;
+        return case when jsonb_typeof(parsed) = 'object' then parsed end;
     exception when others then
         return null;
     end
@@ -56,11 +59,9 @@
     end
 {%- endmacro %}
 
+{# one call, one parse per row: each call of a function with an exception block is a subtransaction #}
 {% macro postgres__json_object_or_null(text_expr) -%}
-    case
-        when jsonb_typeof({{ target.schema }}.billing_try_jsonb({{ text_expr }})) = 'object'
-            then {{ target.schema }}.billing_try_jsonb({{ text_expr }})
-    end
+    {{ target.schema }}.billing_try_json_object({{ text_expr }})
 {%- endmacro %}
 
 {# Text of one top-level key of a JSON object (null when missing); the key may be a column. #}
@@ -83,8 +84,16 @@
     end
 {%- endmacro %}
 
+{#
+  Plain decimals of at most 28 integer digits always fit numeric(38, 10), so they are cast directly;
+  only other numbers (exponents, huge values) pay for the exception-catching function.
+#}
 {% macro postgres__json_get_decimal(json_expr, key_expr) -%}
     case
+        when
+            jsonb_typeof({{ json_expr }} -> {{ key_expr }}) = 'number'
+            and ({{ json_expr }} ->> {{ key_expr }}) ~ '^-?[0-9]{1,28}(\.[0-9]+)?$'
+            then cast({{ json_expr }} ->> {{ key_expr }} as numeric(38, 10))
         when jsonb_typeof({{ json_expr }} -> {{ key_expr }}) = 'number'
             then {{ target.schema }}.billing_try_decimal({{ json_expr }} ->> {{ key_expr }})
     end
