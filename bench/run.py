@@ -648,7 +648,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--customers", type=int, default=gen.DEFAULT_CUSTOMERS)
     parser.add_argument("--work-dir", default=os.environ.get("BENCH_WORK_DIR", "/tmp/billing_bench"))
     parser.add_argument("--results-dir", default=str(BENCH / "results"))
-    parser.add_argument("--memory-limit", default=os.environ.get("BILLING_DUCKDB_MEMORY_LIMIT", "4GB"),
+    parser.add_argument("--memory-limit", default=os.environ.get("BILLING_DUCKDB_MEMORY_LIMIT", "3.5GB"),
                         help="DuckDB memory_limit for the project and the floor (BILLING_DUCKDB_MEMORY_LIMIT)")
     parser.add_argument("--postgres-10m", action="store_true", help="also run Postgres at 10M")
     parser.add_argument("--no-postgres", action="store_true")
