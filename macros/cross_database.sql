@@ -84,16 +84,8 @@
     end
 {%- endmacro %}
 
-{#
-  Plain decimals of at most 28 integer digits always fit numeric(38, 10), so they are cast directly;
-  only other numbers (exponents, huge values) pay for the exception-catching function.
-#}
 {% macro postgres__json_get_decimal(json_expr, key_expr) -%}
     case
-        when
-            jsonb_typeof({{ json_expr }} -> {{ key_expr }}) = 'number'
-            and ({{ json_expr }} ->> {{ key_expr }}) ~ '^-?[0-9]{1,28}(\.[0-9]+)?$'
-            then cast({{ json_expr }} ->> {{ key_expr }} as numeric(38, 10))
         when jsonb_typeof({{ json_expr }} -> {{ key_expr }}) = 'number'
             then {{ target.schema }}.billing_try_decimal({{ json_expr }} ->> {{ key_expr }})
     end
