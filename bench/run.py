@@ -122,6 +122,14 @@ def compare(name_a: str, a: Totals, name_b: str, b: Totals) -> dict:
 
 # --- the project through dbt -------------------------------------------------------------------------
 
+class StepFailed(RuntimeError):
+    """A measured step exited non-zero; carries its measurements so the report keeps them."""
+
+    def __init__(self, name: str, result: StepResult) -> None:
+        super().__init__(f"{name} failed:\n{result.tail()}")
+        self.name, self.result = name, result
+
+
 class Project:
     """The dbt project copy of one size, on one warehouse."""
 
@@ -154,7 +162,7 @@ class Project:
                    "--vars", json.dumps({"as_of": as_of})]
         result = run_step(name, command, self.env, logs / f"{name}.log")
         if not result.ok:
-            raise RuntimeError(f"{name} failed:\n{result.tail()}")
+            raise StepFailed(name, result)
         run_results = self.target_path / "run_results.json"
         if run_results.exists():
             shutil.copy2(run_results, logs / f"{name}.run_results.json")
@@ -294,8 +302,19 @@ class SizeRun:
         result = run_step(name, command, env or {**os.environ}, self.logs / f"{name}.log", cwd=str(REPO))
         result.extra["waited_for_quiet_s"] = waited
         if not result.ok:
-            raise RuntimeError(f"{name} failed:\n{result.tail()}")
+            raise StepFailed(name, result)
         return result
+
+    def record_failure(self, failure: StepFailed) -> None:
+        """Keep what a failed step cost (time, memory) in the report: a failure is a result too."""
+        self.record(f"failed_{failure.name}", f"{failure.name} FAILED", failure.result, 0)
+
+    def outcome(self) -> dict:
+        return {
+            "n": self.n, "history_rows": getattr(self, "history_rows", None),
+            "new_day_rows": getattr(self, "new_day_rows", None), "steps": self.steps, "checks": self.checks,
+            "notes": self.notes, "ratios": self.ratios(), "profiles": self.profiles,
+        }
 
     def run(self) -> dict:
         n = self.n
@@ -312,11 +331,7 @@ class SizeRun:
             self.run_dataframes()
         if not self.args.no_postgres and (n <= 1_000_000 or (n <= 10_000_000 and self.args.postgres_10m)):
             self.run_postgres(project_dir)
-        return {
-            "n": n, "history_rows": self.history_rows, "new_day_rows": self.new_day_rows,
-            "steps": self.steps, "checks": self.checks, "notes": self.notes, "ratios": self.ratios(),
-            "profiles": self.profiles,
-        }
+        return self.outcome()
 
     # (a), (a'), (b), (c)
     def run_duckdb(self, project_dir: Path) -> None:
@@ -681,7 +696,16 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         for n in sizes:
-            report["runs"].append(SizeRun(n, args, run_dir).run())
+            size_run = SizeRun(n, args, run_dir)
+            try:
+                report["runs"].append(size_run.run())
+            except Exception as exc:
+                # keep the steps measured before the failure, then stop: later sizes would fail too
+                if isinstance(exc, StepFailed):
+                    size_run.record_failure(exc)
+                size_run.notes.append(f"stopped: {str(exc).strip().splitlines()[-1][:300]}")
+                report["runs"].append(size_run.outcome())
+                raise
     finally:
         report["seconds"] = round(time.perf_counter() - started, 1)
         note = chart(report, results_dir / f"{stamp}.png")
