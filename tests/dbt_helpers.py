@@ -82,7 +82,6 @@ class Warehouse:
             connection.close()
         return [tuple(_normalize(value) for value in row) for row in rows]
 
-
     def execute(self, sql: str) -> None:
         """Run one statement that changes data ({schema} replaced), committed."""
         connection = self.connect()

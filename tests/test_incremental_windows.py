@@ -28,8 +28,8 @@ STATE_QUERIES = {
         "order by contract_id, usage_date, metric_id, dimensions, distinct_value"
     ),
     "daily_priced": (
-        "select contract_id, usage_date, invoice_id, metric_id, dimensions, product_id, price_id, event_count, "
-        "value_sum, newest_ingested_at from {schema}.int_usage_daily_priced "
+        "select contract_id, usage_date, invoice_id, metric_id, dimensions, product_id, price_id, "
+        "event_count, value_sum, newest_ingested_at from {schema}.int_usage_daily_priced "
         "order by contract_id, usage_date, metric_id, dimensions, product_id"
     ),
     "invoices": "select * from {schema}.invoices order by invoice_id",
@@ -207,12 +207,15 @@ def test_usage_before_its_billing_period_opens_is_rated_once_it_does(tmp_path: P
     warehouse.dbt("seed")
     warehouse.dbt("run", "--exclude", "tag:publication", as_of="2026-09-30T23:00:00")
     rated_days = (
-        "select cast(usage_date as varchar), invoice_id is not null from {schema}.int_usage_daily_priced "
+        "select cast(usage_date as varchar), price_id from {schema}.int_usage_daily_priced "
         "where metric_id = 'api_requests' order by usage_date"
     )
-    assert warehouse.query(rated_days) == [("2026-09-30", True)]
+    assert warehouse.query(rated_days) == [("2026-09-30", "grw_api_requests")]
     warehouse.dbt("run", "--exclude", "tag:publication", as_of="2026-10-02T00:00:00")
-    assert warehouse.query(rated_days) == [("2026-09-30", True), ("2026-10-01", True)]
+    assert warehouse.query(rated_days) == [
+        ("2026-09-30", "grw_api_requests"),
+        ("2026-10-01", "grw_api_requests"),
+    ]
     incremental = _state(warehouse)
     warehouse.dbt("run", "--exclude", "tag:publication", "--full-refresh", as_of="2026-10-02T00:00:00")
     assert _state(warehouse) == incremental
