@@ -6,6 +6,8 @@
 - `peak_tree_rss_mb`: the largest sum of VmRSS over the subprocess and all its descendants, sampled
   every 0.1 s from /proc (psutil is not installed). A Postgres server's backends are not descendants:
   their memory is the server's, see the Postgres settings in the report.
+- `peak_spill_mb`: the largest disk space taken by the files in `spill_dir` (DuckDB's temp_directory, where
+  it spills above memory_limit), sampled every 0.1 s; 0 when the step did not spill or has no such directory.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class StepResult:
     cpu_s: float = 0.0          # user + system CPU of the subprocess and its waited-for children
     foreign_cpu_s: float = 0.0  # CPU the rest of the machine used meanwhile (other jobs, a DB server)
     load_before: float = 0.0
+    peak_spill_mb: float = 0.0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -69,6 +72,27 @@ def _rss_kb(pid: int, field: str = "VmRSS:") -> int:
     return 0
 
 
+def directory_bytes(path: Path | None) -> int:
+    """Disk blocks taken by the files under `path` (spill files are sparse: their length overstates them)."""
+    if path is None:
+        return 0
+    total, stack = 0, [str(path)]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                else:
+                    total += entry.stat(follow_symlinks=False).st_blocks * 512
+            except OSError:
+                continue
+    return total
+
+
 def tree_rss_kb(root: int) -> int:
     children = _children_map()
     total, stack = 0, [root]
@@ -100,11 +124,13 @@ def wait_for_quiet(max_wait_s: float, busy_share: float = 0.25) -> float:
 
 
 def run_step(name: str, command: list[str], env: dict[str, str], log_path: Path,
-             cwd: str | None = None, timeout_s: float | None = None) -> StepResult:
-    """Run `command`, its output to `log_path`; returns wall time and peak memory."""
+             cwd: str | None = None, timeout_s: float | None = None,
+             spill_dir: Path | None = None) -> StepResult:
+    """Run `command`, its output to `log_path`; returns wall time, peak memory and peak spill."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     peak_tree = 0
     peak_own = 0
+    peak_spill = 0
     stop = threading.Event()
     load_before = os.getloadavg()[0]
     busy_before = machine_busy_s()
@@ -113,10 +139,11 @@ def run_step(name: str, command: list[str], env: dict[str, str], log_path: Path,
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
 
         def poll() -> None:
-            nonlocal peak_tree, peak_own
+            nonlocal peak_tree, peak_own, peak_spill
             while not stop.is_set():
                 peak_tree = max(peak_tree, tree_rss_kb(process.pid))
                 peak_own = max(peak_own, _rss_kb(process.pid, "VmHWM:"))
+                peak_spill = max(peak_spill, directory_bytes(spill_dir))
                 stop.wait(0.1)
 
         poller = threading.Thread(target=poll, daemon=True)
@@ -149,4 +176,5 @@ def run_step(name: str, command: list[str], env: dict[str, str], log_path: Path,
         cpu_s=round(cpu, 2),
         foreign_cpu_s=round(max(busy - cpu, 0.0), 2),
         load_before=round(load_before, 2),
+        peak_spill_mb=round(peak_spill / 2**20, 1),
     )

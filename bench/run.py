@@ -160,7 +160,8 @@ class Project:
     def dbt(self, name: str, args: list[str], as_of: str, logs: Path) -> StepResult:
         command = [DBT, *args, "--project-dir", str(self.project_dir), "--profiles-dir", str(self.project_dir),
                    "--vars", json.dumps({"as_of": as_of})]
-        result = run_step(name, command, self.env, logs / f"{name}.log")
+        spill_dir = Path(f"{self.duckdb_path}.spill") if self.duckdb_path else None  # profiles.yml default
+        result = run_step(name, command, self.env, logs / f"{name}.log", spill_dir=spill_dir)
         if not result.ok:
             raise StepFailed(name, result)
         run_results = self.target_path / "run_results.json"
@@ -290,16 +291,19 @@ class SizeRun:
             "label": label, "wall_s": result.wall_s, "rows": rows,
             "events_per_s": round(rows / result.wall_s) if result.wall_s else None,
             "peak_rss_mb": result.peak_rss_mb, "peak_tree_rss_mb": result.peak_tree_rss_mb,
+            "peak_spill_mb": result.peak_spill_mb,
             "cpu_s": result.cpu_s, "foreign_cpu_s": result.foreign_cpu_s, "load_before": result.load_before,
             **result.extra, **(extra or {}),
         }
         self.steps[key] = entry
         log(f"{label}: {result.wall_s:.1f} s, peak RSS {result.peak_rss_mb:.0f} MB, "
-            f"other CPU meanwhile {result.foreign_cpu_s:.1f} s")
+            f"spilled {result.peak_spill_mb:.0f} MB, other CPU meanwhile {result.foreign_cpu_s:.1f} s")
 
-    def measured(self, name: str, command: list[str], env: dict | None = None) -> StepResult:
+    def measured(self, name: str, command: list[str], env: dict | None = None,
+                 spill_dir: Path | None = None) -> StepResult:
         waited = wait_for_quiet(self.args.quiet_wait)
-        result = run_step(name, command, env or {**os.environ}, self.logs / f"{name}.log", cwd=str(REPO))
+        result = run_step(name, command, env or {**os.environ}, self.logs / f"{name}.log", cwd=str(REPO),
+                          spill_dir=spill_dir)
         result.extra["waited_for_quiet_s"] = waited
         if not result.ok:
             raise StepFailed(name, result)
@@ -395,7 +399,8 @@ class SizeRun:
                    "--timings", str(self.logs / f"{name}.timings.json")]
         command += ["--db", str(db)] if db else ["--pg-database", pg_database]
         env = {**os.environ, "PYTHONPATH": str(REPO)}
-        return self.measured(name, command, env)
+        spill_dir = Path(f"{db}.tmp") if db else None  # DuckDB's default temp_directory for a database file
+        return self.measured(name, command, env, spill_dir)
 
     def floor_statements(self, name: str) -> list[dict]:
         path = self.logs / f"{name}.timings.json"
@@ -593,8 +598,8 @@ def fmt_s(value: float | None) -> str:
 
 
 def table(report: dict) -> str:
-    lines = ["| N | step | wall s | events/s | CPU s | peak RSS MB (tree) | other CPU s | totals |",
-             "|---:|---|---:|---:|---:|---:|---:|---|"]
+    lines = ["| N | step | wall s | events/s | CPU s | peak RSS MB (tree) | peak spill MB | other CPU s | totals |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---|"]
     for run in report["runs"]:
         matches = {}
         for check in run["checks"]:
@@ -612,7 +617,8 @@ def table(report: dict) -> str:
             verdict = "" if not checked else ("match" if all(checked) else "MISMATCH")
             lines.append(
                 f"| {run['n']:,} | {step['label']} | {fmt_s(step['wall_s'])} | {step['events_per_s'] or 0:,} | "
-                f"{fmt_s(step['cpu_s'])} | {step['peak_tree_rss_mb']:.0f} | {step['foreign_cpu_s']:.1f} | {verdict} |")
+                f"{fmt_s(step['cpu_s'])} | {step['peak_tree_rss_mb']:.0f} | {step.get('peak_spill_mb', 0):.0f} | "
+                f"{step['foreign_cpu_s']:.1f} | {verdict} |")
     lines += ["", "| N | ratio (wall time) | value | on CPU s | target | met (wall) |", "|---:|---|---:|---:|---:|---|"]
     for run in report["runs"]:
         by_cpu = cpu_ratios(run)

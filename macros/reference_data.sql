@@ -46,3 +46,33 @@
         {{ row_texts | join("\n        union all\n") }}
     ) as reference_rows
 {%- endmacro %}
+
+{# The reference data int_usage_daily_priced matches usage against: usage prices and contracts. #}
+{% macro usage_pricing_fingerprint_query() -%}
+    {{ return(reference_fingerprint_query([
+        (ref('int_prices_resolved'),
+         ['price_id', 'rate_card_id', 'contract_id', 'product_id', 'metric_id', 'charge_type',
+          'dimension_value_1', 'dimension_value_2', 'dimension_value_3', 'specificity',
+          'effective_from', 'effective_to'],
+         "charge_type = 'usage'"),
+        (ref('stg_seed__contracts'),
+         ['contract_id', 'customer_id', 'rate_card_id', 'currency', 'starts_at', 'ends_at',
+          'billing_period', 'billing_anchor'],
+         none),
+    ])) }}
+{%- endmacro %}
+
+{#
+  Pre-hook of an incremental model that stores reference_fingerprint: delete its rows written under
+  other reference data. The model rewrites every row it still has in that case; rows it would no
+  longer write (a day outside every billing period after a contract edit) must not survive either.
+  Deletes nothing when the fingerprint is unchanged, and nothing on a full refresh or a first run.
+#}
+{% macro delete_rows_of_other_reference_data(fingerprint_query) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where reference_fingerprint <> ({{ fingerprint_query }})
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}

@@ -99,6 +99,11 @@ CASES = {
                  "p_jpy_calls,rc_jpy,,calls,API calls,usage,api_calls,unit,-3,"),
         "prices row p_jpy_calls: amounts, rates and free_units must not be negative",
     ),
+    "filter on more than three properties": (
+        "billable_metrics.csv",
+        _append('big_filter,tokens,sum,tokens,"{""a"": [""1""], ""b"": [""1""], ""c"": [""1""], ""d"": [""1""]}",,tokens'),
+        "billable_metrics row big_filter: filter has more than 3 properties",
+    ),
 }
 
 

@@ -219,3 +219,24 @@ def test_usage_before_its_billing_period_opens_is_rated_once_it_does(tmp_path: P
     incremental = _state(warehouse)
     warehouse.dbt("run", "--exclude", "tag:publication", "--full-refresh", as_of="2026-10-02T00:00:00")
     assert _state(warehouse) == incremental
+
+
+def test_a_shortened_contract_loses_the_days_past_its_new_end(tmp_path: Path, demo_rows: list[dict]):
+    """A contract edit that takes days away re-rates what is left and keeps nothing of the rest:
+    the matched usage of days outside every billing period is deleted, as a full refresh would."""
+    warehouse = Warehouse("duckdb", tmp_path)
+    land_rows(warehouse, demo_rows)
+    warehouse.dbt("seed")
+    warehouse.dbt("run", "--exclude", "tag:publication")
+    november_days = (
+        "select count(*) from {schema}.int_usage_daily_priced "
+        "where contract_id = 'ct_0001' and usage_date >= date '2026-11-01'"
+    )
+    assert warehouse.query(november_days)[0][0] > 0
+    # ct_0001 (monthly, calendar) now ends when its November period would have started.
+    warehouse.execute("update {schema}.contracts set ends_at = '2026-11-01 00:00:00' where contract_id = 'ct_0001'")
+    warehouse.dbt("run", "--exclude", "tag:publication")
+    assert warehouse.query(november_days)[0][0] == 0
+    incremental = warehouse.query(STATE_QUERIES["daily_priced"])
+    warehouse.dbt("run", "--exclude", "tag:publication", "--full-refresh")
+    assert warehouse.query(STATE_QUERIES["daily_priced"]) == incremental

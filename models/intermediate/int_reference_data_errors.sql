@@ -109,6 +109,18 @@ metric_errors as (
     from metrics
     where group_by_key_4 is not null
 
+    union all
+    select
+        'billable_metrics',
+        metrics.metric_id,
+        'filter has more than 3 properties: ' || metrics.event_filter
+    from metrics
+    where metrics.metric_id in (
+        select metric_filters.metric_id
+        from {{ ref('int_billable_metric_filters') }} as metric_filters
+        where metric_filters.filter_position > 3
+    )
+
 ),
 
 price_errors as (

@@ -4,7 +4,10 @@
         incremental_strategy='delete+insert',
         unique_key=['contract_id', 'usage_date'],
         indexes=postgres_indexes([['contract_id', 'usage_date']]),
-        pre_hook="{{ hash_joins_only() }}",
+        pre_hook=[
+            "{{ hash_joins_only() }}",
+            "{{ delete_rows_of_other_reference_data(usage_pricing_fingerprint_query()) }}",
+        ],
     )
 }}
 -- depends_on: {{ ref('int_reference_data_errors') }}
@@ -24,19 +27,11 @@
     clock can have usage (future_tolerance_hours) before its billing period exists, and such a day
     is matched again by each run until its period does;
   - everything, when the prices or contracts changed since the rows were written (their
-    reference_fingerprint differs): a seed edit re-rates history, not only new usage.
+    reference_fingerprint differs): a seed edit re-rates history, not only new usage. A pre-hook
+    first deletes the rows written under the old reference data, so a contract-day that no longer
+    lies in a billing period (a contract shortened) loses its rows instead of keeping stale ones.
 #}
-{%- set fingerprint_query = reference_fingerprint_query([
-    (ref('int_prices_resolved'),
-     ['price_id', 'rate_card_id', 'contract_id', 'product_id', 'metric_id', 'charge_type',
-      'dimension_value_1', 'dimension_value_2', 'dimension_value_3', 'specificity',
-      'effective_from', 'effective_to'],
-     "charge_type = 'usage'"),
-    (ref('stg_seed__contracts'),
-     ['contract_id', 'customer_id', 'rate_card_id', 'currency', 'starts_at', 'ends_at',
-      'billing_period', 'billing_anchor'],
-     none),
-]) -%}
+{%- set fingerprint_query = usage_pricing_fingerprint_query() -%}
 {%- if is_incremental() -%}
     {%- set current_fingerprint = query_value_text(fingerprint_query, '') -%}
     {%- set rows_with_other_fingerprint = query_value_text(

@@ -25,17 +25,25 @@ metrics as (
 
 ),
 
+{# distinct: an allowed value listed twice must not match an event twice #}
 metric_filters as (
 
-    select * from {{ ref('int_billable_metric_filters') }}
+    select distinct
+        metric_id,
+        filter_position,
+        filter_property,
+        allowed_value
+    from {{ ref('int_billable_metric_filters') }}
 
 ),
 
-filter_property_counts as (
+metric_filter_properties as (
 
     select
         metric_id,
-        count(distinct filter_property) as filter_property_count
+        max(case when filter_position = 1 then filter_property end) as filter_property_1,
+        max(case when filter_position = 2 then filter_property end) as filter_property_2,
+        max(case when filter_position = 3 then filter_property end) as filter_property_3
     from metric_filters
     group by metric_id
 
@@ -53,43 +61,49 @@ candidate_pairs as (
         metrics.group_by_key_1,
         metrics.group_by_key_2,
         metrics.group_by_key_3,
-        coalesce(filter_property_counts.filter_property_count, 0) as filter_property_count
+        metric_filter_properties.filter_property_1,
+        metric_filter_properties.filter_property_2,
+        metric_filter_properties.filter_property_3
     from batch
     inner join metrics
         on batch.event_type = metrics.event_type
-    left join filter_property_counts
-        on metrics.metric_id = filter_property_counts.metric_id
+    left join metric_filter_properties
+        on metrics.metric_id = metric_filter_properties.metric_id
     where batch.properties is not null
 
 ),
 
-filter_matches as (
-
-    select
-        candidate_pairs.raw_row_key,
-        candidate_pairs.metric_id,
-        count(distinct metric_filters.filter_property) as matched_filter_property_count
-    from candidate_pairs
-    inner join metric_filters
-        on
-            candidate_pairs.metric_id = metric_filters.metric_id
-            and {{ json_get_text('candidate_pairs.properties', 'metric_filters.filter_property') }}
-            = metric_filters.allowed_value
-    group by candidate_pairs.raw_row_key, candidate_pairs.metric_id
-
-),
-
+{#
+  A pair applies when each filtered property of its metric holds an allowed value: one lookup per
+  position in the small filter table, never an aggregation over the events (which spilled gigabytes
+  at 100M rows; decision log).
+#}
 applicable_pairs as (
 
     select candidate_pairs.*
     from candidate_pairs
-    left join filter_matches
+    left join metric_filters as allowed_1
         on
-            candidate_pairs.raw_row_key = filter_matches.raw_row_key
-            and candidate_pairs.metric_id = filter_matches.metric_id
+            candidate_pairs.metric_id = allowed_1.metric_id
+            and allowed_1.filter_position = 1
+            and {{ json_get_text('candidate_pairs.properties', 'candidate_pairs.filter_property_1') }}
+            = allowed_1.allowed_value
+    left join metric_filters as allowed_2
+        on
+            candidate_pairs.metric_id = allowed_2.metric_id
+            and allowed_2.filter_position = 2
+            and {{ json_get_text('candidate_pairs.properties', 'candidate_pairs.filter_property_2') }}
+            = allowed_2.allowed_value
+    left join metric_filters as allowed_3
+        on
+            candidate_pairs.metric_id = allowed_3.metric_id
+            and allowed_3.filter_position = 3
+            and {{ json_get_text('candidate_pairs.properties', 'candidate_pairs.filter_property_3') }}
+            = allowed_3.allowed_value
     where
-        candidate_pairs.filter_property_count = 0
-        or filter_matches.matched_filter_property_count = candidate_pairs.filter_property_count
+        (candidate_pairs.filter_property_1 is null or allowed_1.metric_id is not null)
+        and (candidate_pairs.filter_property_2 is null or allowed_2.metric_id is not null)
+        and (candidate_pairs.filter_property_3 is null or allowed_3.metric_id is not null)
 
 ),
 
