@@ -7,7 +7,7 @@
     python -m bench.run --profile            # EXPLAIN ANALYZE of the heaviest models (slow: runs them again)
 
 Every step runs as a subprocess (dbt, the floor, pandas, polars) and is measured the same way: wall time,
-peak RSS, CPU. Results go to bench/results/<timestamp>.json (+ .md table, + .png chart when matplotlib is
+peak RSS, peak spill (DuckDB temp files), CPU. Results go to bench/results/<timestamp>.json (+ .md table, + .png chart when matplotlib is
 importable); the table is printed. Work files (generated data, warehouses) live under --work-dir.
 """
 
@@ -343,33 +343,37 @@ class SizeRun:
         for path in (project_db, floor_db):
             for suffix in ("", ".wal"):
                 Path(str(path) + suffix).unlink(missing_ok=True)
-            gen.copy_raw(path, self.work / "gen.duckdb", "history", self.memory_limit)
-        project = Project(self.work, project_dir, "duckdb", self.memory_limit, duckdb_path=project_db)
-        seed = project.dbt("dbt_seed_duckdb", ["seed", "--full-refresh"], gen.T0, self.logs)
-        log(f"dbt seed: {seed.wall_s:.1f} s (not timed as part of the build)")
 
+        # The floor's two steps run first, so its warehouse can be deleted before the project's
+        # build: at 100M events the disk holds either one or the other, with room to spill.
+        gen.copy_raw(floor_db, self.work / "gen.duckdb", "history", self.memory_limit)
         floor = self.floor_step("floor_full_duckdb", "duckdb", "full", gen.T0, db=floor_db)
         self.record("a_floor_full", "(a) floor full build, DuckDB", floor, self.history_rows,
                     {"statements": self.floor_statements("floor_full_duckdb")})
         floor_full = duckdb_totals(floor_db, FLOOR_TOTALS_SQL)
+        self.floor_full = floor_full
+        gen.copy_raw(floor_db, self.work / "gen.duckdb", "new_day", self.memory_limit)
+        floor_inc = self.floor_step("floor_incremental_duckdb", "duckdb", "incremental", gen.T1, db=floor_db)
+        self.record("a_floor_incremental", "(a') floor incremental step, DuckDB", floor_inc, self.new_day_rows,
+                    {"statements": self.floor_statements("floor_incremental_duckdb")})
+        self.floor_inc = duckdb_totals(floor_db, FLOOR_TOTALS_SQL)
+        if not self.args.keep_work:
+            floor_db.unlink(missing_ok=True)
 
+        gen.copy_raw(project_db, self.work / "gen.duckdb", "history", self.memory_limit)
+        project = Project(self.work, project_dir, "duckdb", self.memory_limit, duckdb_path=project_db)
+        seed = project.dbt("dbt_seed_duckdb", ["seed", "--full-refresh"], gen.T0, self.logs)
+        log(f"dbt seed: {seed.wall_s:.1f} s (not timed as part of the build)")
         waited = wait_for_quiet(self.args.quiet_wait)
         full = project.dbt("project_full_duckdb", ["run", "--full-refresh", "--exclude", "tag:publication"],
                            gen.T0, self.logs)
         full.extra["waited_for_quiet_s"] = waited
         self.record("b_project_full", "(b) project full build (dbt run), DuckDB", full, self.history_rows)
         self.checks.append(compare("project_full_duckdb", project.totals(), "floor_full_duckdb", floor_full))
-        self.floor_full = floor_full
         if self.args.profile:
             self.profile_duckdb(project, project_db, full, "full")
 
-        for path in (project_db, floor_db):
-            gen.copy_raw(path, self.work / "gen.duckdb", "new_day", self.memory_limit)
-        floor_inc = self.floor_step("floor_incremental_duckdb", "duckdb", "incremental", gen.T1, db=floor_db)
-        self.record("a_floor_incremental", "(a') floor incremental step, DuckDB", floor_inc, self.new_day_rows,
-                    {"statements": self.floor_statements("floor_incremental_duckdb")})
-        self.floor_inc = duckdb_totals(floor_db, FLOOR_TOTALS_SQL)
-
+        gen.copy_raw(project_db, self.work / "gen.duckdb", "new_day", self.memory_limit)
         waited = wait_for_quiet(self.args.quiet_wait)
         inc = project.dbt("project_incremental_duckdb", ["run", "--exclude", "tag:publication"], gen.T1, self.logs)
         inc.extra["waited_for_quiet_s"] = waited
@@ -389,8 +393,7 @@ class SizeRun:
         self.checks.append(compare("project_noop_duckdb", project.totals(),
                                    "floor_incremental_duckdb", self.floor_inc))
         if not self.args.keep_work:
-            for path in (project_db, floor_db):
-                path.unlink(missing_ok=True)
+            project_db.unlink(missing_ok=True)
 
     def floor_step(self, name: str, target: str, step: str, as_of: str, db: Path | None = None,
                    pg_database: str | None = None) -> StepResult:

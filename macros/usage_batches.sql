@@ -11,25 +11,57 @@
   so the warehouse can skip the storage blocks of older rows instead of scanning the whole history.
   Rows replayed with an ingested_at older than the batch need their window re-run (decision log).
 
-  raw_row_key: two raw rows can be identical in every column (a file landed twice in one load), so
-  the key adds the row's occurrence number among identical rows.
+  raw_row_key: md5 of the payload hash, ingested_at and the row's occurrence number among raw rows
+  identical in both (a file landed twice in one load). Almost no row has such a twin, so the numbering
+  runs on those rows only: a window over every row would carry every staged column through a sort of
+  the whole batch (about 40 GB of spill at 100M rows; decision log). Twins are identical in every
+  column, so which of them gets which number does not matter.
 #}
 {% macro raw_usage_batch() -%}
+    {%- set batch_condition = in_incremental_batch('staged.ingested_at') if is_incremental() else '1 = 1' -%}
+    {#- materialized: both branches read it, and it is small (only the groups with twins) -#}
+    with identical_raw_row_groups as materialized (
+        select
+            staged.event_payload_hash,
+            staged.ingested_at
+        from {{ ref('stg_raw__usage_events') }} as staged
+        where {{ batch_condition }}
+        group by staged.event_payload_hash, staged.ingested_at
+        having count(*) > 1
+    )
+
     select
-        md5(
-            staged.event_payload_hash || '|' || cast(staged.ingested_at as {{ dbt.type_string() }}) || '|'
-            || cast(
-                row_number() over (
-                    partition by staged.event_payload_hash, staged.ingested_at
-                    order by staged.event_payload_hash
-                ) as {{ dbt.type_string() }}
-            )
-        ) as raw_row_key,
+        {{ raw_row_key('staged.event_payload_hash', 'staged.ingested_at', "'1'") }} as raw_row_key,
         staged.*
     from {{ ref('stg_raw__usage_events') }} as staged
-    {% if is_incremental() %}
-        where {{ in_incremental_batch('staged.ingested_at') }}
-    {% endif %}
+    left join identical_raw_row_groups as twins
+        on
+            staged.event_payload_hash = twins.event_payload_hash
+            and staged.ingested_at = twins.ingested_at
+    where
+        {{ batch_condition }}
+        and twins.event_payload_hash is null
+
+    union all
+
+    select
+        {{ raw_row_key(
+            'staged.event_payload_hash',
+            'staged.ingested_at',
+            'cast(row_number() over (partition by staged.event_payload_hash, staged.ingested_at '
+            ~ 'order by staged.event_payload_hash) as ' ~ dbt.type_string() ~ ')'
+        ) }} as raw_row_key,
+        staged.*
+    from {{ ref('stg_raw__usage_events') }} as staged
+    inner join identical_raw_row_groups as twins
+        on
+            staged.event_payload_hash = twins.event_payload_hash
+            and staged.ingested_at = twins.ingested_at
+    where {{ batch_condition }}
+{%- endmacro %}
+
+{% macro raw_row_key(payload_hash, ingested_at, occurrence_text) -%}
+    md5({{ payload_hash }} || '|' || cast({{ ingested_at }} as {{ dbt.type_string() }}) || '|' || {{ occurrence_text }})
 {%- endmacro %}
 
 {#

@@ -14,6 +14,9 @@
   block a corrected resend. A full refresh compares every row with every other; an incremental run
   compares its batch with itself and with the accepted rows of the lookback window before it
   (macros/usage_batches.sql, decision log), so its cost follows the batch, not the history.
+  Every lookup of the per-row stream is into a small set (contracts, rows with a bad metric value,
+  metered event types, event_ids seen twice), so the wide rows stream through once and nothing of
+  the size of the batch is sorted, joined or spilled alongside them (decision log).
 #}
 with
 
@@ -29,17 +32,42 @@ contracts as (
 
 ),
 
-metric_value_checks as (
+metered_event_types as (
+
+    select distinct event_type
+    from {{ ref('stg_seed__billable_metrics') }}
+
+),
+
+{# Only the few rows with a bad value for some metric; every other row has nothing to look up. #}
+metric_value_problems as (
 
     select
         metric_values.raw_row_key,
         max(case when metric_values.has_invalid_value then 1 else 0 end) as has_invalid_value,
         max(case when metric_values.has_negative_value then 1 else 0 end) as has_negative_value
     from {{ ref('int_usage_event_metric_values') }} as metric_values
+    where
+        (metric_values.has_invalid_value or metric_values.has_negative_value)
     {% if is_incremental() %}
-        where {{ in_incremental_batch('metric_values.ingested_at') }}
+        and {{ in_incremental_batch('metric_values.ingested_at') }}
     {% endif %}
     group by metric_values.raw_row_key
+
+),
+
+{# event_ids on more than one raw row of the batch (valid or not): the only ones that need ranking #}
+repeated_in_batch as (
+
+    select staged.event_id
+    from {{ ref('stg_raw__usage_events') }} as staged
+    where
+        staged.event_id is not null
+    {% if is_incremental() %}
+        and {{ in_incremental_batch('staged.ingested_at') }}
+    {% endif %}
+    group by staged.event_id
+    having count(*) > 1
 
 ),
 
@@ -75,9 +103,9 @@ validated as (
                 then 'future_occurred_at'
             when with_contract.properties is null
                 then 'invalid_properties'
-            when metric_value_checks.has_invalid_value = 1
+            when metric_value_problems.has_invalid_value = 1
                 then 'invalid_value'
-            when metric_value_checks.has_negative_value = 1
+            when metric_value_problems.has_negative_value = 1
                 then 'negative_value'
             when with_contract.contract_id is null
                 then 'no_active_contract'
@@ -86,21 +114,12 @@ validated as (
                 > {{ dbt.dateadd('day', var('late_arrival_window_days'), 'with_contract.occurred_at') }}
                 then 'outside_late_window'
         end as quarantine_reason,
-        metric_value_checks.raw_row_key is not null as feeds_a_metric
+        metered_event_types.event_type is not null as feeds_a_metric
     from with_contract
-    left join metric_value_checks
-        on with_contract.raw_row_key = metric_value_checks.raw_row_key
-
-),
-
-{# Only event_ids that occur more than once in the batch need ranking; every other valid row is first. #}
-repeated_in_batch as (
-
-    select event_id
-    from validated
-    where quarantine_reason is null
-    group by event_id
-    having count(*) > 1
+    left join metric_value_problems
+        on with_contract.raw_row_key = metric_value_problems.raw_row_key
+    left join metered_event_types
+        on with_contract.event_type = metered_event_types.event_type
 
 ),
 
@@ -139,7 +158,9 @@ accepted_before_batch as (
             and history.ingested_at >= {{ dedupe_lookback_start() }}
             and history.ingested_at < {{ incremental_batch_start() }}
             and history.event_id in (
-                select validated.event_id from validated where validated.quarantine_reason is null
+                select staged.event_id
+                from {{ ref('stg_raw__usage_events') }} as staged
+                where {{ in_incremental_batch('staged.ingested_at') }}
             )
         group by history.event_id
     {% else %}
