@@ -13,9 +13,9 @@
 
   raw_row_key: md5 of the payload hash, ingested_at and the row's occurrence number among raw rows
   identical in both (a file landed twice in one load). Almost no row has such a twin, so the numbering
-  runs on those rows only: a window over every row would carry every staged column through a sort of
-  the whole batch (about 40 GB of spill at 100M rows; decision log). Twins are identical in every
-  column, so which of them gets which number does not matter.
+  runs on those rows only: a window over every row carried every staged column through a sort of the
+  whole batch, the classification's most expensive step and a large part of its spill (decision 37).
+  Twins are identical in every column, so which of them gets which number does not matter.
 #}
 {% macro raw_usage_batch() -%}
     {%- set batch_condition = in_incremental_batch('staged.ingested_at') if is_incremental() else '1 = 1' -%}
@@ -60,6 +60,7 @@
     where {{ batch_condition }}
 {%- endmacro %}
 
+{# The key of one raw row; occurrence_text is its number among identical rows, as text. #}
 {% macro raw_row_key(payload_hash, ingested_at, occurrence_text) -%}
     md5({{ payload_hash }} || '|' || cast({{ ingested_at }} as {{ dbt.type_string() }}) || '|' || {{ occurrence_text }})
 {%- endmacro %}
