@@ -162,3 +162,14 @@
 {% macro postgres__json_element_text(json_expr) -%}
     ({{ json_expr }} #>> '{}')
 {%- endmacro %}
+
+{#
+  The join condition of a raw row to the contract in force for its customer when it occurred
+  (starts_at inclusive, ends_at exclusive). A customer's contracts never overlap (tested), so at most
+  one matches. The classification and the metric values both use it, so they agree on the contract.
+#}
+{% macro contract_in_force(row_alias, contracts_alias) -%}
+    {{ row_alias }}.customer_id = {{ contracts_alias }}.customer_id
+    and {{ row_alias }}.occurred_at >= {{ contracts_alias }}.starts_at
+    and ({{ contracts_alias }}.ends_at is null or {{ row_alias }}.occurred_at < {{ contracts_alias }}.ends_at)
+{%- endmacro %}

@@ -9,13 +9,21 @@
 {#
   What each raw row means to each metric it feeds: the value, whether the value is usable, and the
   dimension values of the metric's group_by keys. Computed once per raw row (incremental); the
-  classification reads the validity flags, the rating reads the values.
+  classification reads the validity flags, the rating reads the values. Each row also carries its
+  event's id, customer, contract in force and day, so the daily aggregation needs from the
+  classification only the few rows that were not accepted (decision 37).
 #}
 with
 
 batch as (
 
     {{ raw_usage_batch() }}
+
+),
+
+contracts as (
+
+    select * from {{ ref('stg_seed__contracts') }}
 
 ),
 
@@ -54,6 +62,10 @@ candidate_pairs as (
     select
         batch.raw_row_key,
         batch.ingested_at,
+        batch.event_id,
+        batch.customer_id,
+        batch.occurred_at,
+        contracts.contract_id,
         batch.properties,
         metrics.metric_id,
         metrics.aggregation,
@@ -69,6 +81,8 @@ candidate_pairs as (
         on batch.event_type = metrics.event_type
     left join metric_filter_properties
         on metrics.metric_id = metric_filter_properties.metric_id
+    left join contracts
+        on {{ contract_in_force('batch', 'contracts') }}
     where batch.properties is not null
 
 ),
@@ -112,6 +126,10 @@ extracted as (
     select
         raw_row_key,
         ingested_at,
+        event_id,
+        customer_id,
+        contract_id,
+        occurred_at,
         metric_id,
         aggregation,
         {{ json_get_decimal('properties', 'value_property') }} as metric_value,
@@ -131,6 +149,11 @@ final as (
     select
         raw_row_key,
         ingested_at,
+        event_id,
+        customer_id,
+        contract_id,
+        occurred_at,
+        cast({{ dbt.date_trunc('day', 'occurred_at') }} as date) as usage_date,
         metric_id,
         aggregation,
         metric_value,

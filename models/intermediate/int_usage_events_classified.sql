@@ -79,10 +79,7 @@ with_contract as (
         contracts.contract_id
     from batch
     left join contracts
-        on
-            batch.customer_id = contracts.customer_id
-            and batch.occurred_at >= contracts.starts_at
-            and (contracts.ends_at is null or batch.occurred_at < contracts.ends_at)
+        on {{ contract_in_force('batch', 'contracts') }}
 
 ),
 
