@@ -160,11 +160,17 @@ def test_a_resend_days_later_is_a_duplicate_and_billed_once(tmp_path: Path):
     assert _state(warehouse) == before
 
 
-def test_rerunning_a_window_changes_nothing(tmp_path: Path, demo_rows: list[dict]):
+def _built_on_duckdb(tmp_path: Path, rows: list[dict]) -> Warehouse:
+    """The rows landed, seeded and built once on DuckDB (no publication)."""
     warehouse = Warehouse("duckdb", tmp_path)
-    land_rows(warehouse, demo_rows)
+    land_rows(warehouse, rows)
     warehouse.dbt("seed")
     warehouse.dbt("run", "--exclude", "tag:publication")
+    return warehouse
+
+
+def test_rerunning_a_window_changes_nothing(tmp_path: Path, demo_rows: list[dict]):
+    warehouse = _built_on_duckdb(tmp_path, demo_rows)
     before = _state(warehouse)
     window = _window(datetime(2026, 10, 10), datetime(2026, 10, 11))
     warehouse.dbt("run", "--exclude", "tag:publication", extra_vars=window)
@@ -173,10 +179,7 @@ def test_rerunning_a_window_changes_nothing(tmp_path: Path, demo_rows: list[dict
 
 def test_a_price_edit_rerates_days_already_rated(tmp_path: Path, demo_rows: list[dict]):
     """A seed edit merged after usage was rated reaches every day, not only the new ones."""
-    warehouse = Warehouse("duckdb", tmp_path)
-    land_rows(warehouse, demo_rows)
-    warehouse.dbt("seed")
-    warehouse.dbt("run", "--exclude", "tag:publication")
+    warehouse = _built_on_duckdb(tmp_path, demo_rows)
     large_tokens = (
         "select count(*) from {schema}.int_usage_daily_priced where price_id = 'std_input_tokens_large'"
     )
@@ -224,10 +227,7 @@ def test_usage_before_its_billing_period_opens_is_rated_once_it_does(tmp_path: P
 def test_a_shortened_contract_loses_the_days_past_its_new_end(tmp_path: Path, demo_rows: list[dict]):
     """A contract edit that takes days away re-rates what is left and keeps nothing of the rest:
     the matched usage of days outside every billing period is deleted, as a full refresh would."""
-    warehouse = Warehouse("duckdb", tmp_path)
-    land_rows(warehouse, demo_rows)
-    warehouse.dbt("seed")
-    warehouse.dbt("run", "--exclude", "tag:publication")
+    warehouse = _built_on_duckdb(tmp_path, demo_rows)
     november_days = (
         "select count(*) from {schema}.int_usage_daily_priced "
         "where contract_id = 'ct_0001' and usage_date >= date '2026-11-01'"
