@@ -185,7 +185,7 @@
 
 {#
   Pre-hook for models whose CTEs Postgres must materialize (a CTE read twice): it estimates such a CTE
-  at one row and then loops over it once per outer row. For int_usage_daily_priced that turned a
+  at one row and then loops over it once per outer row. For int_usage_daily_price_matches that turned a
   0.3 s query into minutes on the demo slice; hash joins are right for every join there.
   `set local` lasts for the model's own transaction only.
 #}

@@ -47,7 +47,7 @@
     ) as reference_rows
 {%- endmacro %}
 
-{# The reference data int_usage_daily_priced matches usage against: usage prices and contracts. #}
+{# The reference data int_usage_daily_price_matches matches usage against: usage prices and contracts. #}
 {% macro usage_pricing_fingerprint_query() -%}
     {{ return(reference_fingerprint_query([
         (ref('int_prices_resolved'),

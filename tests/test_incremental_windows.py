@@ -19,7 +19,7 @@ from orchestration.demo_data import generate_labelled_events
 
 STATE_QUERIES = {
     "classified": (
-        "select raw_row_key, event_status, quarantine_reason, is_conflicting_duplicate, feeds_a_metric "
+        "select raw_row_key, event_status, quarantine_reason, is_conflicting_duplicate, is_metered "
         "from {schema}.int_usage_events_classified order by raw_row_key"
     ),
     "daily": (
@@ -29,7 +29,7 @@ STATE_QUERIES = {
     ),
     "daily_priced": (
         "select contract_id, usage_date, invoice_id, metric_id, dimensions, product_id, price_id, "
-        "event_count, value_sum, newest_ingested_at from {schema}.int_usage_daily_priced "
+        "event_count, value_sum, newest_ingested_at from {schema}.int_usage_daily_price_matches "
         "order by contract_id, usage_date, metric_id, dimensions, product_id"
     ),
     "invoices": "select * from {schema}.invoices order by invoice_id",
@@ -181,7 +181,7 @@ def test_a_price_edit_rerates_days_already_rated(tmp_path: Path, demo_rows: list
     """A seed edit merged after usage was rated reaches every day, not only the new ones."""
     warehouse = _built_on_duckdb(tmp_path, demo_rows)
     large_tokens = (
-        "select count(*) from {schema}.int_usage_daily_priced where price_id = 'std_input_tokens_large'"
+        "select count(*) from {schema}.int_usage_daily_price_matches where price_id = 'std_input_tokens_large'"
     )
     assert warehouse.query(large_tokens)[0][0] > 0
     # The large-model row of the standard rate card now asks for a model nobody uses: large usage
@@ -210,7 +210,7 @@ def test_usage_before_its_billing_period_opens_is_rated_once_it_does(tmp_path: P
     warehouse.dbt("seed")
     warehouse.dbt("run", "--exclude", "tag:publication", as_of="2026-09-30T23:00:00")
     rated_days = (
-        "select cast(usage_date as varchar), price_id from {schema}.int_usage_daily_priced "
+        "select cast(usage_date as varchar), price_id from {schema}.int_usage_daily_price_matches "
         "where metric_id = 'api_requests' order by usage_date"
     )
     assert warehouse.query(rated_days) == [("2026-09-30", "grw_api_requests")]
@@ -229,7 +229,7 @@ def test_a_shortened_contract_loses_the_days_past_its_new_end(tmp_path: Path, de
     the matched usage of days outside every billing period is deleted, as a full refresh would."""
     warehouse = _built_on_duckdb(tmp_path, demo_rows)
     november_days = (
-        "select count(*) from {schema}.int_usage_daily_priced "
+        "select count(*) from {schema}.int_usage_daily_price_matches "
         "where contract_id = 'ct_0001' and usage_date >= date '2026-11-01'"
     )
     assert warehouse.query(november_days)[0][0] > 0

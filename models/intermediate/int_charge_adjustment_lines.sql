@@ -50,7 +50,7 @@ charge_totals as (
         charges.invoice_id,
         charges.product_id,
         max(charges.product_name) as product_name,
-        max(case when charges.line_type = 'usage' then 1 else 0 end) as is_usage_charge,
+        {{ dbt.bool_or("charges.line_type = 'usage'") }} as is_usage_charge,
         sum(charges.amount) as charge_amount
     from charges
     group by charges.invoice_id, charges.product_id
@@ -63,8 +63,8 @@ charge_context as (
         charge_totals.*,
         billing_periods.contract_id,
         billing_periods.rate_card_id,
-        billing_periods.covered_start,
-        billing_periods.covered_end,
+        billing_periods.coverage_starts_at,
+        billing_periods.coverage_ends_at,
         billing_periods.covered_days,
         billing_periods.period_days,
         currencies.minor_units,
@@ -93,10 +93,10 @@ overrides_in_force as (
             charge_context.contract_id = overrides.contract_id
             and (
                 charge_context.product_id = overrides.product_id
-                or (overrides.product_id is null and charge_context.is_usage_charge = 1)
+                or (overrides.product_id is null and charge_context.is_usage_charge)
             )
-            and (overrides.effective_from is null or charge_context.covered_start >= overrides.effective_from)
-            and (overrides.effective_to is null or charge_context.covered_start < overrides.effective_to)
+            and (overrides.effective_from is null or charge_context.coverage_starts_at >= overrides.effective_from)
+            and (overrides.effective_to is null or charge_context.coverage_starts_at < overrides.effective_to)
 
 ),
 
@@ -141,8 +141,8 @@ chain_discounts as (
         on
             charge_context.contract_id = discounts.contract_id
             and charge_context.product_id = discounts.product_id
-            and (discounts.starts_at is null or charge_context.covered_start >= discounts.starts_at)
-            and (discounts.ends_at is null or charge_context.covered_start < discounts.ends_at)
+            and (discounts.starts_at is null or charge_context.coverage_starts_at >= discounts.starts_at)
+            and (discounts.ends_at is null or charge_context.coverage_starts_at < discounts.ends_at)
 
 ),
 
@@ -174,7 +174,7 @@ limit_candidates as (
     inner join prices
         on
             charge_context.product_id = prices.product_id
-            and {{ price_applies('prices', 'charge_context', 'charge_context.covered_start') }}
+            and {{ price_applies('prices', 'charge_context', 'charge_context.coverage_starts_at') }}
 
 ),
 

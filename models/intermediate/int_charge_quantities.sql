@@ -1,7 +1,7 @@
 {#
   The billable quantity of each usage charge line: one row per invoice (contract x billing period) x
   price row x dimension group. Quantities follow the metric's aggregation over the period's accepted
-  events, read from their daily groups (int_usage_daily_priced). Two kinds of rows exist without events in the period (SPEC §2.2, §3): a latest-value metric
+  events, read from their daily groups (int_usage_daily_price_matches). Two kinds of rows exist without events in the period (SPEC §2.2, §3): a latest-value metric
   carries its last value forward, and a charge with nothing at all is rated at q = 0 on its fallback
   (dimension-less) price row.
 #}
@@ -9,7 +9,7 @@ with
 
 priced_usage as (
 
-    select * from {{ ref('int_usage_daily_priced') }}
+    select * from {{ ref('int_usage_daily_price_matches') }}
     where is_priced
 
 ),
@@ -241,7 +241,7 @@ fallback_prices as (
     from billing_periods
     inner join prices
         on
-            {{ price_applies('prices', 'billing_periods', 'billing_periods.covered_start') }}
+            {{ price_applies('prices', 'billing_periods', 'billing_periods.coverage_starts_at') }}
 
 ),
 

@@ -201,7 +201,7 @@ recurring_prices_in_force as (
     inner join prices
         on
             prices.charge_type = 'recurring'
-            and {{ price_applies('prices', 'billing_periods', 'billing_periods.covered_start') }}
+            and {{ price_applies('prices', 'billing_periods', 'billing_periods.coverage_starts_at') }}
 
 ),
 
@@ -265,8 +265,8 @@ final as (
         cast(all_charges.amount_unrounded as decimal(38, 20)) as amount_unrounded,
         cast({{ round_to_minor_units('all_charges.amount_unrounded', 'currencies.minor_units') }} as {{ money_type() }})
             as amount,
-        billing_periods.covered_start as service_period_start,
-        billing_periods.covered_end as service_period_end
+        billing_periods.coverage_starts_at as service_period_start,
+        billing_periods.coverage_ends_at as service_period_end
     from all_charges
     inner join billing_periods
         on all_charges.invoice_id = billing_periods.invoice_id

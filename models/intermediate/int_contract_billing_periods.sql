@@ -4,7 +4,7 @@
   (monthly, quarterly, annual) from its anchor: calendar periods start on the 1st (of a quarter or a
   year for longer periods); anniversary periods start on the contract's start day. Month arithmetic
   always counts from the anchor, so a period anchored on the 31st returns to the 31st after February.
-  covered_* is the part of the period the contract covers, in whole UTC days (SPEC §3 proration).
+  coverage_starts_at .. coverage_ends_at is the part of the period the contract covers, in whole UTC days (SPEC §3 proration).
 #}
 with
 
@@ -45,8 +45,8 @@ anchored as (
             else {{ dbt.date_trunc('month', 'starts_at') }}
         end as anchor_at,
         {# whole UTC days: a contract ending at any time on a day does not cover that day #}
-        {{ dbt.date_trunc('day', 'starts_at') }} as covered_from,
-        {{ dbt.date_trunc('day', 'ends_at') }} as covered_until
+        {{ dbt.date_trunc('day', 'starts_at') }} as first_covered_day_at,
+        {{ dbt.date_trunc('day', 'ends_at') }} as first_uncovered_day_at
     from contracts
 
 ),
@@ -68,16 +68,16 @@ in_force as (
 
     select
         *,
-        case when covered_from > period_start then covered_from else period_start end as covered_start,
+        case when first_covered_day_at > period_start then first_covered_day_at else period_start end as coverage_starts_at,
         case
-            when covered_until is not null and covered_until < period_end then covered_until
+            when first_uncovered_day_at is not null and first_uncovered_day_at < period_end then first_uncovered_day_at
             else period_end
-        end as covered_end
+        end as coverage_ends_at
     from periods
     where
         period_start <= {{ as_of() }}
-        and period_end > covered_from
-        and (covered_until is null or period_start < covered_until)
+        and period_end > first_covered_day_at
+        and (first_uncovered_day_at is null or period_start < first_uncovered_day_at)
 
 ),
 
@@ -92,10 +92,10 @@ final as (
         billing_period,
         period_start,
         period_end,
-        covered_start,
-        covered_end,
+        coverage_starts_at,
+        coverage_ends_at,
         {{ dbt.datediff('period_start', 'period_end', 'day') }} as period_days,
-        {{ dbt.datediff('covered_start', 'covered_end', 'day') }} as covered_days,
+        {{ dbt.datediff('coverage_starts_at', 'coverage_ends_at', 'day') }} as covered_days,
         {{ dbt.dateadd('hour', var('invoice_grace_hours'), 'period_end') }} as closes_at,
         case
             when {{ as_of() }} >= {{ dbt.dateadd('hour', var('invoice_grace_hours'), 'period_end') }}
@@ -103,7 +103,7 @@ final as (
             else 'draft'
         end as invoice_status
     from in_force
-    where covered_end > covered_start
+    where coverage_ends_at > coverage_starts_at
 
 )
 

@@ -50,7 +50,7 @@ subtotals as (
     select
         billing_periods.invoice_id,
         billing_periods.contract_id,
-        billing_periods.covered_start,
+        billing_periods.coverage_starts_at,
         billing_periods.covered_days,
         billing_periods.period_days,
         currencies.minor_units,
@@ -63,7 +63,7 @@ subtotals as (
     group by
         billing_periods.invoice_id,
         billing_periods.contract_id,
-        billing_periods.covered_start,
+        billing_periods.coverage_starts_at,
         billing_periods.covered_days,
         billing_periods.period_days,
         currencies.minor_units
@@ -92,8 +92,8 @@ chain_discounts as (
     inner join discounts
         on
             subtotals.contract_id = discounts.contract_id
-            and (discounts.starts_at is null or subtotals.covered_start >= discounts.starts_at)
-            and (discounts.ends_at is null or subtotals.covered_start < discounts.ends_at)
+            and (discounts.starts_at is null or subtotals.coverage_starts_at >= discounts.starts_at)
+            and (discounts.ends_at is null or subtotals.coverage_starts_at < discounts.ends_at)
 
 ),
 

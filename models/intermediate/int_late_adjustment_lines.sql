@@ -173,8 +173,8 @@ final as (
         cast(deltas.amount as {{ money_type() }}) as amount,
         deltas.adjusts_invoice_id,
         deltas.adjusts_invoice_line_id,
-        source_period.covered_start as service_period_start,
-        source_period.covered_end as service_period_end
+        source_period.coverage_starts_at as service_period_start,
+        source_period.coverage_ends_at as service_period_end
     from deltas
     inner join next_invoices
         on

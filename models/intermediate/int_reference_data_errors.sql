@@ -167,7 +167,7 @@ price_errors as (
     from prices
     where metric_id is not null and aggregation is null
 
-    {# usage is rated per UTC day (int_usage_daily_priced), so a price may only change at midnight #}
+    {# usage is rated per UTC day (int_usage_daily_price_matches), so a price may only change at midnight #}
     union all
     select
         'prices',

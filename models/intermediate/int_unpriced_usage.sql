@@ -6,7 +6,7 @@ with
 
 unpriced_groups as (
 
-    select * from {{ ref('int_usage_daily_priced') }}
+    select * from {{ ref('int_usage_daily_price_matches') }}
     where not is_priced
 
 ),

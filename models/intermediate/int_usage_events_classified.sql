@@ -44,8 +44,8 @@ metric_value_problems as (
 
     select
         metric_values.raw_row_key,
-        max(case when metric_values.has_invalid_value then 1 else 0 end) as has_invalid_value,
-        max(case when metric_values.has_negative_value then 1 else 0 end) as has_negative_value
+        {{ dbt.bool_or('metric_values.has_invalid_value') }} as has_invalid_value,
+        {{ dbt.bool_or('metric_values.has_negative_value') }} as has_negative_value
     from {{ ref('int_usage_event_metric_values') }} as metric_values
     where
         (metric_values.has_invalid_value or metric_values.has_negative_value)
@@ -100,9 +100,9 @@ validated as (
                 then 'future_occurred_at'
             when with_contract.properties is null
                 then 'invalid_properties'
-            when metric_value_problems.has_invalid_value = 1
+            when metric_value_problems.has_invalid_value
                 then 'invalid_value'
-            when metric_value_problems.has_negative_value = 1
+            when metric_value_problems.has_negative_value
                 then 'negative_value'
             when with_contract.contract_id is null
                 then 'no_active_contract'
@@ -111,7 +111,7 @@ validated as (
                 > {{ dbt.dateadd('day', var('late_arrival_window_days'), 'with_contract.occurred_at') }}
                 then 'outside_late_window'
         end as quarantine_reason,
-        metered_event_types.event_type is not null as feeds_a_metric
+        metered_event_types.event_type is not null as is_metered
     from with_contract
     left join metric_value_problems
         on with_contract.raw_row_key = metric_value_problems.raw_row_key
@@ -190,7 +190,7 @@ final as (
             when valid_in_batch.occurrence_in_batch > 1 then 'duplicate'
             else 'accepted'
         end as event_status,
-        validated.feeds_a_metric,
+        validated.is_metered,
         coalesce(
             validated.quarantine_reason is null
             and (accepted_before_batch.event_id is not null or valid_in_batch.occurrence_in_batch > 1)

@@ -22,7 +22,7 @@ expiry_periods as (
 
     select
         draws.grant_id,
-        min(draws.period_start) as expired_in_period_start
+        min(draws.period_start) as expired_in_period_starting_at
     from draws
     inner join grants
         on draws.grant_id = grants.grant_id
@@ -43,17 +43,17 @@ final as (
         draws.opening_balance,
         draws.drawn_amount,
         cast(
-            case when draws.period_start = expiry_periods.expired_in_period_start then draws.closing_balance else 0 end
+            case when draws.period_start = expiry_periods.expired_in_period_starting_at then draws.closing_balance else 0 end
             as {{ money_type() }}
         ) as expired_amount,
         cast(
-            case when draws.period_start = expiry_periods.expired_in_period_start then 0 else draws.closing_balance end
+            case when draws.period_start = expiry_periods.expired_in_period_starting_at then 0 else draws.closing_balance end
             as {{ money_type() }}
         ) as closing_balance
     from draws
     left join expiry_periods
         on draws.grant_id = expiry_periods.grant_id
-    where expiry_periods.expired_in_period_start is null or draws.period_start <= expiry_periods.expired_in_period_start
+    where expiry_periods.expired_in_period_starting_at is null or draws.period_start <= expiry_periods.expired_in_period_starting_at
 
 )
 

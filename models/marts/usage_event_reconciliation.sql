@@ -53,7 +53,7 @@ outcomes as (
         sum(case when classified.is_conflicting_duplicate then 1 else 0 end) as conflicting_duplicate_count,
         sum(case when classified.event_status = 'quarantined' then 1 else 0 end) as quarantined_count,
         sum(
-            case when classified.event_status = 'accepted' and not classified.feeds_a_metric then 1 else 0 end
+            case when classified.event_status = 'accepted' and not classified.is_metered then 1 else 0 end
         ) as unmetered_count
     from classified
     group by 1
