@@ -6,12 +6,13 @@
 {% macro round_to_minor_units(amount_expr, minor_units_expr) -%}
     case {{ minor_units_expr }}
         {%- for places in range(5) %}
-        when {{ places }} then cast(round({{ amount_expr }}, {{ places }}) as {{ money_type() }})
+        when {{ places }} then cast(round({{ amount_expr }}, {{ places }}) as {{ exact_decimal_type() }})
         {%- endfor %}
     end
 {%- endmacro %}
 
-{% macro money_type() -%}
+{# Quantities, rates, prices and unrounded amounts: exact, ten decimal places (SPEC §2.2 seeds). #}
+{% macro exact_decimal_type() -%}
     decimal(38, 10)
 {%- endmacro %}
 

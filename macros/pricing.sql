@@ -101,8 +101,8 @@ discount_steps as (
         {{ bases }}.chain_key,
         cast(0 as bigint) as discount_order,
         cast(null as {{ dbt.type_string() }}) as discount_id,
-        cast(0 as {{ money_type() }}) as discount_amount,
-        cast({{ bases }}.base_amount as {{ money_type() }}) as running_amount,
+        cast(0 as {{ exact_decimal_type() }}) as discount_amount,
+        cast({{ bases }}.base_amount as {{ exact_decimal_type() }}) as running_amount,
         {{ bases }}.minor_units
     from {{ bases }}
 
@@ -114,11 +114,11 @@ discount_steps as (
         {{ discounts }}.discount_id,
         cast({{ discount_amount('discount_steps.running_amount', discounts ~ '.discount_type',
                                 discounts ~ '.discount_value', 'discount_steps.minor_units') }}
-            as {{ money_type() }}) as discount_amount,
+            as {{ exact_decimal_type() }}) as discount_amount,
         cast(discount_steps.running_amount
             - {{ discount_amount('discount_steps.running_amount', discounts ~ '.discount_type',
                                  discounts ~ '.discount_value', 'discount_steps.minor_units') }}
-            as {{ money_type() }}) as running_amount,
+            as {{ exact_decimal_type() }}) as running_amount,
         discount_steps.minor_units
     from discount_steps
     inner join {{ discounts }}

@@ -41,8 +41,8 @@
             cast(null as {{ dbt.type_string() }}) as product_name,
             cast(null as {{ dbt.type_string() }}) as metric_id,
             cast(null as {{ dbt.type_string() }}) as dimensions,
-            cast(null as {{ money_type() }}) as amount,
-            cast(null as {{ money_type() }}) as quantity,
+            cast(null as {{ exact_decimal_type() }}) as amount,
+            cast(null as {{ exact_decimal_type() }}) as quantity,
             cast(null as {{ dbt.type_string() }}) as grant_id,
             cast(null as {{ dbt.type_string() }}) as adjusts_invoice_id,
             cast(null as {{ dbt.type_string() }}) as adjusts_invoice_line_id

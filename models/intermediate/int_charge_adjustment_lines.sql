@@ -196,7 +196,7 @@ limited as (
         overridden.*,
         after_discounts.amount_after_discounts,
         case
-            when charge_limits.minimum_amount is null then cast(0 as {{ money_type() }})
+            when charge_limits.minimum_amount is null then cast(0 as {{ exact_decimal_type() }})
             else greatest(
                 {{ round_to_minor_units(
                     divide_truncated('charge_limits.minimum_amount * overridden.covered_days', 'overridden.period_days'),
@@ -219,7 +219,7 @@ capped as (
     select
         limited.*,
         case
-            when limited.maximum_amount is null then cast(0 as {{ money_type() }})
+            when limited.maximum_amount is null then cast(0 as {{ exact_decimal_type() }})
             else greatest(limited.amount_after_discounts + limited.minimum_true_up - limited.maximum_amount, 0)
         end as maximum_cap
     from limited
@@ -248,7 +248,7 @@ adjustment_lines as (
         capped.product_id,
         capped.product_name,
         discount_steps.discount_id,
-        cast(null as {{ money_type() }}) as unit_price,
+        cast(null as {{ exact_decimal_type() }}) as unit_price,
         -discount_steps.discount_amount as amount,
         1 + discount_steps.discount_order as line_order
     from capped
@@ -264,7 +264,7 @@ adjustment_lines as (
         product_id,
         product_name,
         cast(null as {{ dbt.type_string() }}) as discount_id,
-        cast(null as {{ money_type() }}) as unit_price,
+        cast(null as {{ exact_decimal_type() }}) as unit_price,
         minimum_true_up as amount,
         1000 as line_order
     from capped
@@ -278,7 +278,7 @@ adjustment_lines as (
         product_id,
         product_name,
         cast(null as {{ dbt.type_string() }}) as discount_id,
-        cast(null as {{ money_type() }}) as unit_price,
+        cast(null as {{ exact_decimal_type() }}) as unit_price,
         -maximum_cap as amount,
         1001 as line_order
     from capped
@@ -296,8 +296,8 @@ final as (
         product_id,
         product_name,
         discount_id,
-        cast(unit_price as {{ money_type() }}) as unit_price,
-        cast(amount as {{ money_type() }}) as amount,
+        cast(unit_price as {{ exact_decimal_type() }}) as unit_price,
+        cast(amount as {{ exact_decimal_type() }}) as amount,
         line_order
     from adjustment_lines
 

@@ -83,9 +83,9 @@ summed as (
         dimensions,
         sum(event_count) as event_count,
         case aggregation
-            when 'count' then cast(sum(event_count) as {{ money_type() }})
-            when 'sum' then cast(sum(value_sum) as {{ money_type() }})
-            when 'max' then cast(max(value_max) as {{ money_type() }})
+            when 'count' then cast(sum(event_count) as {{ exact_decimal_type() }})
+            when 'sum' then cast(sum(value_sum) as {{ exact_decimal_type() }})
+            when 'max' then cast(max(value_max) as {{ exact_decimal_type() }})
         end as summed_quantity
     from priced_usage
     group by invoice_id, contract_id, price_id, product_id, metric_id, aggregation, dimensions
@@ -105,7 +105,7 @@ aggregated as (
         summed.event_count,
         case
             when summed.aggregation = 'unique_count'
-                then cast(distinct_counts.distinct_count as {{ money_type() }})
+                then cast(distinct_counts.distinct_count as {{ exact_decimal_type() }})
             else summed.summed_quantity
         end as aggregated_quantity
     from summed
@@ -255,7 +255,7 @@ zero_usage as (
         fallback_prices.metric_id,
         '{}' as dimensions,
         0 as event_count,
-        cast(0 as {{ money_type() }}) as quantity,
+        cast(0 as {{ exact_decimal_type() }}) as quantity,
         'zero_usage' as quantity_source
     from fallback_prices
     where
@@ -291,7 +291,7 @@ final as (
         metric_id,
         dimensions,
         event_count,
-        cast(quantity as {{ money_type() }}) as quantity,
+        cast(quantity as {{ exact_decimal_type() }}) as quantity,
         quantity_source
     from all_quantities
 

@@ -219,7 +219,7 @@ recurring_rated as (
         case
             when is_prorated and covered_days < period_days
                 then {{ divide_truncated('covered_days', 'period_days') }}
-            else cast(1 as {{ money_type() }})
+            else cast(1 as {{ exact_decimal_type() }})
         end as quantity,
         0 as event_count,
         flat_amount as unit_price,
@@ -259,11 +259,11 @@ final as (
         all_charges.metric_id,
         all_charges.pricing_model,
         all_charges.dimensions,
-        cast(all_charges.quantity as {{ money_type() }}) as quantity,
+        cast(all_charges.quantity as {{ exact_decimal_type() }}) as quantity,
         all_charges.event_count,
-        cast(all_charges.unit_price as {{ money_type() }}) as unit_price,
+        cast(all_charges.unit_price as {{ exact_decimal_type() }}) as unit_price,
         cast(all_charges.amount_unrounded as decimal(38, 20)) as amount_unrounded,
-        cast({{ round_to_minor_units('all_charges.amount_unrounded', 'currencies.minor_units') }} as {{ money_type() }})
+        cast({{ round_to_minor_units('all_charges.amount_unrounded', 'currencies.minor_units') }} as {{ exact_decimal_type() }})
             as amount,
         billing_periods.coverage_starts_at as service_period_start,
         billing_periods.coverage_ends_at as service_period_end

@@ -224,8 +224,8 @@ balances as (
         cast(0 as bigint) as step_number,
         account_type,
         account_key,
-        cast(opening_amount as {{ money_type() }}) as balance,
-        cast(0 as {{ money_type() }}) as step_draw
+        cast(opening_amount as {{ exact_decimal_type() }}) as balance,
+        cast(0 as {{ exact_decimal_type() }}) as step_draw
     from accounts
 
     union all
@@ -241,9 +241,9 @@ balances as (
                 when account_type = 'invoice' then opening - draw
                 when is_in_scope then opening - least(greatest(draw - in_scope_before, 0), greatest(opening, 0))
                 else opening
-            end as {{ money_type() }}
+            end as {{ exact_decimal_type() }}
         ) as balance,
-        cast(draw as {{ money_type() }}) as step_draw
+        cast(draw as {{ exact_decimal_type() }}) as step_draw
     from (
         select
             opened.*,
@@ -346,7 +346,7 @@ final as (
         grant_steps.period_end,
         grant_steps.grant_rank,
         grant_steps.is_in_force,
-        cast(grant_steps.closing_balance + grant_steps.drawn_amount as {{ money_type() }}) as opening_balance,
+        cast(grant_steps.closing_balance + grant_steps.drawn_amount as {{ exact_decimal_type() }}) as opening_balance,
         grant_steps.drawn_amount,
         grant_steps.closing_balance
     from grant_steps

@@ -160,7 +160,7 @@ final as (
         invoice_id,
         line_type,
         discount_id,
-        cast(amount as {{ money_type() }}) as amount,
+        cast(amount as {{ exact_decimal_type() }}) as amount,
         line_order
     from adjustment_lines
 

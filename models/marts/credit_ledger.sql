@@ -44,11 +44,11 @@ final as (
         draws.drawn_amount,
         cast(
             case when draws.period_start = expiry_periods.expired_in_period_starting_at then draws.closing_balance else 0 end
-            as {{ money_type() }}
+            as {{ exact_decimal_type() }}
         ) as expired_amount,
         cast(
             case when draws.period_start = expiry_periods.expired_in_period_starting_at then 0 else draws.closing_balance end
-            as {{ money_type() }}
+            as {{ exact_decimal_type() }}
         ) as closing_balance
     from draws
     left join expiry_periods
