@@ -139,8 +139,7 @@ discount_steps as (
         {{ contract }}.contract_id = {{ prices }}.contract_id
         or ({{ prices }}.contract_id is null and {{ contract }}.rate_card_id = {{ prices }}.rate_card_id)
     )
-    and ({{ prices }}.effective_from is null or {{ moment }} >= {{ prices }}.effective_from)
-    and ({{ prices }}.effective_to is null or {{ moment }} < {{ prices }}.effective_to)
+    and {{ is_in_force(prices ~ '.effective_from', prices ~ '.effective_to', moment) }}
 {%- endmacro %}
 
 {#

@@ -95,8 +95,7 @@ overrides_in_force as (
                 charge_context.product_id = overrides.product_id
                 or (overrides.product_id is null and charge_context.is_usage_charge)
             )
-            and (overrides.effective_from is null or charge_context.coverage_starts_at >= overrides.effective_from)
-            and (overrides.effective_to is null or charge_context.coverage_starts_at < overrides.effective_to)
+            and {{ is_in_force('overrides.effective_from', 'overrides.effective_to', 'charge_context.coverage_starts_at') }}
 
 ),
 
@@ -141,8 +140,7 @@ chain_discounts as (
         on
             charge_context.contract_id = discounts.contract_id
             and charge_context.product_id = discounts.product_id
-            and (discounts.starts_at is null or charge_context.coverage_starts_at >= discounts.starts_at)
-            and (discounts.ends_at is null or charge_context.coverage_starts_at < discounts.ends_at)
+            and {{ is_in_force('discounts.starts_at', 'discounts.ends_at', 'charge_context.coverage_starts_at') }}
 
 ),
 
@@ -198,10 +196,9 @@ limited as (
         case
             when charge_limits.minimum_amount is null then cast(0 as {{ exact_decimal_type() }})
             else greatest(
-                {{ round_to_minor_units(
-                    divide_truncated('charge_limits.minimum_amount * overridden.covered_days', 'overridden.period_days'),
-                    'overridden.minor_units'
-                ) }} - after_discounts.amount_after_discounts,
+                {{ prorated_and_rounded('charge_limits.minimum_amount', 'overridden.covered_days',
+                                        'overridden.period_days', 'overridden.minor_units') }}
+                - after_discounts.amount_after_discounts,
                 0
             )
         end as minimum_true_up,
@@ -236,7 +233,7 @@ adjustment_lines as (
         cast(null as {{ dbt.type_string() }}) as discount_id,
         multiplier as unit_price,
         amount_after_override - charge_amount as amount,
-        1 as line_order
+        0 as line_sequence
     from capped
     where multiplier is not null and amount_after_override <> charge_amount
 
@@ -250,7 +247,7 @@ adjustment_lines as (
         discount_steps.discount_id,
         cast(null as {{ exact_decimal_type() }}) as unit_price,
         -discount_steps.discount_amount as amount,
-        1 + discount_steps.discount_order as line_order
+        discount_steps.discount_order as line_sequence
     from capped
     inner join discount_steps
         on capped.chain_key = discount_steps.chain_key
@@ -266,7 +263,7 @@ adjustment_lines as (
         cast(null as {{ dbt.type_string() }}) as discount_id,
         cast(null as {{ exact_decimal_type() }}) as unit_price,
         minimum_true_up as amount,
-        1000 as line_order
+        0 as line_sequence
     from capped
     where minimum_true_up > 0
 
@@ -280,7 +277,7 @@ adjustment_lines as (
         cast(null as {{ dbt.type_string() }}) as discount_id,
         cast(null as {{ exact_decimal_type() }}) as unit_price,
         -maximum_cap as amount,
-        1001 as line_order
+        0 as line_sequence
     from capped
     where maximum_cap > 0
 
@@ -298,7 +295,7 @@ final as (
         discount_id,
         cast(unit_price as {{ exact_decimal_type() }}) as unit_price,
         cast(amount as {{ exact_decimal_type() }}) as amount,
-        line_order
+        line_sequence
     from adjustment_lines
 
 )

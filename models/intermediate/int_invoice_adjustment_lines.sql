@@ -31,17 +31,29 @@ discounts as (
 
 ),
 
+{# the lines of steps 1-3: charges and their per-charge adjustments #}
 charge_lines as (
 
     select
         invoice_id,
+        line_type,
+        product_id,
         amount
     from {{ ref('int_charges_rated') }}
     union all
     select
         invoice_id,
+        line_type,
+        product_id,
         amount
     from {{ ref('int_charge_adjustment_lines') }}
+
+),
+
+{# the subtotal (step 4) is the same rule invoices uses: the lines whose type rolls into it #}
+charge_line_totals as (
+
+    {{ invoice_totals_from_lines('charge_lines') }}
 
 ),
 
@@ -54,19 +66,12 @@ subtotals as (
         billing_periods.covered_days,
         billing_periods.period_days,
         currencies.minor_units,
-        coalesce(sum(charge_lines.amount), 0) as subtotal
+        coalesce(charge_line_totals.subtotal, 0) as subtotal
     from billing_periods
     inner join currencies
         on billing_periods.currency = currencies.currency
-    left join charge_lines
-        on billing_periods.invoice_id = charge_lines.invoice_id
-    group by
-        billing_periods.invoice_id,
-        billing_periods.contract_id,
-        billing_periods.coverage_starts_at,
-        billing_periods.covered_days,
-        billing_periods.period_days,
-        currencies.minor_units
+    left join charge_line_totals
+        on billing_periods.invoice_id = charge_line_totals.invoice_id
 
 ),
 
@@ -92,8 +97,7 @@ chain_discounts as (
     inner join discounts
         on
             subtotals.contract_id = discounts.contract_id
-            and (discounts.starts_at is null or subtotals.coverage_starts_at >= discounts.starts_at)
-            and (discounts.ends_at is null or subtotals.coverage_starts_at < discounts.ends_at)
+            and {{ is_in_force('discounts.starts_at', 'discounts.ends_at', 'subtotals.coverage_starts_at') }}
 
 ),
 
@@ -114,10 +118,9 @@ commitments as (
     select
         subtotals.invoice_id,
         greatest(
-            {{ round_to_minor_units(
-                divide_truncated('contracts.minimum_commitment * subtotals.covered_days', 'subtotals.period_days'),
-                'subtotals.minor_units'
-            ) }} - after_discounts.amount_after_discounts,
+            {{ prorated_and_rounded('contracts.minimum_commitment', 'subtotals.covered_days',
+                                    'subtotals.period_days', 'subtotals.minor_units') }}
+            - after_discounts.amount_after_discounts,
             0
         ) as commitment_true_up
     from subtotals
@@ -136,7 +139,7 @@ adjustment_lines as (
         'discount' as line_type,
         discount_id,
         -discount_amount as amount,
-        2000 + discount_order as line_order
+        discount_order as line_sequence
     from discount_steps
     where discount_order > 0
 
@@ -147,7 +150,7 @@ adjustment_lines as (
         'commitment_true_up' as line_type,
         cast(null as {{ dbt.type_string() }}) as discount_id,
         commitment_true_up as amount,
-        3000 as line_order
+        0 as line_sequence
     from commitments
     where commitment_true_up > 0
 
@@ -161,7 +164,7 @@ final as (
         line_type,
         discount_id,
         cast(amount as {{ exact_decimal_type() }}) as amount,
-        line_order
+        line_sequence
     from adjustment_lines
 
 )

@@ -36,6 +36,13 @@ late_adjustments as (
 
 ),
 
+{# order and label of each kind of line (seed invoice_line_types, macros/invoice_lines.sql) #}
+line_types as (
+
+    select * from {{ ref('invoice_line_types') }}
+
+),
+
 credit_draws as (
 
     select * from {{ ref('int_credit_draws') }}
@@ -63,7 +70,7 @@ all_lines as (
         cast(null as {{ dbt.type_string() }}) as grant_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_line_id,
-        case line_type when 'recurring' then 0 else 1 end as line_order
+        0 as line_sequence
     from charges
 
     union all
@@ -86,7 +93,7 @@ all_lines as (
         cast(null as {{ dbt.type_string() }}) as grant_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_line_id,
-        10 + line_order as line_order
+        line_sequence
     from charge_adjustments
 
     union all
@@ -97,8 +104,7 @@ all_lines as (
         line_type,
         cast(null as {{ dbt.type_string() }}) as price_id,
         cast(null as {{ dbt.type_string() }}) as product_id,
-        case line_type when 'discount' then 'Invoice discount' else 'Minimum commitment true-up' end
-            as product_name,
+        cast(null as {{ dbt.type_string() }}) as product_name,
         cast(null as {{ dbt.type_string() }}) as metric_id,
         cast(null as {{ dbt.type_string() }}) as pricing_model,
         '{}' as dimensions,
@@ -110,7 +116,7 @@ all_lines as (
         cast(null as {{ dbt.type_string() }}) as grant_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_line_id,
-        line_order
+        line_sequence
     from invoice_adjustments
 
     union all
@@ -133,7 +139,7 @@ all_lines as (
         cast(null as {{ dbt.type_string() }}) as grant_id,
         adjusts_invoice_id,
         adjusts_invoice_line_id,
-        3500 as line_order
+        0 as line_sequence
     from late_adjustments
 
     union all
@@ -157,7 +163,7 @@ all_lines as (
         credit_draws.grant_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_line_id,
-        4000 + credit_draws.grant_rank as line_order
+        credit_draws.grant_rank as line_sequence
     from credit_draws
 
 ),
@@ -171,10 +177,10 @@ final as (
         billing_periods.customer_id,
         billing_periods.currency,
         all_lines.line_type,
-        all_lines.line_order,
+        line_types.display_order + all_lines.line_sequence as line_order,
         all_lines.price_id,
         all_lines.product_id,
-        all_lines.product_name,
+        coalesce(all_lines.product_name, line_types.label) as product_name,
         all_lines.metric_id,
         all_lines.pricing_model,
         all_lines.dimensions,
@@ -191,6 +197,10 @@ final as (
     from all_lines
     inner join billing_periods
         on all_lines.invoice_id = billing_periods.invoice_id
+    left join line_types
+        on
+            all_lines.line_type = line_types.line_type
+            and line_types.line_scope = {{ line_scope('all_lines.product_id') }}
     {# an adjustment keeps the service period of the line it corrects #}
     left join billing_periods as adjusted_periods
         on all_lines.adjusts_invoice_id = adjusted_periods.invoice_id

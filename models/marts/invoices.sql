@@ -17,26 +17,10 @@ invoice_lines as (
 
 ),
 
+{# subtotal, invoice discounts, commitment, late adjustments, credits: by each line type's rolls_into #}
 line_totals as (
 
-    select
-        invoice_id,
-        {# subtotal (step 4): charges and their per-charge adjustments, before invoice-level discounts #}
-        sum(
-            case
-                when line_type in ('usage', 'recurring', 'override', 'minimum_true_up', 'maximum_cap') then amount
-                when line_type = 'discount' and product_id is not null then amount
-                else 0
-            end
-        ) as subtotal,
-        sum(case when line_type = 'discount' and product_id is null then -amount else 0 end) as discount_total,
-        sum(case when line_type = 'commitment_true_up' then amount else 0 end) as commitment_true_up,
-        sum(case when line_type = 'adjustment' then amount else 0 end) as adjustment_total,
-        sum(case when line_type = 'credit' then -amount else 0 end) as credits_applied,
-        sum(amount) as total_due,
-        count(*) as line_count
-    from invoice_lines
-    group by invoice_id
+    {{ invoice_totals_from_lines('invoice_lines') }}
 
 ),
 

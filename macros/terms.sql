@@ -1,0 +1,17 @@
+{#
+  Dates and terms. A term with a start (inclusive) and an end (exclusive, empty = open) is in force at
+  a moment when the moment falls inside it. Overrides, discounts and prices use it with the first
+  covered day of the period (decision 11) or the moment a price row is matched to.
+#}
+{% macro is_in_force(starts_at, ends_at, moment) -%}
+    ({{ starts_at }} is null or {{ moment }} >= {{ starts_at }})
+    and ({{ ends_at }} is null or {{ moment }} < {{ ends_at }})
+{%- endmacro %}
+
+{#
+  A per-period amount (a minimum, a commitment) for the whole UTC days the contract covers, rounded to
+  the currency's minor units: prorate exactly, then round once (SPEC §3 step 3 and 5, decision 1).
+#}
+{% macro prorated_and_rounded(amount, covered_days, period_days, minor_units) -%}
+    {{ round_to_minor_units(divide_truncated(amount ~ ' * ' ~ covered_days, period_days), minor_units) }}
+{%- endmacro %}
