@@ -11,6 +11,14 @@
     end
 {%- endmacro %}
 
+{#
+  Rounded money in the marts: four decimal places hold every ISO 4217 currency's minor units exactly
+  (JPY 0, USD 2, KWD 3, CLF 4; a reference-data check keeps minor_units within 0..4).
+#}
+{% macro money_type() -%}
+    decimal(38, 4)
+{%- endmacro %}
+
 {# Quantities, rates, prices and unrounded amounts: exact, ten decimal places (SPEC §2.2 seeds). #}
 {% macro exact_decimal_type() -%}
     decimal(38, 10)

@@ -40,15 +40,15 @@ final as (
         draws.grant_type,
         draws.period_start,
         draws.period_end,
-        draws.opening_balance,
-        draws.drawn_amount,
+        cast(draws.opening_balance as {{ money_type() }}) as opening_balance,
+        cast(draws.drawn_amount as {{ money_type() }}) as drawn_amount,
         cast(
             case when draws.period_start = expiry_periods.expired_in_period_starting_at then draws.closing_balance else 0 end
-            as {{ exact_decimal_type() }}
+            as {{ money_type() }}
         ) as expired_amount,
         cast(
             case when draws.period_start = expiry_periods.expired_in_period_starting_at then 0 else draws.closing_balance end
-            as {{ exact_decimal_type() }}
+            as {{ money_type() }}
         ) as closing_balance
     from draws
     left join expiry_periods

@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='ingestion_date',
+        on_schema_change='append_new_columns',
     )
 }}
 {#
@@ -64,12 +65,12 @@ final as (
 
     select
         coalesce(received.ingestion_date, outcomes.ingestion_date) as ingestion_date,
-        coalesce(received.received_count, 0) as received_count,
-        coalesce(outcomes.accepted_count, 0) as accepted_count,
-        coalesce(outcomes.duplicate_count, 0) as duplicate_count,
-        coalesce(outcomes.conflicting_duplicate_count, 0) as conflicting_duplicate_count,
-        coalesce(outcomes.quarantined_count, 0) as quarantined_count,
-        coalesce(outcomes.unmetered_count, 0) as unmetered_count,
+        cast(coalesce(received.received_count, 0) as bigint) as received_count,
+        cast(coalesce(outcomes.accepted_count, 0) as bigint) as accepted_count,
+        cast(coalesce(outcomes.duplicate_count, 0) as bigint) as duplicate_count,
+        cast(coalesce(outcomes.conflicting_duplicate_count, 0) as bigint) as conflicting_duplicate_count,
+        cast(coalesce(outcomes.quarantined_count, 0) as bigint) as quarantined_count,
+        cast(coalesce(outcomes.unmetered_count, 0) as bigint) as unmetered_count,
         coalesce(received.received_count, 0)
         = coalesce(outcomes.accepted_count, 0)
         + coalesce(outcomes.duplicate_count, 0)
