@@ -7,7 +7,7 @@ UV_VERSION := 0.13.9
 export BILLING_DUCKDB_PATH ?= $(CURDIR)/warehouse/billing.duckdb
 export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 
-.PHONY: setup demo test test-python lint postgres dagster-ui load bench clean
+.PHONY: setup demo test test-python lint postgres dagster-ui docs load bench clean
 
 # Create the virtual environment from the pinned lock file (uv makes a re-run take about a second).
 $(BIN)/dbt: requirements.lock pyproject.toml
@@ -42,6 +42,13 @@ test-python: setup postgres
 
 # The whole test suite.
 test: lint test-python
+
+# The dbt docs site: every model, column and test, and the lineage graph (the map of the project).
+# Column types come from the warehouse at $$BILLING_DUCKDB_PATH (run `make demo` first for a full catalog).
+docs: setup
+	@mkdir -p warehouse
+	$(BIN)/dbt docs generate --profiles-dir . --static --quiet
+	@echo "==> open target/static_index.html (one self-contained file), or: $(BIN)/dbt docs serve --profiles-dir ."
 
 dagster-ui: setup
 	@mkdir -p warehouse
