@@ -23,7 +23,7 @@ setup: $(BIN)/dbt
 # Generate the demo data, land it in DuckDB, run the invoice publication job and print a summary.
 demo: setup
 	@mkdir -p warehouse
-	$(BIN)/python -m orchestration.demo
+	$(BIN)/python -m warehouse_billing.demo
 
 # Make sure the local PostgreSQL server is up (the test suite needs it and fails without it).
 postgres:
@@ -57,7 +57,7 @@ dagster-ui: setup
 
 # Land your own usage files: make load FILES="a.jsonl b.csv" [TARGET=postgres]
 load: setup
-	$(BIN)/python -m orchestration.loader --target $${TARGET:-duckdb} $(FILES)
+	$(BIN)/python -m warehouse_billing.loader --target $${TARGET:-duckdb} $(FILES)
 
 # Benchmarks (not part of the test suite): make bench [BENCH_ARGS="--n 100000000"]
 bench: setup postgres

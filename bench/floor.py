@@ -67,7 +67,7 @@ def run(target: str, step: str, as_of: str, seeds: str, db: str | None, pg_datab
     else:
         import psycopg2
 
-        from orchestration.warehouse import postgres_settings
+        from warehouse_billing.warehouse import postgres_settings
 
         con = psycopg2.connect(**{**postgres_settings(), "dbname": pg_database})
         con.autocommit = True

@@ -84,7 +84,7 @@ def duckdb_totals(path: Path, sql: str) -> Totals:
 def postgres_totals(database: str, sql: str) -> Totals:
     import psycopg2
 
-    from orchestration.warehouse import postgres_settings
+    from warehouse_billing.warehouse import postgres_settings
 
     con = psycopg2.connect(**{**postgres_settings(), "dbname": database})
     try:
@@ -206,7 +206,7 @@ def explain_analyze_duckdb(path: Path, sql: str, memory_limit: str) -> str:
 def explain_analyze_postgres(database: str, sql: str) -> str:
     import psycopg2
 
-    from orchestration.warehouse import postgres_settings
+    from warehouse_billing.warehouse import postgres_settings
 
     con = psycopg2.connect(**{**postgres_settings(), "dbname": database})
     try:
@@ -223,7 +223,7 @@ def explain_analyze_postgres(database: str, sql: str) -> str:
 def pg_admin():
     import psycopg2
 
-    from orchestration.warehouse import postgres_settings
+    from warehouse_billing.warehouse import postgres_settings
 
     con = psycopg2.connect(**{**postgres_settings(), "dbname": "postgres"}, connect_timeout=5)
     con.autocommit = True
@@ -249,7 +249,7 @@ def pg_settings() -> dict:
 def pg_load_raw(database: str, gen_path: Path, table: str, csv_dir: Path) -> int:
     import psycopg2
 
-    from orchestration.warehouse import RAW_TABLE_DDL, postgres_settings
+    from warehouse_billing.warehouse import RAW_TABLE_DDL, postgres_settings
 
     csv_path = csv_dir / f"{table}.csv"
     con = duckdb.connect(str(gen_path), read_only=True)

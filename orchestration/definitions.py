@@ -5,19 +5,20 @@ from __future__ import annotations
 from dagster import AssetSpec, Definitions
 from dagster_dbt import DbtProject
 
-from orchestration.dbt_assets import build_billing_assets, build_publication_assets
+from orchestration.dbt_assets import build_billing_assets
 from orchestration.jobs import build_publication_job, build_refresh_job
-from orchestration.publication_gate import gate_check_keys
-from orchestration.quality_checks import build_quality_checks
-from orchestration.quality_checks import gate_check_keys as quality_gate_keys
-from orchestration.quality_config import QualityConfig, load_quality_config
+from orchestration.publication import build_publication_assets, checks_required_for_publication
+from orchestration.quality_checks import blocking_gx_check_keys, build_quality_checks
 from orchestration.resources import build_dbt_project, build_dbt_resource, prepare_manifest
 from orchestration.schedules import build_daily_publication_schedule, build_hourly_refresh_schedule
+from warehouse_billing.quality.config import QualityConfig, load_quality_config
 
 RAW_USAGE_EVENTS = AssetSpec(
     key=["raw", "usage_events"],
     group_name="raw",
-    description="Raw usage as landed by orchestration.loader (or any other tool); dbt source raw.usage_events.",
+    description=(
+        "Raw usage as landed by warehouse_billing.loader (or any other tool); dbt source raw.usage_events."
+    ),
 )
 
 
@@ -25,13 +26,13 @@ def build_definitions(
     project: DbtProject | None = None, quality_config: QualityConfig | None = None
 ) -> Definitions:
     """Everything for one dbt project (default: ``$BILLING_DBT_PROJECT_DIR`` or the repository) and one
-    data-quality configuration (default: ``orchestration/quality_config.yaml``)."""
+    data-quality configuration (default: ``warehouse_billing/quality/config.yaml``)."""
     project = project or build_dbt_project()
     prepare_manifest(project)
     billing = build_billing_assets(project)
     quality_config = quality_config or load_quality_config()
     quality = build_quality_checks(quality_config)
-    gate = gate_check_keys(billing, quality_gate_keys(quality_config))
+    gate = checks_required_for_publication(billing, blocking_gx_check_keys(quality_config))
     publication = build_publication_assets(project, gate_checks=gate)
     refresh_job = build_refresh_job(billing, quality)
     publication_job = build_publication_job(billing, publication, quality)
@@ -39,7 +40,10 @@ def build_definitions(
         assets=[RAW_USAGE_EVENTS, billing, publication],
         asset_checks=[quality],
         jobs=[refresh_job, publication_job],
-        schedules=[build_hourly_refresh_schedule(refresh_job), build_daily_publication_schedule(publication_job)],
+        schedules=[
+            build_hourly_refresh_schedule(refresh_job),
+            build_daily_publication_schedule(publication_job),
+        ],
         resources={"dbt": build_dbt_resource(project)},
     )
 

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from dagster import AssetChecksDefinition, AssetsDefinition, AssetSelection, define_asset_job
 
-from orchestration.dbt_assets import BILLING_STEP, PUBLICATION_STEP
+from orchestration.dbt_assets import BILLING_STEP
+from orchestration.publication import PUBLICATION_STEP
 
 if TYPE_CHECKING:  # not exported by dagster; the type define_asset_job returns
     from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
@@ -44,13 +45,17 @@ def build_publication_job(
         description=(
             "dbt build of the billing models and their tests, the Great Expectations checks, then, "
             "only if every blocking check passed, dbt build of the publication models with "
-            "publish=true (see publication_gate)."
+            "publish=true (see orchestration.publication)."
         ),
     )
 
 
 def run_config_for(
-    as_of: str | None, steps: tuple[str, ...] = (BILLING_STEP, PUBLICATION_STEP)
+    as_of: str | None,
+    steps: tuple[str, ...] = (BILLING_STEP, PUBLICATION_STEP),
+    *,
+    full_refresh: bool = False,
 ) -> dict[str, Any]:
-    """Run config that gives every dbt step of a job the same ``as_of``."""
-    return {"ops": {step: {"config": {"as_of": as_of}} for step in steps}}
+    """Run config that gives every dbt step of a job the same ``as_of`` (and ``full_refresh``, when set)."""
+    config: dict[str, Any] = {"as_of": as_of, **({"full_refresh": True} if full_refresh else {})}
+    return {"ops": {step: {"config": dict(config)} for step in steps}}

@@ -18,8 +18,8 @@ from pathlib import Path
 import yaml
 from dagster_dbt import DbtCliResource, DbtProject
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_TARGET = "duckdb"
+from warehouse_billing import REPO_ROOT
+from warehouse_billing.warehouse import configured_target
 # Written next to manifest.json by prepare_manifest(): the target the manifest was parsed for.
 MANIFEST_TARGET_STAMP = ".manifest_target"
 # dbt artifacts kept per step: dagster-dbt gives every invocation its own target/<step>-<run>-<id>/ (~10 MB).
@@ -33,7 +33,7 @@ def dbt_project_dir() -> Path:
 
 def dbt_target() -> str:
     """The dbt target: ``$BILLING_TARGET`` or ``duckdb``."""
-    return os.environ.get("BILLING_TARGET") or DEFAULT_TARGET
+    return configured_target()
 
 
 def dbt_executable() -> str:

@@ -19,9 +19,9 @@ from dagster import (
     schedule,
 )
 
-from orchestration.dbt_assets import normalize_as_of
 from orchestration.jobs import BILLING_STEP, run_config_for
 from orchestration.partitions import partition_for, refresh_partition_for_tick
+from warehouse_billing.clock import normalize_as_of
 
 if TYPE_CHECKING:  # not exported by dagster; the type define_asset_job returns
     from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition

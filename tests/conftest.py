@@ -33,7 +33,7 @@ def postgres_warehouse(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Create a throwaway database, point BILLING_PG_DATABASE at it, drop it afterwards."""
     import psycopg2
 
-    from orchestration.warehouse import postgres_settings
+    from warehouse_billing.warehouse import postgres_settings
 
     settings = postgres_settings()
     name = PG_TEST_DATABASE_PREFIX + uuid.uuid4().hex[:12]

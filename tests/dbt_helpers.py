@@ -67,7 +67,7 @@ class Warehouse:
     def connect(self) -> Any:
         if self.target == "duckdb":
             return duckdb.connect(self.duckdb_path)
-        from orchestration.warehouse import postgres_settings
+        from warehouse_billing.warehouse import postgres_settings
 
         return psycopg2.connect(**{**postgres_settings(), "dbname": self.pg_database})
 
@@ -101,7 +101,7 @@ def _normalize(value: Any) -> Any:
 @contextmanager
 def postgres_database(prefix: str = "billing_test_") -> Iterator[str]:
     """A throwaway Postgres database; the test fails (never skips) when the server is unreachable."""
-    from orchestration.warehouse import postgres_settings
+    from warehouse_billing.warehouse import postgres_settings
 
     settings = postgres_settings()
     name = prefix + uuid.uuid4().hex[:12]
@@ -122,8 +122,8 @@ def postgres_database(prefix: str = "billing_test_") -> Iterator[str]:
 
 def land_rows(warehouse: Warehouse, rows: Sequence[dict[str, Any]]) -> None:
     """Land raw usage rows (keeping their ingested_at) through the project's own loader."""
-    from orchestration.demo_data import write_events
-    from orchestration.loader import load_files
+    from warehouse_billing.demo_data import write_events
+    from warehouse_billing.loader import load_files
 
     path = warehouse.work_dir / f"events_{uuid.uuid4().hex[:8]}.jsonl"
     write_events(path, rows)

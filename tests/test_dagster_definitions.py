@@ -25,6 +25,7 @@ from dagster import (
 )
 
 from orchestration.dbt_assets import (
+    DbtRunConfig,
     dbt_build_args,
     dbt_vars,
     group_for_node,
@@ -39,7 +40,7 @@ from orchestration.jobs import (
     run_config_for,
 )
 from orchestration.partitions import DAILY_INGESTION_PARTITIONS, partition_range_tags
-from orchestration.publication_gate import blocking_check_keys, gate_problems
+from orchestration.publication import blocking_check_keys, gate_problems
 from orchestration.quality_checks import QUALITY_STEP
 from orchestration.resources import (
     MANIFEST_TARGET_STAMP,
@@ -57,8 +58,6 @@ GX_CHECKS = {
     "gx_raw_usage_volume": "raw/usage_events",
     "gx_rated_charges": "int_charges_rated",
     "gx_invoice_lines": "invoice_lines",
-    "gx_invoice_totals": "invoices",
-    "gx_invoice_negative_totals": "invoices",
     "gx_invoice_currency": "invoices",
     "gx_invoice_period_change": "invoices",
 }
@@ -250,6 +249,32 @@ def test_run_config_gives_each_step_the_same_as_of() -> None:
             PUBLICATION_STEP: {"config": {"as_of": "2026-11-21T00:00:00"}},
         }
     }
+
+
+def test_full_refresh_is_run_config_that_reaches_dbt_as_a_flag() -> None:
+    assert DbtRunConfig().full_refresh is False
+    assert "--full-refresh" not in dbt_build_args("2026-11-21T00:00:00")
+    window = TimeWindow(datetime(2026, 4, 5, tzinfo=UTC), datetime(2026, 4, 6, tzinfo=UTC))
+    args = dbt_build_args("2026-11-21T00:00:00", publish=True, window=window, full_refresh=True)
+    assert args[:2] == ["build", "--vars"] and args[3:] == ["--full-refresh"]
+    assert json.loads(args[2]) == {
+        "as_of": "2026-11-21T00:00:00",
+        "publish": True,
+        "ingested_from": "2026-04-05T00:00:00",
+        "ingested_to": "2026-04-06T00:00:00",
+    }
+    config = run_config_for("2026-11-21T00:00:00", (BILLING_STEP,), full_refresh=True)
+    assert config == {
+        "ops": {BILLING_STEP: {"config": {"as_of": "2026-11-21T00:00:00", "full_refresh": True}}}
+    }
+
+
+def test_the_run_config_schema_has_full_refresh_off_by_default(defs: Definitions) -> None:
+    job = defs.resolve_job_def(PUBLICATION_JOB)
+    for step in (BILLING_STEP, PUBLICATION_STEP):
+        fields = job.graph.node_named(step).definition.config_schema.config_type.fields
+        assert fields["full_refresh"].default_value is False
+        assert not fields["full_refresh"].is_required
 
 
 @pytest.mark.parametrize(

@@ -101,8 +101,8 @@ def _invocation_dirs(step: str, run_id: str) -> list[Path]:
 @pytest.fixture
 def three_days(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Like the ``warehouse`` fixture, with raw rows ingested on 2026-09-01 .. 2026-09-03 only."""
-    from orchestration.demo_data import generate_events, write_events
-    from orchestration.loader import load_files
+    from warehouse_billing.demo_data import generate_events, write_events
+    from warehouse_billing.loader import load_files
 
     path = tmp_path / "warehouse.duckdb"
     monkeypatch.setenv("BILLING_DUCKDB_PATH", str(path))

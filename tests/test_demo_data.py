@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from orchestration import demo_data
-from orchestration.demo_data import (
+from warehouse_billing import demo_data
+from warehouse_billing.demo_data import (
     BAD_KINDS,
     CONTRACT_COLUMNS,
     KIND_OUTCOMES,
@@ -29,8 +29,8 @@ from orchestration.demo_data import (
     write_events,
     write_reference_seeds,
 )
-from orchestration.loader import load_files
-from orchestration.warehouse import connect
+from warehouse_billing.loader import load_files
+from warehouse_billing.warehouse import connect
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 END = datetime(2026, 11, 21)
@@ -108,7 +108,7 @@ def test_committed_seeds_match_the_generator(tmp_path: Path):
     assert sorted(path.name for path in write_reference_seeds(tmp_path)) == sorted(GENERATED_SEEDS)
     for name in GENERATED_SEEDS:
         assert (REPO_ROOT / "seeds" / name).read_bytes() == (tmp_path / name).read_bytes(), (
-            f"seeds/{name} is stale: run python -m orchestration.demo_data --seeds-dir seeds ..."
+            f"seeds/{name} is stale: run python -m warehouse_billing.demo_data --seeds-dir seeds ..."
         )
 
 
@@ -456,7 +456,7 @@ def test_cli_writes_a_file_the_loader_replays(duckdb_warehouse: str, tmp_path: P
         [
             sys.executable,
             "-m",
-            "orchestration.demo_data",
+            "warehouse_billing.demo_data",
             "--out",
             str(out),
             "--scale",

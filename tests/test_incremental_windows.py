@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from dbt_helpers import Warehouse, land_rows, postgres_database
 
-from orchestration.demo_data import generate_labelled_events
+from warehouse_billing.demo_data import generate_labelled_events
 
 STATE_QUERIES = {
     "classified": (

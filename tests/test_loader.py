@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.loader import DATA_COLUMNS, RAW_COLUMNS, load_files
-from orchestration.warehouse import connect
+from warehouse_billing.loader import DATA_COLUMNS, RAW_COLUMNS, load_files
+from warehouse_billing.warehouse import connect
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -416,7 +416,7 @@ def test_ingested_at_in_a_file_is_ignored_without_the_flag(duckdb_warehouse: str
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "orchestration.loader", *args],
+        [sys.executable, "-m", "warehouse_billing.loader", *args],
         check=False,
         cwd=REPO_ROOT,
         env={**os.environ, **env, "PYTHONPATH": str(REPO_ROOT)},

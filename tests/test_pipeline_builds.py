@@ -14,7 +14,7 @@ import pytest
 from dbt_helpers import DEMO_AS_OF, Warehouse, land_rows, postgres_database
 from reference_rating import rate_invoice
 
-from orchestration.demo_data import KIND_OUTCOMES, generate_labelled_events
+from warehouse_billing.demo_data import KIND_OUTCOMES, generate_labelled_events
 
 INVOICE_COLUMNS = (
     "invoice_id, contract_id, customer_id, period_start, period_end, currency, subtotal, discount_total, "

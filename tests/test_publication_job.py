@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -12,13 +13,13 @@ import pytest
 from dagster import AssetCheckSeverity, AssetKey, DagsterEventType, ExecuteInProcessResult
 
 from orchestration.definitions import build_definitions
-from orchestration.demo import ingestion_span
-from orchestration.demo_data import generate_events, write_events
+from warehouse_billing.demo import ingestion_span
+from warehouse_billing.demo_data import generate_events, write_events
 from orchestration.jobs import BILLING_STEP, PUBLICATION_JOB, PUBLICATION_STEP, run_config_for
-from orchestration.loader import load_files
+from warehouse_billing.loader import load_files
 from orchestration.partitions import partition_range_for, partition_range_tags
 from orchestration.quality_checks import QUALITY_STEP
-from orchestration.quality_config import load_quality_config
+from warehouse_billing.quality.config import load_quality_config
 from orchestration.resources import REPO_ROOT, build_dbt_project
 
 AS_OF = "2026-11-21T00:00:00"
@@ -45,11 +46,22 @@ def _every_landed_day(warehouse: Path) -> dict[str, str]:
     return partition_range_tags(partition_range_for(ingestion_span(warehouse)))
 
 
-def _run(warehouse: Path, project_dir: Path | None = None) -> ExecuteInProcessResult:
+def _run(
+    warehouse: Path, project_dir: Path | None = None, *, full_refresh: bool = False
+) -> ExecuteInProcessResult:
     defs = build_definitions(build_dbt_project(project_dir))
     return defs.resolve_job_def(PUBLICATION_JOB).execute_in_process(
-        run_config=run_config_for(AS_OF), tags=_every_landed_day(warehouse), raise_on_error=False
+        run_config=run_config_for(AS_OF, full_refresh=full_refresh),
+        tags=_every_landed_day(warehouse),
+        raise_on_error=False,
     )
+
+
+def _dbt_args(result: ExecuteInProcessResult, step: str) -> dict[str, Any]:
+    """The arguments dbt ran with in one step of a run (dagster-dbt keeps its run_results.json)."""
+    project = build_dbt_project()
+    (invocation,) = sorted((project.project_dir / project.target_path).glob(f"{step}-{result.run_id[:7]}-*"))
+    return json.loads((invocation / "run_results.json").read_text(encoding="utf-8"))["args"]
 
 
 def _query(path: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -107,6 +119,19 @@ def test_publishes_every_ready_invoice_once(warehouse: Path) -> None:
         q("select * from published_invoice_lines order by 1"),
     )
     assert after == before, "a second run with the same as_of must publish nothing new and change nothing"
+
+    # full_refresh is run config: both dbt steps get --full-refresh, and the published_* models
+    # (full_refresh: false in their dbt config) are not rebuilt: still nothing new, nothing changed.
+    third = _run(warehouse, full_refresh=True)
+    assert third.success
+    assert _dbt_args(third, BILLING_STEP)["full_refresh"] is True
+    assert _dbt_args(third, PUBLICATION_STEP)["full_refresh"] is True
+    assert not _dbt_args(second, BILLING_STEP).get("full_refresh")
+    after_full_refresh = (
+        q("select * from published_invoices order by 1"),
+        q("select * from published_invoice_lines order by 1"),
+    )
+    assert after_full_refresh == before, "a full refresh must never rebuild or add to published invoices"
 
 
 def _assert_great_expectations_ran(result: ExecuteInProcessResult, reports: Path) -> None:

@@ -2,11 +2,17 @@
 
 Every check is shown to fail on a small bad table and to pass on the good one, on DuckDB (pandas
 path) and on Postgres (GX SQL data source, a throwaway ``billing_gx_*`` database; the tests fail,
-never skip, when the server is unreachable). Then two small Dagster runs with stand-in dbt steps: a
-failing blocking GX check stops publication, the same failure configured as a warning does not.
+never skip, when the server is unreachable). Rules that GX left to a blocking dbt test (invoice
+totals, negative totals, line types and their signs, keys) are shown to fail that dbt test, run by
+``dbt test`` on the same bad tiny tables, with the offending rows named. Then two small Dagster runs
+with stand-in dbt steps: a failing blocking GX check stops publication, the same failure configured
+as a warning does not.
 """
 
 
+import csv
+import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -30,10 +36,9 @@ from dagster import (
     MaterializeResult,
     multi_asset,
 )
-from dbt_helpers import REPO_ROOT, postgres_database
+from dbt_helpers import REPO_ROOT, Warehouse, postgres_database
 
 from orchestration.dbt_assets import DbtRunConfig
-from orchestration.gx_suites import SUITES
 from orchestration.jobs import (
     BILLING_STEP,
     PUBLICATION_JOB,
@@ -41,15 +46,16 @@ from orchestration.jobs import (
     build_publication_job,
     run_config_for,
 )
-from orchestration.publication_gate import (
+from orchestration.publication import (
     check_evaluations_for_runs,
-    gate_check_keys,
+    checks_required_for_publication,
     gate_problems,
     run_lineage,
 )
-from orchestration.quality_checks import QUALITY_STEP, build_quality_checks, run_quality_suites
-from orchestration.quality_checks import gate_check_keys as quality_gate_keys
-from orchestration.quality_config import QualityConfig, load_quality_config, parse_quality_config
+from orchestration.quality_checks import QUALITY_STEP, blocking_gx_check_keys, build_quality_checks
+from warehouse_billing.quality.config import QualityConfig, load_quality_config, parse_quality_config
+from warehouse_billing.quality.runner import run_quality_suites
+from warehouse_billing.quality.suites import SUITES
 
 AS_OF = "2026-11-21T00:00:00"
 D = Decimal
@@ -193,7 +199,16 @@ def good_data() -> dict[str, Table]:
             "discount_total": MONEY, "commitment_true_up": MONEY, "adjustment_total": MONEY,
             "credits_applied": MONEY, "total_due": MONEY}, invoices),
         "published_invoices": Table(False, {"invoice_id": "text"}, [{"invoice_id": "inv_1"}]),
+        "invoice_line_types": _line_types_seed(),
     }
+
+
+def _line_types_seed() -> Table:
+    """The seed invoice_line_types as dbt seeds it (the dbt test of line types and signs reads it)."""
+    with open(REPO_ROOT / "seeds" / "invoice_line_types.csv", encoding="utf-8", newline="") as file:
+        rows = [{**row, "display_order": int(row["display_order"])} for row in csv.DictReader(file)]
+    columns = {name: "text" for name in rows[0]} | {"display_order": "integer"}
+    return Table(False, columns, rows)
 
 
 def _parse_occurred_at(text: str | None) -> datetime | None:
@@ -234,7 +249,7 @@ def _statements(data: dict[str, Table], models_schema: str) -> Iterator[tuple[st
 def build_warehouse(target: str, data: dict[str, Table]) -> None:
     """Write ``data`` to the warehouse of the environment (a fresh DuckDB file / fresh schemas)."""
     if target == "duckdb":
-        from orchestration.warehouse import duckdb_path
+        from warehouse_billing.warehouse import duckdb_path
 
         Path(duckdb_path()).unlink(missing_ok=True)
         con = duckdb.connect(duckdb_path())
@@ -248,7 +263,7 @@ def build_warehouse(target: str, data: dict[str, Table]) -> None:
         finally:
             con.close()
         return
-    from orchestration.warehouse import postgres_settings
+    from warehouse_billing.warehouse import postgres_settings
 
     con = psycopg2.connect(**postgres_settings())
     try:
@@ -310,6 +325,56 @@ def _assert_fails(outcome, *labels: str, row_value: str | None = None) -> None:
 def _assert_passes(outcome) -> None:
     assert outcome.passed, outcome.failure_text()
     assert outcome.expectations and all(e.success for e in outcome.expectations)
+
+
+@pytest.fixture(scope="module")
+def dbt_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """dbt's folders for the module, one warehouse and target path per backend: the profile stays the
+    same from one dbt run to the next, so dbt parses the project once and partially after that."""
+    return tmp_path_factory.mktemp("dbt_runs")
+
+
+def _dbt_test_failures(target: str, data: dict[str, Table], dbt_runs: Path, monkeypatch: pytest.MonkeyPatch,
+                       *tests: str) -> dict[str, list[dict[str, Any]]]:
+    """Build ``data``, run the project's dbt tests named ``tests`` on it (``dbt test --store-failures``:
+    the models are not built, their refs read the tiny tables) and return each test's failing rows.
+
+    A named test that the project no longer has fails the calling test: the rule would be unchecked."""
+    work_dir = dbt_runs / target
+    work_dir.mkdir(exist_ok=True)
+    pg_database = os.environ.get("BILLING_PG_DATABASE") if target == "postgres" else None
+    warehouse = Warehouse(target, work_dir, pg_database)
+    monkeypatch.setenv("BILLING_DUCKDB_PATH", warehouse.duckdb_path)
+    build_warehouse(target, data)
+    run_results = work_dir / "dbt_target" / "run_results.json"
+    run_results.unlink(missing_ok=True)  # never read the results of an earlier run
+    run = warehouse.dbt("test", "--select", *tests, "--store-failures", check=False)
+    assert run_results.exists(), run.stdout[-4000:]
+    results = {result["unique_id"].split(".")[2]: result
+               for result in json.loads(run_results.read_text(encoding="utf-8"))["results"]}
+    missing = sorted(set(tests) - set(results))
+    assert not missing, f"no such dbt test in the project: {missing}\n{run.stdout[-4000:]}"
+    failures: dict[str, list[dict[str, Any]]] = {}
+    for name in tests:
+        result = results[name]
+        assert result["status"] in ("pass", "fail"), f"{name}: {result['status']}: {result['message']}"
+        failures[name] = _rows_of(warehouse, result["relation_name"]) if result["status"] == "fail" else []
+    return failures
+
+
+def _rows_of(warehouse: Warehouse, relation: str) -> list[dict[str, Any]]:
+    connection = warehouse.connect()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(f"select * from {relation}")
+        columns = [column[0] for column in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        connection.close()
+
+
+def _values(rows: list[dict[str, Any]], column: str) -> set[Any]:
+    return {row[column] for row in rows}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -406,49 +471,113 @@ def test_rated_charges(target: str, config: QualityConfig) -> None:
     assert "invoice_line_id=l_2" in outcome.failure_text(sample_rows=10)
 
 
-def test_invoice_lines(target: str, config: QualityConfig) -> None:
-    name = "gx_invoice_lines"
-    _assert_passes(_check(target, config, name, good_data()))
-
+def _bad_invoice_lines() -> dict[str, Table]:
     bad = good_data()
     lines = {row["invoice_line_id"]: row for row in bad["invoice_lines"].rows}
     lines["l_7"]["amount"] = D("20.00")  # a credit that adds to the invoice
     lines["l_8"]["line_type"] = "refund"  # not a line type
     lines["l_3"]["service_period_end"] = lines["l_3"]["service_period_start"]  # empty service period
-    outcome = _check(target, config, name, bad)
-    _assert_fails(outcome, "ExpectColumnValuesToBeBetween(amount_in_line_direction)",
-                  "ExpectColumnValuesToBeInSet(line_type)",
-                  "ExpectColumnPairValuesAToBeGreaterThanB(service_period_end, service_period_start)",
-                  row_value="invoice_line_id=l_7")
+    return bad
 
 
-def test_invoice_totals(target: str, config: QualityConfig) -> None:
-    name = "gx_invoice_totals"
+def test_invoice_lines(target: str, config: QualityConfig) -> None:
+    name = "gx_invoice_lines"
     _assert_passes(_check(target, config, name, good_data()))
+
+    outcome = _check(target, config, name, _bad_invoice_lines())
+    _assert_fails(outcome,
+                  "ExpectColumnPairValuesAToBeGreaterThanB(service_period_end, service_period_start)",
+                  row_value="invoice_line_id=l_3")
+
+
+def test_invoice_line_types_and_signs_are_a_dbt_test(
+    target: str, dbt_runs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Known line types and each type's sign (seed invoice_line_types) were GX expectations on
+    invoice_lines; the blocking dbt test invoice_lines_follow_their_line_type holds them now."""
+    test = "invoice_lines_follow_their_line_type"
+    (passing,) = _dbt_test_failures(target, good_data(), dbt_runs, monkeypatch, test).values()
+    assert passing == []
+
+    rows = _dbt_test_failures(target, _bad_invoice_lines(), dbt_runs, monkeypatch, test)[test]
+    problems = {row["invoice_line_id"]: row["problem"] for row in rows}
+    assert problems == {
+        "l_7": "positive amount on a line type that only subtracts",  # the credit that adds
+        "l_8": "line type not in invoice_line_types for its scope",  # refund
+    }
+
+
+def test_invoice_totals_are_a_dbt_test(target: str, dbt_runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """total_due = the sum of the lines = subtotal - discounts + true-up + adjustments - credits was the
+    GX check gx_invoice_totals; the blocking dbt test invoice_totals_equal_sum_of_lines holds it now."""
+    test = "invoice_totals_equal_sum_of_lines"
+    (passing,) = _dbt_test_failures(target, good_data(), dbt_runs, monkeypatch, test).values()
+    assert passing == []
 
     bad = good_data()
     bad["invoices"].rows[1]["total_due"] = D("251.00")  # lines say 250.00
-    outcome = _check(target, config, name, bad)
-    _assert_fails(outcome, "ExpectColumnPairValuesToBeEqual(total_due, lines_total)",
-                  "ExpectColumnPairValuesToBeEqual(total_due, components_total)",
-                  row_value="invoice_id=inv_2")
+    rows = _dbt_test_failures(target, bad, dbt_runs, monkeypatch, test)[test]
+    assert _values(rows, "invoice_id") == {"inv_2"}
+    (row,) = rows
+    assert (D(row["total_due"]), D(row["sum_of_lines"])) == (D("251.00"), D("250.00"))
 
 
-def test_invoice_negative_totals(target: str, config: QualityConfig) -> None:
-    name = "gx_invoice_negative_totals"
-    good = _check(target, config, name, good_data())
-    _assert_passes(good)
-    assert good.rows == 1, "inv_5 is negative (-5.00), explained by its -15.00 adjustment"
-
+def test_negative_invoice_totals_are_a_dbt_test(
+    target: str, dbt_runs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A negative total_due was the GX check gx_invoice_negative_totals (allowed when credit or
+    adjustment lines explained it); the blocking dbt test ``total_due >= 0`` on invoices is stricter and
+    holds it now: no invoice total is negative, explained or not (SPEC §6.1)."""
+    test = "expression_is_true_invoices_total_due__total_due_0"
     bad = good_data()
     bad["invoices"].rows[3]["total_due"] = D("-30.00")  # inv_4 has one 30.00 usage line and no credit
-    outcome = _check(target, config, name, bad)
-    _assert_fails(outcome, "ExpectColumnValuesToBeBetween(total_before_explaining_lines)",
-                  row_value="invoice_id=inv_4")
-    # When only credit lines may explain a negative total, inv_5's adjustment does not.
-    outcome = _check(target, config, name, good_data(), explained_by=["credit"])
-    _assert_fails(outcome, "ExpectColumnValuesToBeBetween(total_before_explaining_lines)",
-                  row_value="invoice_id=inv_5")
+    rows = _dbt_test_failures(target, bad, dbt_runs, monkeypatch, test)[test]
+    # inv_4, and inv_5 (-5.00): its -15.00 adjustment no longer excuses a negative total.
+    assert _values(rows, "invoice_id") == {"inv_4", "inv_5"}
+    assert {row["invoice_id"]: D(row["total_due"]) for row in rows} == {"inv_4": D("-30"), "inv_5": D("-5")}
+
+
+# GX expectations that repeated a blocking dbt test on the same model, and that dbt test.
+RULES_LEFT_TO_DBT = {
+    ("gx_rated_charges", "ExpectColumnValuesToNotBeNull(invoice_line_id)"):
+        "not_null_int_charges_rated_invoice_line_id",
+    ("gx_rated_charges", "ExpectColumnValuesToBeUnique(invoice_line_id)"):
+        "unique_int_charges_rated_invoice_line_id",
+    ("gx_rated_charges", "ExpectColumnValuesToNotBeNull(amount)"): "not_null_int_charges_rated_amount",
+    ("gx_invoice_lines", "ExpectColumnValuesToNotBeNull(invoice_line_id)"):
+        "not_null_invoice_lines_invoice_line_id",
+    ("gx_invoice_lines", "ExpectColumnValuesToBeUnique(invoice_line_id)"):
+        "unique_invoice_lines_invoice_line_id",
+    ("gx_invoice_lines", "ExpectColumnValuesToNotBeNull(invoice_id)"): "not_null_invoice_lines_invoice_id",
+    ("gx_invoice_lines", "ExpectColumnValuesToNotBeNull(amount)"): "not_null_invoice_lines_amount",
+    ("gx_invoice_lines", "ExpectColumnValuesToBeInSet(line_type)"): "invoice_lines_follow_their_line_type",
+    ("gx_invoice_lines", "ExpectColumnValuesToBeBetween(amount_in_line_direction)"):
+        "invoice_lines_follow_their_line_type",
+    ("gx_invoice_totals", "ExpectColumnValuesToNotBeNull(invoice_id)"): "not_null_invoices_invoice_id",
+    ("gx_invoice_totals", "ExpectColumnValuesToBeUnique(invoice_id)"): "unique_invoices_invoice_id",
+    ("gx_invoice_totals", "ExpectColumnValuesToNotBeNull(total_due)"): "not_null_invoices_total_due",
+    ("gx_invoice_totals", "ExpectColumnPairValuesToBeEqual(total_due, lines_total)"):
+        "invoice_totals_equal_sum_of_lines",
+    ("gx_invoice_totals", "ExpectColumnPairValuesToBeEqual(total_due, components_total)"):
+        "invoice_totals_equal_sum_of_lines",
+    ("gx_invoice_negative_totals", "ExpectColumnValuesToBeBetween(total_before_explaining_lines)"):
+        "expression_is_true_invoices_total_due__total_due_0",
+    ("gx_invoice_currency", "ExpectColumnValuesToNotBeNull(currency)"): "not_null_invoices_currency",
+}
+
+
+def test_rules_left_to_dbt_are_blocking_dbt_tests_and_not_gx_expectations(config: QualityConfig) -> None:
+    from orchestration.resources import build_dbt_project, prepare_manifest
+
+    manifest = json.loads(prepare_manifest(build_dbt_project()).read_text(encoding="utf-8"))
+    severities = {node["name"]: node["config"]["severity"].lower()
+                  for node in manifest["nodes"].values() if node["resource_type"] == "test"}
+    for (suite, label), test in RULES_LEFT_TO_DBT.items():
+        assert severities.get(test) == "error", f"{suite} {label}: dbt test {test} must exist and block"
+    labels = {(settings.name, expect.label())
+              for settings in config for expect in settings.suite.expectations(settings.params)}
+    assert not labels & set(RULES_LEFT_TO_DBT), "a rule a blocking dbt test holds is checked twice"
+    assert not {"gx_invoice_totals", "gx_invoice_negative_totals"} & set(config.names())
 
 
 def test_invoice_currency(target: str, config: QualityConfig) -> None:
@@ -503,7 +632,7 @@ def test_every_check_passes_on_good_data_and_writes_a_report(
 def test_a_missing_table_fails_the_check_with_the_database_error(target: str, config: QualityConfig) -> None:
     data = good_data()
     del data["invoice_lines"]
-    outcome = _check(target, config, "gx_invoice_totals", data)
+    outcome = _check(target, config, "gx_invoice_currency", data)
     assert not outcome.passed
     assert outcome.error and "invoice_lines" in outcome.error
     assert "could not run" in outcome.failure_text()
@@ -517,7 +646,7 @@ def test_a_missing_table_fails_the_check_with_the_database_error(target: str, co
 def test_config_lists_every_check_with_its_mode(config: QualityConfig) -> None:
     assert config.names() == [suite.name for suite in SUITES]
     modes = {settings.name: settings.mode for settings in config}
-    assert modes["gx_invoice_totals"] == "blocking"
+    assert modes["gx_invoice_currency"] == "blocking"
     assert modes["gx_raw_usage_volume"] == modes["gx_invoice_period_change"] == "warning"
     assert config["gx_invoice_period_change"].params["band"] == 1.0
 
@@ -525,9 +654,9 @@ def test_config_lists_every_check_with_its_mode(config: QualityConfig) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda d: d["checks"].pop("gx_invoice_totals"), "not listed"),
+        (lambda d: d["checks"].pop("gx_invoice_currency"), "not listed"),
         (lambda d: d["checks"].__setitem__("gx_typo", {"blocking": True}), "unknown checks"),
-        (lambda d: d["checks"]["gx_invoice_totals"].pop("blocking"), "needs `blocking"),
+        (lambda d: d["checks"]["gx_invoice_currency"].pop("blocking"), "needs `blocking"),
         (lambda d: d["checks"]["gx_invoice_period_change"].__setitem__("bandwidth", 1), "no parameter"),
         (lambda d: d["checks"]["gx_invoice_period_change"].__setitem__("band", "wide"), "must be a float"),
         (lambda d: d["checks"]["gx_raw_usage_ids"].__setitem__("mostly", 1.5), "mostly must be"),
@@ -538,7 +667,7 @@ def test_config_lists_every_check_with_its_mode(config: QualityConfig) -> None:
 def test_config_errors_are_reported(change, message: str) -> None:
     import yaml
 
-    text = (REPO_ROOT / "orchestration" / "quality_config.yaml").read_text(encoding="utf-8")
+    text = (REPO_ROOT / "warehouse_billing" / "quality" / "config.yaml").read_text(encoding="utf-8")
     document = yaml.safe_load(text)
     change(document)
     with pytest.raises(ValueError, match=message):
@@ -546,19 +675,20 @@ def test_config_errors_are_reported(change, message: str) -> None:
 
 
 def test_config_file_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    text = (REPO_ROOT / "orchestration" / "quality_config.yaml").read_text(encoding="utf-8")
+    text = (REPO_ROOT / "warehouse_billing" / "quality" / "config.yaml").read_text(encoding="utf-8")
     path = tmp_path / "quality.yaml"
-    old, new = "  gx_invoice_totals:\n    blocking: true", "  gx_invoice_totals:\n    blocking: false"
+    old, new = "  gx_invoice_currency:\n    blocking: true", "  gx_invoice_currency:\n    blocking: false"
     assert old in text
     path.write_text(text.replace(old, new), encoding="utf-8")
     monkeypatch.setenv("BILLING_QUALITY_CONFIG", str(path))
-    assert load_quality_config()["gx_invoice_totals"].blocking is False
+    assert load_quality_config()["gx_invoice_currency"].blocking is False
 
 
 def test_great_expectations_is_imported_only_when_checks_run() -> None:
     code = (
         "import sys\n"
-        "import orchestration.demo, orchestration.jobs, orchestration.publication_gate\n"
+        "import warehouse_billing.demo, orchestration.jobs, orchestration.publication\n"
+        "import warehouse_billing.quality.runner\n"
         "from orchestration.quality_checks import build_quality_checks\n"
         "build_quality_checks()\n"
         "assert 'great_expectations' not in sys.modules, 'GX imported outside the check functions'\n"
@@ -590,7 +720,7 @@ def _stand_in_definitions(
             yield MaterializeResult(asset_key=key)
 
     quality = build_quality_checks(quality_config)
-    gate = gate_check_keys(billing, quality_gate_keys(quality_config))
+    gate = checks_required_for_publication(billing, blocking_gx_check_keys(quality_config))
 
     @multi_asset(
         name=PUBLICATION_STEP,
@@ -616,9 +746,9 @@ def _stand_in_definitions(
     )
 
 
-def _bad_totals() -> dict[str, Table]:
+def _bad_currency() -> dict[str, Table]:
     data = good_data()
-    data["invoices"].rows[1]["total_due"] = D("251.00")
+    data["invoices"].rows[2]["currency"] = "USD"  # inv_3's contract ct_2 is in EUR
     return data
 
 
@@ -644,7 +774,7 @@ def _step_events(result, event_type: DagsterEventType) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("check", "data", "row"),
     [
-        ("gx_invoice_totals", _bad_totals, "invoice_id=inv_2"),  # a check on invoices (Dagster-blocking)
+        ("gx_invoice_currency", _bad_currency, "invoice_id=inv_3"),  # on invoices (Dagster-blocking)
         # on raw usage: not Dagster-blocking (see quality_checks.check_specs); the step failure gates it
         ("gx_raw_usage_ids", _bad_ids, "occurred_at=2026-11-20T09:00:02Z"),
     ],
@@ -681,17 +811,18 @@ def test_a_failing_warning_gx_check_does_not_stop_publication(
     dagster_env: Path, config: QualityConfig
 ) -> None:
     published: list[str] = []
-    warning_config = config.with_check("gx_invoice_totals", blocking=False)
-    defs = _stand_in_definitions(_bad_totals(), warning_config, published)
+    warning_config = config.with_check("gx_invoice_currency", blocking=False)
+    defs = _stand_in_definitions(_bad_currency(), warning_config, published)
     result = defs.resolve_job_def(PUBLICATION_JOB).execute_in_process(
         run_config=run_config_for(AS_OF), raise_on_error=False
     )
 
     assert result.success
     assert published == [result.run_id]
-    evaluation = next(e for e in result.get_asset_check_evaluations() if e.check_name == "gx_invoice_totals")
+    evaluations = result.get_asset_check_evaluations()
+    evaluation = next(e for e in evaluations if e.check_name == "gx_invoice_currency")
     assert not evaluation.passed and evaluation.severity == AssetCheckSeverity.WARN
-    assert "invoice_id=inv_2" in (evaluation.description or "")
+    assert "invoice_id=inv_3" in (evaluation.description or "")
 
 
 def test_the_gate_requires_the_blocking_gx_checks_only(config: QualityConfig) -> None:
@@ -702,18 +833,18 @@ def test_the_gate_requires_the_blocking_gx_checks_only(config: QualityConfig) ->
     upstream_nodes = {output.node_name for outputs in upstream.values() for output in outputs}
     assert upstream_nodes == {BILLING_STEP, QUALITY_STEP}
 
-    keys = {key.name for key in quality_gate_keys(config)}
+    keys = {key.name for key in blocking_gx_check_keys(config)}
     assert keys == {settings.name for settings in config if settings.blocking}
-    assert "gx_invoice_totals" in keys and "gx_invoice_period_change" not in keys
-    modified = config.with_check("gx_invoice_totals", blocking=False)
-    assert "gx_invoice_totals" not in {key.name for key in quality_gate_keys(modified)}
+    assert "gx_invoice_currency" in keys and "gx_invoice_period_change" not in keys
+    modified = config.with_check("gx_invoice_currency", blocking=False)
+    assert "gx_invoice_currency" not in {key.name for key in blocking_gx_check_keys(modified)}
 
 
 def test_stale_reports_are_pruned(tmp_path: Path) -> None:
     import os
     import time
 
-    from orchestration.quality_checks import prune_reports
+    from warehouse_billing.quality.runner import prune_reports
 
     now = time.time()
     for age in range(5):

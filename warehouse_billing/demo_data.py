@@ -1,6 +1,6 @@
 """Deterministic demo data for an AI-API company: reference seeds and raw usage events.
 
-    python -m orchestration.demo_data --out warehouse/demo_events.jsonl [--scale 1.0] [--seeds-dir seeds]
+    python -m warehouse_billing.demo_data --out warehouse/demo_events.jsonl [--scale 1.0] [--seeds-dir seeds]
 
 Reference data (customers, contracts and their terms: price overrides, discounts, credit grants) is
 fixed: it does not depend on the events' seed, so the committed seed files always match what the
@@ -697,7 +697,7 @@ def write_events(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m orchestration.demo_data", description=__doc__.split("\n")[0]
+        prog="python -m warehouse_billing.demo_data", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--out", required=True, help="JSON Lines file to write")
     parser.add_argument("--scale", type=float, default=1.0, help="volume multiplier (default 1.0)")

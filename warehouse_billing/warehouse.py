@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 TARGETS = ("duckdb", "postgres")
+DEFAULT_TARGET = "duckdb"
 
 RAW_SCHEMA = "raw"
 RAW_TABLE = "raw.usage_events"
@@ -26,6 +27,11 @@ create table if not exists raw.usage_events (
     ingested_at timestamp
 )
 """
+
+
+def configured_target() -> str:
+    """The warehouse the environment names (BILLING_TARGET, as profiles.yml reads it; default duckdb)."""
+    return os.environ.get("BILLING_TARGET") or DEFAULT_TARGET
 
 
 def duckdb_path() -> str:

@@ -1,4 +1,4 @@
-"""The one-command demo: ``python -m orchestration.demo``.
+"""The one-command demo: ``python -m warehouse_billing.demo``.
 
 Generates demo usage, lands it in a fresh DuckDB file, runs ``invoice_publication_job`` in-process
 (dbt build + tests, Great Expectations checks, then publication if every blocking check passed) and
@@ -8,46 +8,33 @@ The run covers the daily partitions of every ingestion day of the landed rows as
 range, i.e. what a single-run backfill of those days launches: one dbt build whose window
 (``ingested_from`` .. ``ingested_to``) holds all of the demo's raw rows. ``as_of`` stays the demo's
 clock, independent of that window.
+
+Nothing here imports Dagster: ``dbt seed`` / ``dbt parse`` and the job run go through
+``orchestration`` (``resources`` and ``local_runs``, imported inside the two functions that use
+them), which hands the run's outcome back as plain data.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-from dagster import (
-    AssetCheckEvaluation,
-    AssetCheckSeverity,
-    DagsterEventType,
-    DagsterInstance,
-    ExecuteInProcessResult,
-    PartitionKeyRange,
-    logger,
-)
 
-from orchestration.resources import REPO_ROOT
+from warehouse_billing import REPO_ROOT
+
+if TYPE_CHECKING:
+    from orchestration.local_runs import CheckReport, JobRunOutcome
 
 DEMO_AS_OF = "2026-11-21T00:00:00"
 DEFAULT_DB = REPO_ROOT / "warehouse" / "billing.duckdb"
 EVENTS_FILE = REPO_ROOT / "warehouse" / "demo_events.jsonl"
-# dagster-dbt's housekeeping lines, left out of the demo's progress (they stay in the Dagster logs).
-QUIET_PREFIXES = (
-    "A dbt subsetted execution",
-    "Copying `",
-    "Finished dbt command",
-)
-STEP_EVENTS = {
-    DagsterEventType.STEP_START: "started",
-    DagsterEventType.STEP_SUCCESS: "succeeded",
-    DagsterEventType.STEP_FAILURE: "FAILED",
-    DagsterEventType.STEP_SKIPPED: "skipped (an upstream step failed)",
-}
 
 
 class Progress:
@@ -60,44 +47,8 @@ class Progress:
         print(f"[{time.monotonic() - self.started:7.1f}s] {message}", flush=True)
 
 
-class _StepHandler(logging.Handler):
-    """Turns Dagster's log records into one progress line per step event and per failed check."""
-
-    def __init__(self, progress: Progress) -> None:
-        super().__init__(level=logging.DEBUG)  # Dagster logs its step events at DEBUG
-        self.progress = progress
-
-    def emit(self, record: logging.LogRecord) -> None:
-        meta = getattr(record, "dagster_meta", None) or {}
-        event = meta.get("dagster_event")
-        step = meta.get("step_key") or "run"
-        if event is None:
-            message = meta.get("orig_message", record.getMessage())
-            quiet = record.levelno < logging.WARNING and message.startswith(QUIET_PREFIXES)
-            if record.levelno >= logging.INFO and not quiet:
-                self.progress(f"  {step}: {message}")
-        elif event.event_type in STEP_EVENTS:
-            self.progress(f"  step {step} {STEP_EVENTS[event.event_type]}")
-        elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
-            evaluation = event.event_specific_data
-            if not evaluation.passed:
-                self.progress(f"  check FAILED: {evaluation.asset_check_key.to_user_string()}")
-
-
-def _demo_logger(progress: Progress):
-    @logger(description="Step-level progress lines for the demo.")
-    def demo_progress(_init_context) -> logging.Logger:
-        log = logging.getLogger("billing-demo")
-        log.setLevel(logging.DEBUG)
-        log.propagate = False
-        log.handlers = [_StepHandler(progress)]
-        return log
-
-    return demo_progress
-
-
 def generate(progress: Progress, scale: float, seed: int) -> Path:
-    from orchestration.demo_data import generate_events, write_events
+    from warehouse_billing.demo_data import generate_events, write_events
 
     rows = list(generate_events(scale=scale, seed=seed))
     EVENTS_FILE.parent.mkdir(parents=True, exist_ok=True)
@@ -106,10 +57,9 @@ def generate(progress: Progress, scale: float, seed: int) -> Path:
     return EVENTS_FILE
 
 
-def land(progress: Progress, events_file: Path, db_path: Path) -> PartitionKeyRange:
-    """Land the events; returns the partition range of their ingestion days."""
-    from orchestration.loader import load_files
-    from orchestration.partitions import partition_range_for
+def land(progress: Progress, events_file: Path, db_path: Path) -> tuple[datetime, datetime]:
+    """Land the events; returns the first and last ``ingested_at`` of the raw table."""
+    from warehouse_billing.loader import load_files
 
     for stale in (db_path, db_path.with_name(db_path.name + ".wal")):
         stale.unlink(missing_ok=True)
@@ -118,17 +68,16 @@ def land(progress: Progress, events_file: Path, db_path: Path) -> PartitionKeyRa
     if not result.ok:
         raise SystemExit(f"loading {events_file} failed: {result.error}")
     first, last = ingestion_span(db_path)
-    days = partition_range_for([first, last])
     progress(
         f"2/5 landed {result.rows:,} rows in raw.usage_events of {db_path}, "
         f"ingested {first:%Y-%m-%d %H:%M} .. {last:%Y-%m-%d %H:%M} UTC"
     )
-    return days
+    return first, last
 
 
 def ingestion_span(db_path: Path) -> tuple[datetime, datetime]:
     """The first and last ``ingested_at`` in the raw table of a DuckDB warehouse."""
-    from orchestration.warehouse import RAW_TABLE
+    from warehouse_billing.warehouse import RAW_TABLE
 
     con = duckdb.connect(os.fspath(db_path), read_only=True)
     try:
@@ -149,70 +98,55 @@ def seed_and_parse(progress: Progress) -> None:
     progress("3/5 dbt seed + dbt parse done")
 
 
-def publish(progress: Progress, as_of: str, days: PartitionKeyRange) -> ExecuteInProcessResult:
-    from orchestration.definitions import defs
-    from orchestration.jobs import PUBLICATION_JOB, run_config_for
-    from orchestration.partitions import partition_range_tags
+def publish(progress: Progress, as_of: str, ingested: tuple[datetime, datetime]) -> JobRunOutcome:
+    """Run the publication job over every ingestion day (Dagster, through orchestration.local_runs)."""
+    from orchestration.jobs import PUBLICATION_JOB
+    from orchestration.local_runs import run_publication_job
 
-    job = defs.resolve_job_def(PUBLICATION_JOB).with_logger_defs({"progress": _demo_logger(progress)})
+    first, last = ingested
     progress(
-        f"4/5 running {PUBLICATION_JOB} with as_of {as_of} over the partitions {days.start} .. {days.end} "
-        "as one run (dbt output follows)"
+        f"4/5 running {PUBLICATION_JOB} with as_of {as_of} over the partitions {first:%Y-%m-%d} .. "
+        f"{last:%Y-%m-%d} as one run (dbt output follows)"
     )
-    with _dagster_instance() as instance:
-        result = job.execute_in_process(
-            run_config={**run_config_for(as_of), "loggers": {"progress": {}}},
-            instance=instance,
-            tags=partition_range_tags(days),
-            raise_on_error=False,
-        )
-    failed_checks = [
-        evaluation.asset_check_key.to_user_string()
-        for evaluation in result.get_asset_check_evaluations()
-        if not evaluation.passed
-    ]
-    status = "succeeded" if result.success else "FAILED"
+    outcome = run_publication_job(as_of, ingested, progress)
+    status = "succeeded" if outcome.success else "FAILED"
     progress(
-        f"4/5 {PUBLICATION_JOB} {status} (run {result.run_id}); failed checks: {failed_checks or 'none'}"
+        f"4/5 {outcome.job_name} {status} (run {outcome.run_id}); "
+        f"failed checks: {outcome.failed_checks() or 'none'}"
     )
-    return result
+    return outcome
 
 
-def _metadata_text(evaluation: AssetCheckEvaluation, key: str) -> str:
-    value = evaluation.metadata.get(key)
-    return str(getattr(value, "value", value) or "") if value is not None else ""
-
-
-def print_checks(evaluations: list[AssetCheckEvaluation]) -> None:
+def print_checks(checks: Sequence[CheckReport]) -> None:
     """Every Great Expectations check (passed/failed, blocking/warning) and the dbt tests in sum."""
-    from orchestration.quality_config import load_quality_config
+    from warehouse_billing.quality.config import load_quality_config
 
     print("\n== Data-quality checks ==")
-    by_name = {e.check_name: e for e in evaluations}
+    by_name = {check.name: check for check in checks}
     config = load_quality_config()
     gx_names = config.names()
-    reports = {_metadata_text(by_name[name], "report") for name in gx_names if name in by_name}
+    reports = {by_name[name].report for name in gx_names if name in by_name}
     report = next(iter(reports), "")
     print(f"  Great Expectations ({_relative(report) if report else 'no report: the checks did not run'}):")
     for settings in config:
-        evaluation = by_name.get(settings.name)
-        if evaluation is None:
+        check = by_name.get(settings.name)
+        if check is None:
             outcome, detail = "not run", "(an upstream step failed)"
         else:
-            outcome = "passed" if evaluation.passed else "FAILED"
-            detail = _metadata_text(evaluation, "summary")
+            outcome = "passed" if check.passed else "FAILED"
+            detail = check.summary
         asset = "/".join(settings.suite.asset)
         print(f"    {settings.name:<28}{asset:<19}{settings.mode:<10}{outcome:<8}{detail}")
-    dbt_tests = [e for e in evaluations if e.check_name not in gx_names]
-    failed = [e for e in dbt_tests if not e.passed]
-    blocking = sum(1 for e in dbt_tests if e.severity == AssetCheckSeverity.ERROR)
+    dbt_tests = [check for check in checks if check.name not in gx_names]
+    failed = [check for check in dbt_tests if not check.passed]
+    blocking = sum(1 for check in dbt_tests if check.blocking)
     print(
         f"  dbt tests: {len(dbt_tests)} evaluated ({blocking} blocking, "
         f"{len(dbt_tests) - blocking} warning): {len(dbt_tests) - len(failed)} passed, {len(failed)} failed"
     )
-    for evaluation in failed:
-        mode = "blocking" if evaluation.severity == AssetCheckSeverity.ERROR else "warning"
-        print(f"    FAILED {mode:<9}{evaluation.asset_check_key.to_user_string()}")
+    for check in failed:
+        mode = "blocking" if check.blocking else "warning"
+        print(f"    FAILED {mode:<9}{check.key}")
 
 
 def _relative(path: str) -> str:
@@ -220,13 +154,6 @@ def _relative(path: str) -> str:
         return str(Path(path).relative_to(REPO_ROOT))
     except ValueError:
         return path
-
-
-def _dagster_instance() -> DagsterInstance:
-    """The instance in $DAGSTER_HOME (so the run shows in the UI), else a throwaway one."""
-    if os.environ.get("DAGSTER_HOME"):
-        return DagsterInstance.get()
-    return DagsterInstance.ephemeral()
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
@@ -285,7 +212,7 @@ def where_next(db_path: Path) -> None:
     print("\n== Where to look next ==")
     print(f"  DuckDB file:   {db_path}")
     print("  Dagster UI:    make dagster-ui   (assets, asset checks, the run above if DAGSTER_HOME was set)")
-    from orchestration.quality_checks import reports_root
+    from warehouse_billing.quality.runner import reports_root
 
     reports = _relative(str(reports_root()))
     print(f"  GX reports:    {reports}/<run id>/index.html (Great Expectations data docs)")
@@ -314,12 +241,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["BILLING_DUCKDB_PATH"] = os.fspath(db_path)
     os.environ["BILLING_TARGET"] = "duckdb"
     events_file = generate(progress, args.scale, args.seed)
-    days = land(progress, events_file, db_path)
+    ingested = land(progress, events_file, db_path)
     seed_and_parse(progress)
-    result = publish(progress, args.as_of, days)
-    succeeded = result.success
+    outcome = publish(progress, args.as_of, ingested)
+    succeeded = outcome.success
     progress("5/5 summary")
-    print_checks(list(result.get_asset_check_evaluations()))
+    print_checks(outcome.checks)
     try:
         summarize(db_path)
     except duckdb.Error as error:

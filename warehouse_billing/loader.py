@@ -1,6 +1,6 @@
 """Raw usage loader: appends JSON Lines, CSV or Parquet files to raw.usage_events.
 
-    python -m orchestration.loader [--target duckdb|postgres] [--keep-ingested-at] FILE...
+    python -m warehouse_billing.loader [--target duckdb|postgres] [--keep-ingested-at] FILE...
 
 The raw table is the system of record, so the loader never drops, fixes or retypes a value: everything
 is stored as text the way it arrived, and typing and validation happen in staging. A file that cannot be
@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from orchestration.warehouse import RAW_TABLE, check_target, connect, ensure_raw_table
+from warehouse_billing.warehouse import RAW_TABLE, check_target, connect, ensure_raw_table
 
 DATA_COLUMNS = ("event_id", "customer_id", "event_type", "occurred_at", "properties")
 RAW_COLUMNS = (*DATA_COLUMNS, "ingested_at")
@@ -537,7 +537,7 @@ def load_files(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m orchestration.loader",
+        prog="python -m warehouse_billing.loader",
         description="Append JSON Lines, CSV or Parquet usage files to raw.usage_events.",
     )
     parser.add_argument(

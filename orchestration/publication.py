@@ -1,4 +1,10 @@
-"""The data-quality gate in front of invoice publication.
+"""Invoice publication: the publish step and the data-quality gate in front of it.
+
+The publish step (``publication_dbt_models``) runs ``dbt build`` of the publication models,
+``published_invoices`` and ``published_invoice_lines``, with ``publish=true``: they append every
+ready invoice not yet published, numbered without gaps. They are append-only in dbt itself
+(``full_refresh: false``), so a run configured ``full_refresh: true`` rebuilds the billing models but
+never these.
 
 Publication appends immutable, numbered invoices, so it runs only when every blocking check of the
 billing models passed: the error-severity dbt tests and the blocking Great Expectations checks
@@ -19,20 +25,37 @@ billing models passed: the error-severity dbt tests and the blocking Great Expec
    That covers a publication step launched on its own (a UI selection, a re-execution).
 """
 
-from __future__ import annotations
-
-from collections.abc import Iterable, Mapping
+# No `from __future__ import annotations`: Dagster reads the step's config annotation at run time.
+from collections.abc import Iterable, Mapping, Sequence
 
 from dagster import (
     AssetCheckEvaluation,
     AssetCheckKey,
     AssetCheckSeverity,
+    AssetExecutionContext,
     AssetsDefinition,
     DagsterEventType,
     DagsterInstance,
+    Failure,
+    MetadataValue,
 )
+from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
+from orchestration.dbt_assets import (
+    PUBLICATION_SELECTOR,
+    BillingDbtTranslator,
+    DbtRunConfig,
+    dbt_build_args,
+    run_as_of,
+    run_window,
+    window_text,
+)
+from orchestration.partitions import DAILY_INGESTION_PARTITIONS, SINGLE_RUN_BACKFILL
+from orchestration.resources import prune_invocation_dirs
+
+PUBLICATION_STEP = "publication_dbt_models"
 MAX_LINEAGE_RUNS = 20
+MAX_LISTED = 50  # problems listed in a blocked publication's failure metadata
 
 
 def blocking_check_keys(assets_def: AssetsDefinition) -> list[AssetCheckKey]:
@@ -43,17 +66,18 @@ def blocking_check_keys(assets_def: AssetsDefinition) -> list[AssetCheckKey]:
     )
 
 
-def gate_check_keys(
-    billing: AssetsDefinition, quality_checks: Iterable[AssetCheckKey] = ()
+def checks_required_for_publication(
+    billing: AssetsDefinition, blocking_gx_checks: Iterable[AssetCheckKey] = ()
 ) -> list[AssetCheckKey]:
     """Every check publication requires: the billing models' blocking dbt tests and the Great
-    Expectations checks configured ``blocking: true`` (``orchestration.quality_checks.gate_check_keys``).
+    Expectations checks configured ``blocking: true``
+    (``orchestration.quality_checks.blocking_gx_check_keys``).
 
     The GX checks are listed from their configuration, not from Dagster's ``blocking`` flag: that
     flag only orders steps, and it cannot be set on checks of assets the billing step itself reads
     further (see ``orchestration.quality_checks``)."""
     return sorted(
-        {*blocking_check_keys(billing), *quality_checks},
+        {*blocking_check_keys(billing), *blocking_gx_checks},
         key=lambda key: key.to_user_string(),
     )
 
@@ -105,3 +129,46 @@ def check_evaluations_for_runs(
             if isinstance(evaluation, AssetCheckEvaluation):
                 latest.setdefault(evaluation.asset_check_key, evaluation)
     return latest
+
+
+def build_publication_assets(project: DbtProject, gate_checks: Sequence[AssetCheckKey]) -> AssetsDefinition:
+    """The publish step: the publication models, which refuse to run unless every check in
+    ``gate_checks`` (``checks_required_for_publication``) passed in this run."""
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        select=PUBLICATION_SELECTOR,
+        dagster_dbt_translator=BillingDbtTranslator(),
+        name=PUBLICATION_STEP,
+        partitions_def=DAILY_INGESTION_PARTITIONS,
+        backfill_policy=SINGLE_RUN_BACKFILL,
+    )
+    def publication_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtRunConfig):
+        if context.selected_asset_keys != context.assets_def.keys:
+            # Invoices and their lines are published together or not at all.
+            raise Failure("Select every publication model (published_invoices and published_invoice_lines).")
+        window = run_window(context)
+        evaluations = check_evaluations_for_runs(
+            context.instance, run_lineage(context.instance, context.run.run_id)
+        )
+        problems = gate_problems(gate_checks, evaluations)
+        if problems:
+            raise Failure(
+                description=(
+                    f"Publication blocked: {len(problems)} of {len(gate_checks)} blocking checks of the "
+                    "billing models did not pass in this run. Nothing was published."
+                ),
+                metadata={"problems": MetadataValue.md("\n".join(f"- {p}" for p in problems[:MAX_LISTED]))},
+            )
+        prune_invocation_dirs(project, PUBLICATION_STEP)
+        as_of = run_as_of(context, config)
+        context.log.info(
+            f"All {len(gate_checks)} blocking checks passed; publishing as_of {as_of}, "
+            f"{window_text(window, full_refresh=config.full_refresh)}"
+        )
+        # --full-refresh reaches dbt, which leaves the published_* tables alone (full_refresh: false).
+        args = dbt_build_args(as_of, publish=True, window=window, full_refresh=config.full_refresh)
+        yield from dbt.cli(args, context=context).stream()
+
+    return publication_dbt_models

@@ -1,7 +1,7 @@
 """Which Great Expectations checks block publication, and their parameters.
 
-Read from ``orchestration/quality_config.yaml`` (or the file ``$BILLING_QUALITY_CONFIG`` names).
-Every check of ``orchestration.gx_suites`` must be listed with ``blocking: true|false``; a typo in
+Read from ``warehouse_billing/quality/config.yaml`` (or the file ``$BILLING_QUALITY_CONFIG`` names).
+Every check of ``warehouse_billing.quality.suites`` must be listed with ``blocking: true|false``; a typo in
 a check or parameter name is an error, not a silently ignored setting.
 """
 
@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
-from orchestration.gx_suites import SUITES, SUITES_BY_NAME, Suite, validate_params
+from warehouse_billing.quality.suites import SUITES, SUITES_BY_NAME, Suite, validate_params
 
-DEFAULT_CONFIG_FILE = Path(__file__).with_name("quality_config.yaml")
+DEFAULT_CONFIG_FILE = Path(__file__).with_name("config.yaml")
 CONFIG_ENV = "BILLING_QUALITY_CONFIG"
 
 
