@@ -490,6 +490,7 @@ def test_invoice_lines(target: str, config: QualityConfig) -> None:
                   row_value="invoice_line_id=l_3")
 
 
+@pytest.mark.warehouse  # runs dbt (seconds per test)
 def test_invoice_line_types_and_signs_are_a_dbt_test(
     target: str, dbt_runs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -507,6 +508,7 @@ def test_invoice_line_types_and_signs_are_a_dbt_test(
     }
 
 
+@pytest.mark.warehouse  # runs dbt (seconds per test)
 def test_invoice_totals_are_a_dbt_test(target: str, dbt_runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """total_due = the sum of the lines = subtotal - discounts + true-up + adjustments - credits was the
     GX check gx_invoice_totals; the blocking dbt test invoice_totals_equal_sum_of_lines holds it now."""
@@ -522,6 +524,7 @@ def test_invoice_totals_are_a_dbt_test(target: str, dbt_runs: Path, monkeypatch:
     assert (D(row["total_due"]), D(row["sum_of_lines"])) == (D("251.00"), D("250.00"))
 
 
+@pytest.mark.warehouse  # runs dbt (seconds per test)
 def test_negative_invoice_totals_are_a_dbt_test(
     target: str, dbt_runs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
