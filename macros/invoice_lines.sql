@@ -12,7 +12,7 @@
 {%- endmacro %}
 
 {#
-  The invoice totals of SPEC §4 from a set of lines with invoice_id, line_type, product_id and amount:
+  The invoice totals of contract §6 from a set of lines with invoice_id, line_type, product_id and amount:
   one row per invoice. discount_total and credits_applied are positive numbers that the invoice
   subtracts; total_due is the plain sum of every line, so it always equals the lines whatever their type.
 #}

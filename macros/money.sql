@@ -1,5 +1,5 @@
 {#
-  Round an exact amount to the currency's minor units, half away from zero (SPEC §3 step 2).
+  Round an exact amount to the currency's minor units, half away from zero (contract §5.1 step 2).
   round() on decimal/numeric rounds half away from zero on both DuckDB and Postgres; the case keeps
   the precision argument a constant, which DuckDB requires for decimals.
 #}
@@ -19,7 +19,7 @@
     decimal(38, 4)
 {%- endmacro %}
 
-{# Quantities, rates, prices and unrounded amounts: exact, ten decimal places (SPEC §2.2 seeds). #}
+{# Quantities, rates, prices and unrounded amounts: exact, ten decimal places (contract §3 seeds). #}
 {% macro exact_decimal_type() -%}
     decimal(38, 10)
 {%- endmacro %}

@@ -1,5 +1,5 @@
 {#
-  Pricing formulas of SPEC §3, each in one place. Every argument is a column or expression of exact
+  Pricing formulas of contract §4, each in one place. Every argument is a column or expression of exact
   decimals; results are unrounded amounts (rounding happens once per invoice line).
 #}
 
@@ -87,7 +87,7 @@
 {%- endmacro %}
 
 {#
-  Discounts apply one after another (SPEC §2.2, by discount_id), each on what the previous left, so
+  Discounts apply one after another (contract §3, by discount_id), each on what the previous left, so
   they form a chain: a recursive CTE named discount_steps over
     bases:     chain_key, base_amount, minor_units
     discounts: chain_key, discount_order (1, 2, ...), discount_id, discount_type, discount_value

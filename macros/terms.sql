@@ -10,7 +10,7 @@
 
 {#
   A per-period amount (a minimum, a commitment) for the whole UTC days the contract covers, rounded to
-  the currency's minor units: prorate exactly, then round once (SPEC §3 step 3 and 5, decision 1).
+  the currency's minor units: prorate exactly, then round once (contract §5.1 step 3 and 5, decision 1).
 #}
 {% macro prorated_and_rounded(amount, covered_days, period_days, minor_units) -%}
     {{ round_to_minor_units(divide_truncated(amount ~ ' * ' ~ covered_days, period_days), minor_units) }}

@@ -1,5 +1,5 @@
 {#
-  Step 3 of SPEC §3, per charge (invoice x product): the contract's price override (an `override`
+  Step 3 of contract §5.1, per charge (invoice x product): the contract's price override (an `override`
   line for the difference after rounding the adjusted charge), then the charge's discounts one after
   another (`discount` lines), then the charge minimum prorated by days (`minimum_true_up`) and the
   charge maximum (`maximum_cap`). One row per adjustment line; charges without adjustments have none.

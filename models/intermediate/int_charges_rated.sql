@@ -1,5 +1,5 @@
 {#
-  Steps 1 and 2 of SPEC §3: the amount of every usage and recurring charge line by its pricing model,
+  Steps 1 and 2 of contract §5.1: the amount of every usage and recurring charge line by its pricing model,
   rounded once per line to the currency's minor units (half away from zero). One row per invoice
   (contract x billing period) x price row x dimension group. The formulas live in macros/pricing.sql.
 #}

@@ -4,7 +4,7 @@
   (monthly, quarterly, annual) from its anchor: calendar periods start on the 1st (of a quarter or a
   year for longer periods); anniversary periods start on the contract's start day. Month arithmetic
   always counts from the anchor, so a period anchored on the 31st returns to the 31st after February.
-  coverage_starts_at .. coverage_ends_at is the part of the period the contract covers, in whole UTC days (SPEC §3 proration).
+  coverage_starts_at .. coverage_ends_at is the part of the period the contract covers, in whole UTC days (contract §4.6).
 #}
 with
 

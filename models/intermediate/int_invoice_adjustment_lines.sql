@@ -1,5 +1,5 @@
 {#
-  Steps 4 and 5 of SPEC §3, per invoice (contract x billing period): the subtotal of every line so
+  Steps 4 and 5 of contract §5.1, per invoice (contract x billing period): the subtotal of every line so
   far, the invoice-level discounts one after another (`discount` lines without a product), and the
   minimum commitment true-up, prorated by covered days / period days (`commitment_true_up`).
   One row per adjustment line.

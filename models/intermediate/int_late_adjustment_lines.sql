@@ -1,9 +1,9 @@
 {#
-  Delta rating of late events (SPEC §5): every published invoice is rated again with every accepted
+  Delta rating of late events (contract §7.3): every published invoice is rated again with every accepted
   event; each charge line (price row x dimension group) whose amount now differs from what was
   published, less what earlier adjustments already billed, becomes an `adjustment` line with the
   original service period on the customer's next unpublished invoice in the same currency. One row
-  per adjustment line. Only charge lines are compared (SPEC §5: "per charge and dimension group"):
+  per adjustment line. Only charge lines are compared (contract §7.3: "per charge and dimension group"):
   the published invoice's overrides, discounts, minimums and commitment stand as published
   (decision log). Credits drawn on a published invoice also stay as published (int_credit_draws);
   the next invoice's credits may absorb the adjustment, its commitment does not count it.

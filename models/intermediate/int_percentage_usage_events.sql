@@ -1,5 +1,5 @@
 {#
-  Percentage prices bill each event on its own value (SPEC §3: clamp per event, the first free_units
+  Percentage prices bill each event on its own value (contract §4: clamp per event, the first free_units
   events of the period bill 0), so they alone still need the events themselves. Each record is one
   accepted event of a metric that some percentage price bills, for each product billing it, with the
   price row its day's usage group was matched to in int_usage_daily_price_matches.

@@ -1,5 +1,5 @@
 {#
-  Usage that no price row bills (SPEC §3): one row per invoice (contract x billing period) x metric x
+  Usage that no price row bills (contract §4): one row per invoice (contract x billing period) x metric x
   product x dimension group. Reported for people and checked by a test that blocks publication.
 #}
 with

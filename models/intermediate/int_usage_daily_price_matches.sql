@@ -12,7 +12,7 @@
 }}
 -- depends_on: {{ ref('int_reference_data_errors') }}
 {#
-  Each day's usage group matched to the price row that bills it (SPEC §3 dimensions and effective
+  Each day's usage group matched to the price row that bills it (contract §4.3 and §4.4 effective
   dating). For every product (charge) of the contract that bills the group's metric, the row in force
   on that day is chosen: a contract's own price of a product replaces the rate card's price of that
   product while effective; among the remaining rows the most specific dimension match wins. Price

@@ -8,7 +8,7 @@
     )
 }}
 {#
-  Where every raw row ends (SPEC §2.1): accepted, duplicate, or quarantined with the first reason that
+  Where every raw row ends (contract §2.2): accepted, duplicate, or quarantined with the first reason that
   applies. Deduplication is by event_id: a valid row is a duplicate when an earlier valid row
   (ingested_at, then payload hash) carries the same event_id. Rows that were only quarantined never
   block a corrected resend. A full refresh compares every row with every other; an incremental run

@@ -1,8 +1,9 @@
 {#
-  Every line of every invoice, draft or ready: one row per invoice x line. Lines follow SPEC §3's
+  Every line of every invoice, draft or ready: one row per invoice x line. Lines follow contract §5.1's
   order of calculation: usage and recurring charges (steps 1-2), per-charge override, discount,
   minimum and maximum lines (step 3), invoice discounts and the commitment true-up (steps 4-5),
-  late-event adjustments of published invoices (SPEC §5), then credits (step 6). Each adjustment is a line of its own, so an invoice explains itself.
+  late-event adjustments of published invoices (step 6, contract §7.3), then credits (step 7). Each
+  adjustment is a line of its own, so an invoice explains itself.
 #}
 with
 

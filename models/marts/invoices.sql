@@ -1,6 +1,6 @@
 {#
   One row per contract x billing period, from the contract's first period to the one open at the
-  run's clock. Totals are sums of the rounded lines (SPEC §3 step 7); status is draft until the
+  run's clock. Totals are sums of the rounded lines (contract §5.1 step 8); status is draft until the
   period has closed (period_end + invoice_grace_hours <= as_of), then ready for publication.
 #}
 with

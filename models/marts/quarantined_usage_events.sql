@@ -1,4 +1,4 @@
-{# One row per quarantined raw row: the raw values as they landed and the one reason code (SPEC §2.1). #}
+{# One row per quarantined raw row: the raw values as they landed and the one reason code (contract §2.2). #}
 with
 
 classified as (

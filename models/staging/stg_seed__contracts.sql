@@ -1,4 +1,4 @@
-{# SPEC §2.2 defaults: monthly periods anchored on the calendar. #}
+{# contract §3 defaults: monthly periods anchored on the calendar. #}
 with
 
 source as (

@@ -1,4 +1,4 @@
-{# An empty product_id means the discount applies to the invoice subtotal (SPEC §3 step 4). #}
+{# An empty product_id means the discount applies to the invoice subtotal (contract §5.1 step 4). #}
 with
 
 source as (

@@ -1,4 +1,4 @@
-{# Empty strings in the seed mean "not set"; package_rounding defaults to up (SPEC §2.2). #}
+{# Empty strings in the seed mean "not set"; package_rounding defaults to up (contract §3). #}
 with
 
 source as (
