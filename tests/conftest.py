@@ -1,16 +1,24 @@
-"""Shared pytest fixtures: a throwaway DuckDB file and a throwaway Postgres database.
+"""Shared pytest fixtures: throwaway warehouses, and the builds several test files start from.
 
-Postgres tests fail (they do not skip) when the server is unreachable: CI must prove both warehouses.
+The helpers behind them live in ``tests/support`` (a package: ``from support.warehouse import ...``);
+test modules import from there, never from one another. Postgres tests fail (they do not skip) when
+the server is unreachable: CI must prove both warehouses.
+
+The suite runs on several pytest-xdist workers (``make test``). What would collide between workers
+is kept apart here: each worker gets its own Dagster home, default DuckDB file and quality-report
+folder, and only one process at a time may re-parse the dbt project into the checkout's ``target/``.
 """
 
 from __future__ import annotations
 
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.scenario import AS_OF, build_scenario, scenario_events, scenario_project
+from support.shared import build_once
+from support.warehouse import Warehouse, postgres_database
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Import the project's package from this checkout even when it is not installed.
@@ -18,6 +26,68 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 PG_TEST_DATABASE_PREFIX = "billing_test_loader_"
+# Held while the checkout's dbt manifest is checked and, if stale, re-parsed (target/ is shared by
+# every worker of this run, and by any other pytest run in the same checkout).
+MANIFEST_LOCK = REPO_ROOT / "target" / ".pytest_manifest.lock"
+
+
+# The longest files first (from pytest --durations). `make test` hands whole files to the next free
+# xdist worker in collection order (--dist loadfile --no-loadscope-reorder): the long ones must start
+# early for both workers to finish together. Any other file follows in its usual order.
+LONGEST_FILES = (
+    "test_incremental_windows.py",
+    "test_publication_job.py",
+    "test_pipeline_builds.py",
+    "test_publication_guarantees.py",
+    "test_quality_checks.py",
+    "test_late_events.py",
+    "test_concurrency.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put the tests of LONGEST_FILES first, longest file first; keep the order within each file."""
+
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return LONGEST_FILES.index(name) if name in LONGEST_FILES else len(LONGEST_FILES)
+
+    items.sort(key=rank)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """On an xdist worker, parse the checkout's dbt project before collection, one worker at a time.
+
+    Importing ``orchestration.definitions`` (as test modules do) parses the project into
+    ``target/`` when the manifest is stale; two workers doing so together would write the same
+    files at once. The first worker parses under the lock, the others find a fresh manifest.
+    """
+    if not hasattr(config, "workerinput"):
+        return
+    from filelock import FileLock
+
+    from orchestration.resources import prepare_manifest
+
+    MANIFEST_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(MANIFEST_LOCK)):
+        prepare_manifest()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def worker_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Give this worker its own Dagster home, default DuckDB file and report folder.
+
+    Tests that need a warehouse set their own; these defaults only make sure that nothing a test
+    forgets to set lands in the developer's ``warehouse/`` or ``dagster_home/``, or in another
+    worker's files.
+    """
+    home = tmp_path_factory.mktemp("worker_env")
+    (home / "dagster_home").mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DAGSTER_HOME", str(home / "dagster_home"))
+        patch.setenv("BILLING_DUCKDB_PATH", str(home / "default.duckdb"))
+        patch.setenv("BILLING_QUALITY_REPORTS_DIR", str(home / "quality_reports"))
+        yield
 
 
 @pytest.fixture
@@ -31,26 +101,9 @@ def duckdb_warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.fixture
 def postgres_warehouse(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Create a throwaway database, point BILLING_PG_DATABASE at it, drop it afterwards."""
-    import psycopg2
-
-    from warehouse_billing.warehouse import postgres_settings
-
-    settings = postgres_settings()
-    name = PG_TEST_DATABASE_PREFIX + uuid.uuid4().hex[:12]
-    try:
-        admin = psycopg2.connect(**{**settings, "dbname": "postgres"}, connect_timeout=5)
-    except psycopg2.OperationalError as exc:
-        pytest.fail(f"PostgreSQL at {settings['host']}:{settings['port']} is unreachable: {exc}")
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cur:
-            cur.execute(f'create database "{name}"')
+    with postgres_database(prefix=PG_TEST_DATABASE_PREFIX) as name:
         monkeypatch.setenv("BILLING_PG_DATABASE", name)
         yield name
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
@@ -58,3 +111,19 @@ def warehouse_target(request: pytest.FixtureRequest) -> str:
     """Run a test once per warehouse, each against its own throwaway database; returns the target."""
     request.getfixturevalue(f"{request.param}_warehouse")
     return request.param
+
+
+@pytest.fixture(scope="session")
+def scenario_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Warehouse, Path]:
+    """The contract scenario landed and built on DuckDB (no publication), once per run.
+
+    Returns the warehouse and its project copy. Several files start from this state (the scenario's
+    figures, the publication guarantees, late events): they take a copy with
+    ``support.warehouse.copy_duckdb`` and never open this file themselves.
+    """
+
+    def build(folder: Path) -> None:
+        build_scenario(Warehouse("duckdb", folder), scenario_project(folder), scenario_events(), AS_OF)
+
+    folder = build_once(tmp_path_factory, "scenario_duckdb", build)
+    return Warehouse("duckdb", folder), folder / "project"

@@ -12,8 +12,10 @@ from collections import Counter
 from datetime import datetime
 
 import pytest
-from dbt_helpers import Warehouse
-from test_contract_scenario import built_scenario
+from support.scenario import built_scenario
+from support.warehouse import Warehouse
+
+pytestmark = pytest.mark.warehouse
 
 INGESTED = datetime(2026, 3, 20, 12, 0)
 GOOD_TOKENS = '{"tokens": 5, "model": "small"}'

@@ -10,8 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from dbt_helpers import Warehouse, postgres_database
-from test_contract_scenario import scenario_project
+from support.scenario import scenario_project
+from support.warehouse import Warehouse, postgres_database
+
+pytestmark = pytest.mark.warehouse
 
 
 def _append(line: str) -> Callable[[str], str]:

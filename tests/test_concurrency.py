@@ -11,9 +11,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
-from dbt_helpers import DBT_EXECUTABLE, REPO_ROOT, Warehouse, land_rows, postgres_database
-from test_contract_scenario import AS_OF, _events, scenario_project
+from support.scenario import AS_OF, scenario_events, scenario_project
+from support.warehouse import DBT_EXECUTABLE, REPO_ROOT, Warehouse, land_rows, postgres_database
 
 
 def _start(warehouse: Warehouse, project: Path, *args: str, publish: bool = False) -> subprocess.Popen:
@@ -27,10 +28,11 @@ def test_dagster_runs_one_job_at_a_time():
     assert settings["run_queue"]["max_concurrent_runs"] == 1
 
 
+@pytest.mark.warehouse
 def test_a_second_duckdb_writer_fails_clearly_and_the_first_completes(tmp_path: Path):
     project = scenario_project(tmp_path)
     warehouse = Warehouse("duckdb", tmp_path)
-    land_rows(warehouse, _events())
+    land_rows(warehouse, scenario_events())
     warehouse.dbt("seed", as_of=AS_OF, project_dir=project)
     first = _start(warehouse, project, "run")
     second = _start(warehouse, project, "run")
@@ -44,11 +46,12 @@ def test_a_second_duckdb_writer_fails_clearly_and_the_first_completes(tmp_path: 
     warehouse.dbt("build", "--exclude", "tag:publication", "test_type:unit", as_of=AS_OF, project_dir=project)
 
 
+@pytest.mark.warehouse
 def test_two_postgres_publications_started_together_publish_each_invoice_once(tmp_path: Path):
     project = scenario_project(tmp_path)
     with postgres_database() as database:
         warehouse = Warehouse("postgres", tmp_path, pg_database=database)
-        land_rows(warehouse, _events())
+        land_rows(warehouse, scenario_events())
         warehouse.dbt("seed", as_of=AS_OF, project_dir=project)
         warehouse.dbt("run", as_of=AS_OF, project_dir=project)
         runs = [_start(warehouse, project, "run", "--select", "tag:publication", publish=True) for _ in range(2)]

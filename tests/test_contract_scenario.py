@@ -9,61 +9,14 @@ with different priorities and scopes, one expiring mid-contract. The arithmetic 
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from dbt_helpers import REPO_ROOT, Warehouse, land_rows, postgres_database
+from support.scenario import built_scenario, scenario_events
+from support.warehouse import Warehouse, copy_duckdb
 
-SCENARIO_SEEDS = Path(__file__).parent / "scenarios" / "contracts"
-AS_OF = "2026-04-02T00:00:00"
-
-
-def _events() -> list[dict]:
-    rows: list[dict] = []
-
-    def emit(customer: str, when: str, event_type: str, count: int = 1, **properties: object) -> None:
-        moment = datetime.fromisoformat(when)
-        for index in range(count):
-            rows.append({
-                "event_id": f"{customer}-{event_type}-{when}-{index}-{len(rows)}",
-                "customer_id": customer,
-                "event_type": event_type,
-                "occurred_at": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "properties": _json(properties),
-                "ingested_at": moment + timedelta(minutes=1),
-            })
-
-    emit("cus_a", "2026-01-10 09:00:00", "api_call", 300)
-    emit("cus_a", "2026-01-12 09:00:00", "tokens", tokens=1500, model="small")
-    emit("cus_a", "2026-01-12 10:00:00", "tokens", tokens=400, model="large")
-    emit("cus_a", "2026-02-10 09:00:00", "api_call", 1000)
-    emit("cus_a", "2026-02-12 09:00:00", "tokens", 2, tokens=1500, model="small")
-    emit("cus_a", "2026-02-12 10:00:00", "tokens", tokens=1000, model="large")
-    emit("cus_a", "2026-03-10 09:00:00", "api_call", 200)
-    emit("cus_a", "2026-03-12 09:00:00", "tokens", tokens=500, model="small")
-    emit("cus_b", "2026-02-10 09:00:00", "api_call", 150)
-    emit("cus_b", "2026-02-11 09:00:00", "tokens", tokens=100, model="large")
-    emit("cus_c", "2026-01-20 09:00:00", "api_call", 600)
-    emit("cus_c", "2026-02-05 09:00:00", "api_call", 100)
-    emit("cus_c", "2026-02-20 09:00:00", "api_call", 500)
-    emit("cus_c", "2026-03-10 09:00:00", "api_call", 500)
-    emit("cus_c", "2026-03-20 09:00:00", "api_call", 7)
-    emit("cus_d", "2026-01-15 09:00:00", "api_call", 100)
-    emit("cus_d", "2026-02-15 09:00:00", "tokens", tokens=2500, model="small")
-    emit("cus_d", "2026-03-15 09:00:00", "api_call", 50)
-    return rows
-
-
-def _json(properties: dict) -> str:
-    import json
-
-    return json.dumps(properties)
-
+pytestmark = pytest.mark.warehouse
 
 D = Decimal
 # (contract_id, period_start, line_type, product_id / discount_id / grant_id, dimensions) -> amount
@@ -180,45 +133,18 @@ EXPECTED_LEDGER = {
 }
 
 
-def scenario_project(destination: Path) -> Path:
-    """A copy of the project whose seeds are the scenario's."""
-    project = destination / "project"
-    project.mkdir(parents=True, exist_ok=True)
-    for name in ("dbt_project.yml", "profiles.yml"):
-        shutil.copy(REPO_ROOT / name, project / name)
-    for folder in ("models", "macros"):
-        shutil.copytree(REPO_ROOT / folder, project / folder)
-    shutil.copytree(REPO_ROOT / "tests" / "dbt", project / "tests" / "dbt")
-    shutil.copytree(SCENARIO_SEEDS, project / "seeds")
-    shutil.copy(REPO_ROOT / "seeds" / "_seeds.yml", project / "seeds" / "_seeds.yml")
-    return project
-
-
 def _day(value) -> str:
     return value.strftime("%Y-%m-%d")
 
 
-@contextmanager
-def built_scenario(target: str, work: Path, rows: list[dict]) -> Iterator[Warehouse]:
-    """The scenario project with `rows` landed and built (no publication) on one warehouse."""
-    project = scenario_project(work)
-
-    def build(warehouse: Warehouse) -> Warehouse:
-        land_rows(warehouse, rows)
-        warehouse.dbt("seed", as_of=AS_OF, project_dir=project)
-        warehouse.dbt("build", "--exclude", "tag:publication", "test_type:unit", as_of=AS_OF, project_dir=project)
-        return warehouse
-
-    if target == "duckdb":
-        yield build(Warehouse("duckdb", work))
-    else:
-        with postgres_database() as database:
-            yield build(Warehouse("postgres", work, pg_database=database))
-
-
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
-def scenario(request, tmp_path_factory: pytest.TempPathFactory):
-    with built_scenario(request.param, tmp_path_factory.mktemp(f"scenario_{request.param}"), _events()) as warehouse:
+def scenario(request, tmp_path_factory: pytest.TempPathFactory, scenario_build: tuple[Warehouse, Path]):
+    if request.param == "duckdb":
+        # the run's shared DuckDB build of this very scenario (conftest.scenario_build), copied
+        yield copy_duckdb(scenario_build[0], tmp_path_factory.mktemp("scenario_duckdb"))
+        return
+    with built_scenario(request.param, tmp_path_factory.mktemp(f"scenario_{request.param}"),
+                        scenario_events()) as warehouse:
         yield warehouse
 
 

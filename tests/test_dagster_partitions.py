@@ -115,6 +115,7 @@ def three_days(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+@pytest.mark.warehouse
 def test_a_backfill_of_three_days_is_one_run_with_the_whole_window(three_days: Path) -> None:
     days = PartitionKeyRange("2026-09-01", "2026-09-03")
     defs = build_definitions(build_dbt_project())

@@ -13,9 +13,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from dbt_helpers import Warehouse, land_rows, postgres_database
+from support.shared import build_once
+from support.warehouse import Warehouse, copy_duckdb, land_rows, postgres_database
 
 from warehouse_billing.demo_data import generate_labelled_events
+
+pytestmark = pytest.mark.warehouse
 
 STATE_QUERIES = {
     "classified": (
@@ -169,17 +172,26 @@ def _built_on_duckdb(tmp_path: Path, rows: list[dict]) -> Warehouse:
     return warehouse
 
 
-def test_rerunning_a_window_changes_nothing(tmp_path: Path, demo_rows: list[dict]):
-    warehouse = _built_on_duckdb(tmp_path, demo_rows)
+@pytest.fixture(scope="module")
+def demo_build(tmp_path_factory: pytest.TempPathFactory, demo_rows: list[dict]) -> Warehouse:
+    """``demo_rows`` built by ``_built_on_duckdb`` once per run (also across xdist workers).
+    The tests below change what they get, so each takes its own copy."""
+    folder = build_once(tmp_path_factory, "demo_slice_duckdb",
+                        lambda folder: _built_on_duckdb(folder, demo_rows))
+    return Warehouse("duckdb", folder)
+
+
+def test_rerunning_a_window_changes_nothing(tmp_path: Path, demo_build: Warehouse):
+    warehouse = copy_duckdb(demo_build, tmp_path)
     before = _state(warehouse)
     window = _window(datetime(2026, 10, 10), datetime(2026, 10, 11))
     warehouse.dbt("run", "--exclude", "tag:publication", extra_vars=window)
     assert _state(warehouse) == before
 
 
-def test_a_price_edit_rerates_days_already_rated(tmp_path: Path, demo_rows: list[dict]):
+def test_a_price_edit_rerates_days_already_rated(tmp_path: Path, demo_build: Warehouse):
     """A seed edit merged after usage was rated reaches every day, not only the new ones."""
-    warehouse = _built_on_duckdb(tmp_path, demo_rows)
+    warehouse = copy_duckdb(demo_build, tmp_path)
     large_tokens = (
         "select count(*) from {schema}.int_usage_daily_price_matches where price_id = 'std_input_tokens_large'"
     )
@@ -224,10 +236,10 @@ def test_usage_before_its_billing_period_opens_is_rated_once_it_does(tmp_path: P
     assert _state(warehouse) == incremental
 
 
-def test_a_shortened_contract_loses_the_days_past_its_new_end(tmp_path: Path, demo_rows: list[dict]):
+def test_a_shortened_contract_loses_the_days_past_its_new_end(tmp_path: Path, demo_build: Warehouse):
     """A contract edit that takes days away re-rates what is left and keeps nothing of the rest:
     the matched usage of days outside every billing period is deleted, as a full refresh would."""
-    warehouse = _built_on_duckdb(tmp_path, demo_rows)
+    warehouse = copy_duckdb(demo_build, tmp_path)
     november_days = (
         "select count(*) from {schema}.int_usage_daily_price_matches "
         "where contract_id = 'ct_0001' and usage_date >= date '2026-11-01'"

@@ -12,8 +12,12 @@ from datetime import datetime
 from decimal import Decimal
 
 import pytest
-from dbt_helpers import Warehouse, land_rows
-from test_contract_scenario import AS_OF, _events, scenario_project
+from support.scenario import AS_OF
+from support.warehouse import Warehouse, copy_duckdb, land_rows
+
+# The second test continues from the state the first leaves: they run in this order, in one process
+# (make test distributes whole files, pytest-xdist's --dist loadfile).
+pytestmark = pytest.mark.warehouse
 
 PUBLISHED_COLUMNS = "invoice_id, invoice_number, total_due, published_at"
 PUBLISHED_LINE_COLUMNS = "invoice_line_id, invoice_id, line_type, amount, invoice_number"
@@ -35,12 +39,10 @@ def _published(warehouse: Warehouse) -> tuple[list, list]:
 
 
 @pytest.fixture(scope="module")
-def published_scenario(tmp_path_factory: pytest.TempPathFactory):
-    work = tmp_path_factory.mktemp("late_events")
-    project = scenario_project(work)
-    warehouse = Warehouse("duckdb", work)
-    land_rows(warehouse, _events())
-    warehouse.dbt("seed", as_of=AS_OF, project_dir=project)
+def published_scenario(tmp_path_factory: pytest.TempPathFactory, scenario_build):
+    """The scenario published at AS_OF, from a copy of the run's shared build (landed, seeded, built)."""
+    shared, project = scenario_build
+    warehouse = copy_duckdb(shared, tmp_path_factory.mktemp("late_events"))
     _publish(warehouse, project, AS_OF)
     return warehouse, project
 

@@ -6,25 +6,22 @@ after incremental runs and after a full refresh."""
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from dbt_helpers import REPO_ROOT, Warehouse, land_rows
+import pytest
+from support.projects import copy_project
+from support.warehouse import Warehouse, land_rows
+
+pytestmark = pytest.mark.warehouse
 
 # 1 % of the tokens plus 0.05 per event; the first event of the period (by occurred_at) is free.
 PERCENTAGE_PRICE = "grw_token_fee,rc_growth,,token_fee,Token fee,usage,input_tokens,percentage,,,,,1,0.01,0.05,,,,,,,,"
 
 
 def _project_with_percentage_price(destination: Path) -> Path:
-    project = destination / "project"
-    project.mkdir(parents=True)
-    for name in ("dbt_project.yml", "profiles.yml"):
-        shutil.copy(REPO_ROOT / name, project / name)
-    for folder in ("models", "macros", "seeds"):
-        shutil.copytree(REPO_ROOT / folder, project / folder)
-    shutil.copytree(REPO_ROOT / "tests" / "dbt", project / "tests" / "dbt")
+    project = copy_project(destination / "project")
     prices = project / "seeds" / "prices.csv"
     prices.write_text(prices.read_text().rstrip("\n") + "\n" + PERCENTAGE_PRICE + "\n")
     return project

@@ -11,10 +11,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from dbt_helpers import DEMO_AS_OF, Warehouse, land_rows, postgres_database
-from reference_rating import rate_invoice
+from support.reference_rating import rate_invoice
+from support.warehouse import DEMO_AS_OF, Warehouse, land_rows, postgres_database
 
 from warehouse_billing.demo_data import KIND_OUTCOMES, generate_labelled_events
+
+pytestmark = pytest.mark.warehouse
 
 INVOICE_COLUMNS = (
     "invoice_id, contract_id, customer_id, period_start, period_end, currency, subtotal, discount_total, "
@@ -100,7 +102,7 @@ def test_quarantine_reasons_match_the_generator_labels(duckdb_demo: Warehouse, l
     assert actual == expected
 
 
-# Checked by hand (and by tests/reference_rating.py, which shares no code with the models):
+# Checked by hand (and by tests/support/reference_rating.py, which shares no code with the models):
 # cus_0178, rc_europe, October 2026 (EUR): platform fee 45.00; input tokens large 56,239 x 0.0000027
 # = 0.15, medium+small on the unit fallback 0.12 + 0.26; output tokens 0.06 + 0.15 + 0.23 = 0.44;
 # seats latest 10, 1 free, 9 x 18.00 = 162.00; 307 requests and 8 users within free units: 0.00;

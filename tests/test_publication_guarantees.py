@@ -7,15 +7,16 @@ several moments of the publication step) must end with byte-identical published 
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from dbt_helpers import DBT_EXECUTABLE, Warehouse, land_rows
-from test_contract_scenario import AS_OF, _events, scenario_project
+from support.scenario import AS_OF
+from support.warehouse import DBT_EXECUTABLE, Warehouse, copy_duckdb
+
+pytestmark = pytest.mark.warehouse
 
 PUBLISH_SELECTION = ("run", "--select", "tag:publication")
 
@@ -41,24 +42,15 @@ def _assert_invariants(warehouse: Warehouse) -> None:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory):
-    """A scenario warehouse with the billing models built (nothing published) and a project copy."""
-    work = tmp_path_factory.mktemp("publication")
-    project = scenario_project(work)
-    warehouse = Warehouse("duckdb", work)
-    land_rows(warehouse, _events())
-    warehouse.dbt("seed", as_of=AS_OF, project_dir=project)
-    warehouse.dbt("build", "--exclude", "tag:publication", "test_type:unit", as_of=AS_OF, project_dir=project)
-    return warehouse, project
+def built(scenario_build):
+    """A scenario warehouse with the billing models built (nothing published) and a project copy:
+    the run's shared build (conftest.scenario_build), which the tests only ever clone."""
+    return scenario_build
 
 
 def _clone(built, tmp_path: Path, name: str) -> Warehouse:
     warehouse, _ = built
-    work = tmp_path / name
-    work.mkdir()
-    clone = Warehouse("duckdb", work)
-    shutil.copy(warehouse.duckdb_path, clone.duckdb_path)
-    return clone
+    return copy_duckdb(warehouse, tmp_path / name)
 
 
 @pytest.fixture(scope="module")

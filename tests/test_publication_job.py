@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import duckdb
 import pytest
 from dagster import AssetCheckSeverity, AssetKey, DagsterEventType, ExecuteInProcessResult
+from support.projects import copy_project
 
 from orchestration.definitions import build_definitions
 from warehouse_billing.demo import ingestion_span
@@ -20,11 +20,11 @@ from warehouse_billing.loader import load_files
 from orchestration.partitions import partition_range_for, partition_range_tags
 from orchestration.quality_checks import QUALITY_STEP
 from warehouse_billing.quality.config import load_quality_config
-from orchestration.resources import REPO_ROOT, build_dbt_project
+from orchestration.resources import build_dbt_project
 
 AS_OF = "2026-11-21T00:00:00"
-PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "selectors.yml", "packages.yml")
-PROJECT_DIRS = ("models", "macros", "seeds", "tests/dbt", "snapshots", "analyses")
+
+pytestmark = pytest.mark.warehouse
 
 
 @pytest.fixture
@@ -149,21 +149,10 @@ def _assert_great_expectations_ran(result: ExecuteInProcessResult, reports: Path
     assert order == [BILLING_STEP, QUALITY_STEP, PUBLICATION_STEP]
 
 
-def _copy_project(destination: Path) -> Path:
-    destination.mkdir(parents=True)
-    for name in PROJECT_FILES:
-        if (REPO_ROOT / name).exists():
-            shutil.copy2(REPO_ROOT / name, destination / name)
-    for name in PROJECT_DIRS:
-        if (REPO_ROOT / name).is_dir():
-            shutil.copytree(REPO_ROOT / name, destination / name)
-    return destination
-
-
 def test_a_failing_dbt_test_stops_publication(
     warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project = _copy_project(tmp_path / "project")
+    project = copy_project(tmp_path / "project")
     currencies = project / "seeds" / "currencies.csv"
     header, first_row, *rest = currencies.read_text(encoding="utf-8").splitlines()
     currencies.write_text("\n".join([header, first_row, first_row, *rest]) + "\n", encoding="utf-8")

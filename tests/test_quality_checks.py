@@ -36,7 +36,7 @@ from dagster import (
     MaterializeResult,
     multi_asset,
 )
-from dbt_helpers import REPO_ROOT, Warehouse, postgres_database
+from support.warehouse import REPO_ROOT, Warehouse, postgres_database
 
 from orchestration.dbt_assets import DbtRunConfig
 from orchestration.jobs import (

@@ -1,13 +1,16 @@
-"""Run the dbt project against a throwaway warehouse from tests, and read its marts back.
+"""Throwaway warehouses for tests: run the dbt project against one, land rows in it, read its marts.
 
-Each call gets its own target and log directories, so test runs never share dbt's target/ folder
-with a developer's run or with each other.
+Each warehouse gets its own target and log directories, so test runs never share dbt's target/
+folder with a developer's run or with each other (nor with another pytest-xdist worker). The one
+throwaway-Postgres helper, ``postgres_database``, lives here too: the ``postgres_warehouse`` fixture
+and the tests that build on Postgres both use it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -20,7 +23,7 @@ from typing import Any
 import duckdb
 import psycopg2
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 DEMO_AS_OF = "2026-11-21T00:00:00"
 
@@ -90,6 +93,15 @@ class Warehouse:
             connection.commit()
         finally:
             connection.close()
+
+
+def copy_duckdb(source: Warehouse, work_dir: Path) -> Warehouse:
+    """A new DuckDB warehouse in ``work_dir`` holding a copy of ``source``'s file (no process may
+    have ``source`` open for writing). Tests that change data take a copy of a shared build."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    copy = Warehouse("duckdb", work_dir)
+    shutil.copy(source.duckdb_path, copy.duckdb_path)
+    return copy
 
 
 def _normalize(value: Any) -> Any:
