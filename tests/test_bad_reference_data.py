@@ -1,4 +1,4 @@
-"""Bad reference data fails the build with an error that names the offending row (SPEC §2.2).
+"""Bad reference data fails the build with an error that names the offending row (contract §3).
 
 Each case breaks one seed of the contract scenario in a copy of the project and builds the reference
 data check (`dbt build --select +int_reference_data_errors`, seeds included).
@@ -106,6 +106,16 @@ CASES = {
         _append('big_filter,tokens,sum,tokens,"{""a"": [""1""], ""b"": [""1""], ""c"": [""1""], ""d"": [""1""]}",,tokens'),
         "billable_metrics row big_filter: filter has more than 3 properties",
     ),
+    "currency with more than four minor units": (
+        "currencies.csv",
+        _append("BTC,8"),
+        "currencies row BTC: minor_units must be between 0 and 4",
+    ),
+    "grant finer than its currency's minor units": (
+        "credit_grants.csv",
+        _append("g_gamma_half_yen,c_gamma_jpy,prepaid,100.5,,1,2026-02-15 00:00:00,"),
+        "credit_grants row g_gamma_half_yen: amount must be a whole number of JPY minor units",
+    ),
 }
 
 
@@ -121,7 +131,7 @@ def _broken_build(tmp_path: Path, seed: str, edit: Callable[[str], str], warehou
 
 
 # Two cases edit the same tier row; every other case can share one build, which then has to name
-# every broken row in its error (the check lists up to 20 problems).
+# every broken row in its error (the check lists every problem).
 SEPARATE_BUILDS = ("tier bounds do not increase",)
 
 

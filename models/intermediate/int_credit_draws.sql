@@ -1,6 +1,6 @@
 {#
-  Step 6 of SPEC §3: how much each credit grant draws on each invoice of its contract. One row per
-  grant x invoice (contract x billing period) from the grant's first period on.
+  Step 7 of contract §5.1: how much each credit grant draws on each invoice of its contract. One row
+  per grant x invoice (contract x billing period) from the grant's first period on.
 
   Grants in force at the period's last instant (starts_at < period_end, expires_at empty or >=
   period_end) draw in order (priority, earliest expires_at with empty last, earliest starts_at,
@@ -8,9 +8,10 @@
   applies to); a draw on a product-scoped grant uses up its products in product_id order, so a later
   grant on the same products sees only what is left. Balances carry from period to period.
 
-  The draws depend on each other in sequence, so they are computed by a recursive CTE that walks the
-  steps (period, grant) of each contract in order, keeping one balance per account: each grant's
-  balance, each product's and the invoice's remaining amount in the current period.
+  The draws depend on each other in sequence, so a recursive CTE (balances) walks the steps (period,
+  grant) of each contract in order, keeping one balance per account: each grant's balance, each
+  product's and the invoice's remaining amount in the current period. Everything a step needs that
+  does not depend on earlier steps is joined beforehand (step_accounts).
 #}
 with recursive
 
@@ -32,6 +33,42 @@ grant_products as (
 
 ),
 
+charges_rated as (
+
+    select * from {{ ref('int_charges_rated') }}
+
+),
+
+charge_adjustment_lines as (
+
+    select * from {{ ref('int_charge_adjustment_lines') }}
+
+),
+
+late_adjustment_lines as (
+
+    select * from {{ ref('int_late_adjustment_lines') }}
+
+),
+
+invoice_adjustment_lines as (
+
+    select * from {{ ref('int_invoice_adjustment_lines') }}
+
+),
+
+published_lines as (
+
+    {{ published_invoice_lines_or_empty() }}
+
+),
+
+published_invoice_ids as (
+
+    {{ published_invoice_ids_or_empty() }}
+
+),
+
 {# what each product and the whole invoice amount to before credits (steps 1 to 5 and late adjustments) #}
 product_lines as (
 
@@ -39,20 +76,20 @@ product_lines as (
         invoice_id,
         product_id,
         amount
-    from {{ ref('int_charges_rated') }}
+    from charges_rated
     union all
     select
         invoice_id,
         product_id,
         amount
-    from {{ ref('int_charge_adjustment_lines') }}
+    from charge_adjustment_lines
     union all
-    {# late-event adjustments come just before credits: credits may absorb them (SPEC §3 step 6) #}
+    {# late-event adjustments come just before credits: credits may absorb them (contract §5.1 steps 6 and 7) #}
     select
         invoice_id,
         product_id,
         amount
-    from {{ ref('int_late_adjustment_lines') }}
+    from late_adjustment_lines
 
 ),
 
@@ -66,26 +103,35 @@ invoice_lines_before_credits as (
     select
         invoice_id,
         amount
-    from {{ ref('int_invoice_adjustment_lines') }}
+    from invoice_adjustment_lines
 
 ),
 
 {# a published invoice keeps the credits it was published with, whatever a re-rating would draw now #}
-published_draws as (
+published_invoices as (
 
-    select
-        published_lines.invoice_id,
-        published_lines.grant_id,
-        -sum(published_lines.amount) as drawn_amount
-    from ({{ published_invoice_lines_or_empty() }}) as published_lines
-    where published_lines.line_type = 'credit'
-    group by published_lines.invoice_id, published_lines.grant_id
+    select distinct invoice_id
+    from published_invoice_ids
 
 ),
 
-published_invoices as (
+published_draws as (
 
-    {{ published_invoice_ids_or_empty() }}
+    select
+        invoice_id,
+        grant_id,
+        -sum(amount) as drawn_amount
+    from published_lines
+    where line_type = 'credit'
+    group by invoice_id, grant_id
+
+),
+
+{# a grant without products applies to the whole invoice #}
+grants_with_products as (
+
+    select distinct grant_id
+    from grant_products
 
 ),
 
@@ -103,10 +149,16 @@ grants_ranked as (
                 grants.grant_id
         ) as grant_rank,
         count(*) over (partition by grants.contract_id) as grant_count,
-        not exists (
-            select 1 from grant_products
-            where grant_products.grant_id = grants.grant_id
-        ) as is_whole_invoice
+        grants_with_products.grant_id is null as is_whole_invoice
+    from grants
+    left join grants_with_products
+        on grants.grant_id = grants_with_products.grant_id
+
+),
+
+contracts_with_grants as (
+
+    select distinct contract_id
     from grants
 
 ),
@@ -118,13 +170,12 @@ contract_periods as (
         row_number() over (partition by billing_periods.contract_id order by billing_periods.period_start)
             as period_index
     from billing_periods
-    where exists (
-        select 1 from grants
-        where grants.contract_id = billing_periods.contract_id
-    )
+    inner join contracts_with_grants
+        on billing_periods.contract_id = contracts_with_grants.contract_id
 
 ),
 
+{# one step per billing period and grant of a contract, numbered in drawing order #}
 steps as (
 
     select
@@ -135,20 +186,8 @@ steps as (
         grants_ranked.grant_id,
         grants_ranked.grant_rank,
         grants_ranked.is_whole_invoice,
-        exists(
-            select 1 from published_invoices
-            where published_invoices.invoice_id = contract_periods.invoice_id
-        ) as is_published,
-        coalesce(
-            (
-                select published_draws.drawn_amount
-                from published_draws
-                where
-                    published_draws.invoice_id = contract_periods.invoice_id
-                    and published_draws.grant_id = grants_ranked.grant_id
-            ),
-            0
-        ) as published_draw,
+        published_invoices.invoice_id is not null as is_published,
+        coalesce(published_draws.drawn_amount, 0) as published_draw,
         cast((contract_periods.period_index - 1) * grants_ranked.grant_count + grants_ranked.grant_rank as bigint)
             as step_number,
         coalesce(
@@ -159,6 +198,12 @@ steps as (
     from contract_periods
     inner join grants_ranked
         on contract_periods.contract_id = grants_ranked.contract_id
+    left join published_invoices
+        on contract_periods.invoice_id = published_invoices.invoice_id
+    left join published_draws
+        on
+            contract_periods.invoice_id = published_draws.invoice_id
+            and grants_ranked.grant_id = published_draws.grant_id
 
 ),
 
@@ -217,6 +262,53 @@ period_amounts as (
 
 ),
 
+account_keys as (
+
+    select distinct
+        contract_id,
+        account_type,
+        account_key
+    from accounts
+
+),
+
+{#
+  Each step's view of each account of its contract: whether the step's grant may draw on it (a
+  product the grant applies to), and whether it reopens at its period amount (products and the
+  invoice, on the first step of a period).
+#}
+step_accounts as (
+
+    select
+        steps.contract_id,
+        steps.step_number,
+        account_keys.account_type,
+        account_keys.account_key,
+        steps.grant_id as step_grant_id,
+        steps.is_in_force,
+        steps.is_whole_invoice,
+        steps.is_published,
+        steps.published_draw,
+        coalesce(account_keys.account_type = 'product' and grant_products.product_id is not null, false)
+            as is_in_scope,
+        account_keys.account_type in ('product', 'invoice') and steps.grant_rank = 1 as reopens_at_period_amount,
+        coalesce(period_amounts.amount, 0) as period_amount
+    from steps
+    inner join account_keys
+        on steps.contract_id = account_keys.contract_id
+    left join period_amounts
+        on
+            steps.invoice_id = period_amounts.invoice_id
+            and account_keys.account_type = period_amounts.account_type
+            and account_keys.account_key = period_amounts.account_key
+    left join grant_products
+        on
+            steps.grant_id = grant_products.grant_id
+            and account_keys.account_key = grant_products.product_id
+
+),
+
+{# step 0 holds the opening balances; step n applies the draw of each contract's n-th step #}
 balances as (
 
     select
@@ -230,91 +322,102 @@ balances as (
 
     union all
 
-    select
-        contract_id,
-        step_number,
-        account_type,
-        account_key,
-        cast(
-            case
-                when account_type = 'grant' and account_key = step_grant_id then opening - draw
-                when account_type = 'invoice' then opening - draw
-                when is_in_scope then opening - least(greatest(draw - in_scope_before, 0), greatest(opening, 0))
-                else opening
-            end as {{ exact_decimal_type() }}
-        ) as balance,
-        cast(draw as {{ exact_decimal_type() }}) as step_draw
-    from (
-        select
-            opened.*,
-            case
-                when opened.is_published then opened.published_draw
-                when not opened.is_in_force then 0
-                else greatest(
-                    least(
-                        max(case
-                            when opened.account_type = 'grant' and opened.account_key = opened.step_grant_id
-                                then opened.opening
-                        end) over (partition by opened.contract_id
-                        ),
-                        max(case when opened.account_type = 'invoice' then opened.opening end)
-                            over (partition by opened.contract_id),
-                        case
-                            when opened.is_whole_invoice
-                                then max(case when opened.account_type = 'invoice' then opened.opening end)
-                                    over (partition by opened.contract_id)
-                            else coalesce(
-                                sum(case when opened.is_in_scope then greatest(opened.opening, 0) end)
-                                    over (partition by opened.contract_id),
-                                0
-                            )
-                        end
-                    ),
-                    0
-                )
-            end as draw,
-            coalesce(
-                sum(case when opened.is_in_scope then greatest(opened.opening, 0) end) over (
-                    partition by opened.contract_id
-                    order by opened.account_type, opened.account_key
-                    rows between unbounded preceding and 1 preceding
-                ),
-                0
-            ) as in_scope_before
-        from (
+    (
+        with
+
+        {# every account of the contract as the next step finds it #}
+        opened as (
+
             select
                 balances.contract_id,
-                steps.step_number,
                 balances.account_type,
                 balances.account_key,
-                steps.grant_id as step_grant_id,
-                steps.is_in_force,
-                steps.is_whole_invoice,
-                steps.is_published,
-                steps.published_draw,
-                coalesce(balances.account_type = 'product' and grant_products.product_id is not null, false)
-                    as is_in_scope,
+                step_accounts.step_number,
+                step_accounts.step_grant_id,
+                step_accounts.is_in_force,
+                step_accounts.is_whole_invoice,
+                step_accounts.is_published,
+                step_accounts.published_draw,
+                step_accounts.is_in_scope,
                 case
-                    when balances.account_type in ('product', 'invoice') and steps.grant_rank = 1
-                        then coalesce(period_amounts.amount, 0)
+                    when step_accounts.reopens_at_period_amount then step_accounts.period_amount
                     else balances.balance
                 end as opening
             from balances
-            inner join steps
+            inner join step_accounts
                 on
-                    balances.contract_id = steps.contract_id
-                    and steps.step_number = balances.step_number + 1
-            left join period_amounts
-                on
-                    steps.invoice_id = period_amounts.invoice_id
-                    and balances.account_type = period_amounts.account_type
-                    and balances.account_key = period_amounts.account_key
-            left join grant_products
-                on
-                    steps.grant_id = grant_products.grant_id
-                    and balances.account_key = grant_products.product_id
-        ) as opened
-    ) as drawn
+                    balances.contract_id = step_accounts.contract_id
+                    and step_accounts.step_number = balances.step_number + 1
+                    and balances.account_type = step_accounts.account_type
+                    and balances.account_key = step_accounts.account_key
+
+        ),
+
+        {#
+          What the step's grant can reach: its balance, what is left of the invoice and of the products
+          it applies to; and, per product, what the in-scope products before it (product_id order) hold.
+        #}
+        reachable as (
+
+            select
+                opened.*,
+                max(case when account_type = 'grant' and account_key = step_grant_id then opening end)
+                    over (partition by contract_id) as grant_balance,
+                max(case when account_type = 'invoice' then opening end)
+                    over (partition by contract_id) as invoice_remaining,
+                coalesce(
+                    sum(case when is_in_scope then greatest(opening, 0) end) over (partition by contract_id),
+                    0
+                ) as in_scope_remaining,
+                coalesce(
+                    sum(case when is_in_scope then greatest(opening, 0) end) over (
+                        partition by contract_id
+                        order by account_type, account_key
+                        rows between unbounded preceding and 1 preceding
+                    ),
+                    0
+                ) as in_scope_before
+            from opened
+
+        ),
+
+        drawn as (
+
+            select
+                reachable.*,
+                case
+                    when is_published then published_draw
+                    when not is_in_force then 0
+                    else greatest(
+                        least(
+                            grant_balance,
+                            invoice_remaining,
+                            case when is_whole_invoice then invoice_remaining else in_scope_remaining end
+                        ),
+                        0
+                    )
+                end as draw
+            from reachable
+
+        )
+
+        {# the draw comes off the grant and the invoice, and off in-scope products in product_id order #}
+        select
+            contract_id,
+            step_number,
+            account_type,
+            account_key,
+            cast(
+                case
+                    when account_type = 'grant' and account_key = step_grant_id then opening - draw
+                    when account_type = 'invoice' then opening - draw
+                    when is_in_scope then opening - least(greatest(draw - in_scope_before, 0), greatest(opening, 0))
+                    else opening
+                end as {{ exact_decimal_type() }}
+            ) as balance,
+            cast(draw as {{ exact_decimal_type() }}) as step_draw
+        from drawn
+    )
 
 ),
 
