@@ -1,8 +1,10 @@
 {#
   Step 2 of a charge's period quantity: a latest-value metric keeps its last value (contract §4.1,
-  decision 16). For each price row x dimension group that has had events of a latest metric, every
-  later billing period of the contract without an event of the group gets the value of the last event
-  before the period.
+  decision 16). For each charge (product) x dimension group that has had events of a latest metric,
+  every later billing period of the contract without an event of the group, on any of the charge's
+  price rows, gets the value of the last event before the period, on the price row that priced that
+  event. Keyed by the charge, not the price row: after a price change the old row's last value must
+  not be billed beside the new row's.
 #}
 with
 
@@ -29,7 +31,6 @@ latest_groups as (
 
     select distinct
         contract_id,
-        price_id,
         product_id,
         metric_id,
         dimensions
@@ -44,6 +45,8 @@ latest_events as (
     select
         contract_id,
         price_id,
+        product_id,
+        metric_id,
         dimensions,
         latest_occurred_at as occurred_at,
         latest_event_id as event_id,
@@ -60,7 +63,6 @@ periods_without_events as (
         billing_periods.invoice_id,
         billing_periods.period_start,
         latest_groups.contract_id,
-        latest_groups.price_id,
         latest_groups.product_id,
         latest_groups.metric_id,
         latest_groups.dimensions
@@ -72,7 +74,8 @@ periods_without_events as (
         from quantities_from_events
         where
             quantities_from_events.invoice_id = billing_periods.invoice_id
-            and quantities_from_events.price_id = latest_groups.price_id
+            and quantities_from_events.product_id = latest_groups.product_id
+            and quantities_from_events.metric_id = latest_groups.metric_id
             and quantities_from_events.dimensions = latest_groups.dimensions
     )
 
@@ -84,21 +87,25 @@ earlier_events_ranked as (
     select
         periods_without_events.invoice_id,
         periods_without_events.contract_id,
-        periods_without_events.price_id,
+        latest_events.price_id,
         periods_without_events.product_id,
         periods_without_events.metric_id,
         periods_without_events.dimensions,
         latest_events.metric_value,
         row_number() over (
             partition by
-                periods_without_events.invoice_id, periods_without_events.price_id, periods_without_events.dimensions
+                periods_without_events.invoice_id,
+                periods_without_events.product_id,
+                periods_without_events.metric_id,
+                periods_without_events.dimensions
             order by latest_events.occurred_at desc, latest_events.event_id desc
         ) as recency_rank
     from periods_without_events
     inner join latest_events
         on
             periods_without_events.contract_id = latest_events.contract_id
-            and periods_without_events.price_id = latest_events.price_id
+            and periods_without_events.product_id = latest_events.product_id
+            and periods_without_events.metric_id = latest_events.metric_id
             and periods_without_events.dimensions = latest_events.dimensions
             and periods_without_events.period_start > latest_events.occurred_at
 
