@@ -3,7 +3,7 @@
 The rows are landed through the loader (JSON Lines, values kept as text) next to the contract scenario
 and built on DuckDB and Postgres. The run succeeds with the bad rows quarantined, nothing is lost
 (received = accepted + duplicates + quarantined per ingestion day), and each row's outcome is the one
-SPEC §2.1 gives.
+contract §2.2 gives.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Late events after publication are billed by delta rating on the next invoice (SPEC §5).
+"""Late events after publication are billed by delta rating on the next invoice (contract §7.3).
 
 Uses the contract scenario: c_alpha's March invoice is published with 500 small-model tokens on a
 graduated price (tier 1: up to 1000 at 0.002, then 0.001). A late event of 1000 tokens for March

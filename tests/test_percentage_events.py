@@ -1,4 +1,4 @@
-"""Percentage prices rate each event (SPEC §3), so they take the per-event path
+"""Percentage prices rate each event (contract §4), so they take the per-event path
 (int_percentage_usage_events) while everything else is rated from daily aggregates. The demo seeds
 have no percentage price; this test adds one to a copy of the project and checks the line by hand,
 after incremental runs and after a full refresh."""

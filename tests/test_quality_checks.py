@@ -530,7 +530,7 @@ def test_negative_invoice_totals_are_a_dbt_test(
 ) -> None:
     """A negative total_due was the GX check gx_invoice_negative_totals (allowed when credit or
     adjustment lines explained it); the blocking dbt test ``total_due >= 0`` on invoices is stricter and
-    holds it now: no invoice total is negative, explained or not (SPEC §6.1)."""
+    holds it now: no invoice total is negative, explained or not (contract §8)."""
     test = "expression_is_true_invoices_total_due__total_due_0"
     bad = good_data()
     bad["invoices"].rows[3]["total_due"] = D("-30.00")  # inv_4 has one 30.00 usage line and no credit

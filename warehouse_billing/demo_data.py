@@ -102,7 +102,7 @@ CREDIT_GRANTS: tuple[tuple[str, ...], ...] = (
     ("g_0005", "ct_0176", "promotional", "50000", "", "1", "2026-10-07 00:00:00", "2026-12-07 00:00:00"),
 )
 
-# What the warehouse is expected to make of each kind of generated row (SPEC §2.1).
+# What the warehouse is expected to make of each kind of generated row (contract §2.2).
 KIND_OUTCOMES = {
     "valid": "accepted",
     "late": "accepted",  # arrived 1-10 days after it occurred: inside the late-arrival window

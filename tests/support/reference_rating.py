@@ -1,7 +1,7 @@
 """An independent, plain-Python rating of one invoice, to check the SQL against.
 
 It shares no code with the dbt models: it reads the seed CSVs itself, takes the accepted events from
-the demo generator's own labels, and applies SPEC §3 with Python's Decimal. It covers what the demo's
+the demo generator's own labels, and applies contract §4 with Python's Decimal. It covers what the demo's
 rate cards use (unit, graduated, volume, package, recurring flat; count, sum, max, unique_count and
 latest metrics with one group_by key), nothing more.
 """

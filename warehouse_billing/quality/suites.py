@@ -92,7 +92,7 @@ def _window(context: QueryContext, params: Mapping[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Raw usage (SPEC §2.1). Bad rows are expected here (staging quarantines them), so the row-level
+# Raw usage (contract §2.2). Bad rows are expected here (staging quarantines them), so the row-level
 # rules hold for a share `mostly` of the recent rows: a sender that breaks shows up, one bad row does not.
 # ---------------------------------------------------------------------------------------------
 
@@ -106,7 +106,7 @@ def _raw_schema_expectations(params: Mapping[str, Any]) -> list[Expect]:
         Expect(
             "ExpectTableColumnsToMatchSet",
             {"column_set": list(RAW_COLUMNS), "exact_match": not params["allow_extra_columns"]},
-            "The landing contract of raw.usage_events (SPEC §2.1): a missing or renamed column means a "
+            "The landing contract of raw.usage_events (contract §2.2): a missing or renamed column means a "
             "loader changed.",
         ),
         Expect(
@@ -164,7 +164,7 @@ def _raw_timestamps_expectations(params: Mapping[str, Any]) -> list[Expect]:
                 "mostly": mostly,
             },
             "Hours from occurred_at to ingested_at: at most future_tolerance_hours in the future and "
-            "late_arrival_window_days late (SPEC §2.1 future_occurred_at / outside_late_window).",
+            "late_arrival_window_days late (contract §2.2 future_occurred_at / outside_late_window).",
         ),
     ]
 
@@ -243,7 +243,7 @@ def _rated_charges_expectations(params: Mapping[str, Any]) -> list[Expect]:
         Expect(
             "ExpectColumnValuesToBeBetween",
             {"column": "amount", "min_value": 0},
-            "Every pricing model gives a non-negative amount for a non-negative quantity (SPEC §3).",
+            "Every pricing model gives a non-negative amount for a non-negative quantity (contract §4).",
         ),
         Expect(
             "ExpectColumnValuesToNotBeNull",
@@ -285,7 +285,7 @@ def _invoice_lines_expectations(params: Mapping[str, Any]) -> list[Expect]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Invoices (SPEC §4).
+# Invoices (contract §6).
 # ---------------------------------------------------------------------------------------------
 
 

@@ -1,6 +1,6 @@
 {{ config(meta={'dagster': {'ref': {'name': 'invoices'}}}) }}
 {#
-  SPEC §4: total_due = subtotal - discount_total + commitment_true_up + adjustment_total
+  contract §6: total_due = subtotal - discount_total + commitment_true_up + adjustment_total
   - credits_applied = the sum of the invoice's lines. Returns every invoice where either equality fails.
 #}
 with
