@@ -1,7 +1,8 @@
 {#
-  The few places where DuckDB and Postgres need different SQL. Each macro dispatches by adapter
+  The few places where DuckDB, Postgres and Spark need different SQL. Each macro dispatches by adapter
   (dbt-utils style); the postgres variants rely on the helper functions created by
-  create_helper_functions() at the start of every run.
+  create_helper_functions() at the start of every run. On Spark a JSON value stays text, checked and
+  read with Spark 4's VARIANT functions.
 #}
 
 {% macro create_helper_functions() -%}
@@ -9,6 +10,28 @@
 {%- endmacro %}
 
 {% macro default__create_helper_functions() -%}
+    select 1
+{%- endmacro %}
+
+{#
+  Spark: the session settings exact money depends on (contract §5.1, decision 40), for the whole run.
+  dbt-spark sets spark.sql.ansi.enabled=false on every statement (it cannot be turned on), so a
+  decimal that overflows becomes NULL instead of raising: the not_null tests on invoice_lines.amount
+  and invoices.total_due turn that into a failed build, and publication waits.
+  - allowPrecisionLoss=false: decimal(38,10) * decimal(38,10) keeps scale 20 (Spark's default would
+    round the product to 6 decimal places to fit 38 digits).
+  - variant.allowDuplicateKeys: JSON with a repeated key is valid JSON (RFC 8259) on DuckDB and
+    Postgres too; the last value wins, as on Postgres.
+  - cteRecursionLevelLimit / RowLimit: the credit walk (int_credit_draws) recurses once per billing
+    period x grant of the longest contract, more than Spark's default limit of 100 levels.
+#}
+{% macro spark__create_helper_functions() -%}
+    {%- if execute -%}
+        {%- do run_query('set spark.sql.decimalOperations.allowPrecisionLoss = false') -%}
+        {%- do run_query('set spark.sql.variant.allowDuplicateKeys = true') -%}
+        {%- do run_query('set spark.sql.cteRecursionLevelLimit = -1') -%}
+        {%- do run_query('set spark.sql.cteRecursionRowLimit = -1') -%}
+    {%- endif -%}
     select 1
 {%- endmacro %}
 
@@ -64,9 +87,38 @@
     {{ target.schema }}.billing_try_json_object({{ text_expr }})
 {%- endmacro %}
 
+{#
+  Spark: the text itself, when it parses as strict JSON (try_parse_json refuses NaN, single quotes,
+  trailing commas) and is an object. A JSON value stays text on Spark and is parsed where a key is read
+  (spark_json_member): a VARIANT cast from text would be a JSON string, not the object, which is also
+  what a dbt unit test fixture gives. Spark's parser ignores text after the closing brace, which DuckDB
+  and Postgres refuse, hence the check on the last character.
+#}
+{% macro spark__json_object_or_null(text_expr) -%}
+    case
+        when rtrim({{ text_expr }}) like '%}'
+            and schema_of_variant(try_parse_json({{ text_expr }})) like 'OBJECT%'
+            then {{ text_expr }}
+    end
+{%- endmacro %}
+
 {# Text of one top-level key of a JSON object (null when missing); the key may be a column. #}
 {% macro json_get_text(json_expr, key_expr) -%}
+    {{ return(adapter.dispatch('json_get_text', 'warehouse_billing')(json_expr, key_expr)) }}
+{%- endmacro %}
+
+{% macro default__json_get_text(json_expr, key_expr) -%}
     ({{ json_expr }} ->> {{ key_expr }})
+{%- endmacro %}
+
+{# the key may be a column, and a JSON path cannot name every key ("a.b"): look it up in a map #}
+{% macro spark__json_get_text(json_expr, key_expr) -%}
+    variant_get({{ spark_json_member(json_expr, key_expr) }}, '$', 'string')
+{%- endmacro %}
+
+{# one member of a JSON object's text, as a VARIANT (null when missing) #}
+{% macro spark_json_member(json_text_expr, key_expr) -%}
+    try_element_at(cast(try_parse_json({{ json_text_expr }}) as map<string, variant>), {{ key_expr }})
 {%- endmacro %}
 
 {#
@@ -88,6 +140,15 @@
     case
         when jsonb_typeof({{ json_expr }} -> {{ key_expr }}) = 'number'
             then {{ target.schema }}.billing_try_decimal({{ json_expr }} ->> {{ key_expr }})
+    end
+{%- endmacro %}
+
+{# schema_of_variant names integers BIGINT, JSON numbers with a fraction DECIMAL(p,s) or DOUBLE #}
+{% macro spark__json_get_decimal(json_expr, key_expr) -%}
+    case
+        when schema_of_variant({{ spark_json_member(json_expr, key_expr) }}) in ('BIGINT', 'DOUBLE')
+            or schema_of_variant({{ spark_json_member(json_expr, key_expr) }}) like 'DECIMAL(%'
+            then try_variant_get({{ spark_json_member(json_expr, key_expr) }}, '$', 'decimal(38, 10)')
     end
 {%- endmacro %}
 
@@ -113,6 +174,11 @@
     {{ target.schema }}.billing_try_timestamp_utc({{ text_expr }})
 {%- endmacro %}
 
+{# the session time zone is UTC (profiles.yml), which text without an offset is read in #}
+{% macro spark__try_cast_timestamp_utc(text_expr) -%}
+    try_cast({{ text_expr }} as timestamp)
+{%- endmacro %}
+
 {% macro regex_full_match(text_expr, pattern_literal) -%}
     {{ return(adapter.dispatch('regex_full_match', 'warehouse_billing')(text_expr, pattern_literal)) }}
 {%- endmacro %}
@@ -123,6 +189,11 @@
 
 {% macro postgres__regex_full_match(text_expr, pattern_literal) -%}
     ({{ text_expr }} ~ ('^(' || {{ pattern_literal }} || ')$'))
+{%- endmacro %}
+
+{# Spark reads backslashes in string literals as escapes: double them to keep the pattern's own. #}
+{% macro spark__regex_full_match(text_expr, pattern_literal) -%}
+    ({{ text_expr }} rlike ('^(' || {{ pattern_literal | replace('\\', '\\\\') }} || ')$'))
 {%- endmacro %}
 
 {# Keys of a JSON object as rows, for reference data only (seeds are small). #}
@@ -138,11 +209,21 @@
     (select count(*) from jsonb_object_keys(cast({{ json_text_expr }} as jsonb)))
 {%- endmacro %}
 
-{# A text value as a JSON string literal, for building the dimensions column. #}
+{# spark: text of a JSON object that does not parse is null, not an error #}
+{% macro spark__json_object_keys_count(json_text_expr) -%}
+    size(map_keys(cast(try_parse_json({{ json_text_expr }}) as map<string, variant>)))
+{%- endmacro %}
+
+{#
+  A text value as a JSON string literal, for building the dimensions column: a backslash and a
+  double quote are escaped with a backslash. A backslash is written '\' in Spark's string literals
+  and '\' (plain) in DuckDB's and Postgres's.
+#}
 {% macro json_string_literal(text_expr) -%}
+    {%- set backslash = '\\\\' if target.type == 'spark' else '\\' -%}
     case
         when {{ text_expr }} is null then 'null'
-        else '"' || replace(replace({{ text_expr }}, '\\', '\\\\'), '"', '\\"') || '"'
+        else '"' || replace(replace({{ text_expr }}, '{{ backslash }}', '{{ backslash ~ backslash }}'), '"', '{{ backslash }}"') || '"'
     end
 {%- endmacro %}
 
@@ -161,6 +242,19 @@
             then ', ' || {{ json_string_literal(key_3) }} || ': ' || {{ json_string_literal(value_3) }} else '' end
         || '}'
     )
+{%- endmacro %}
+
+{# The texts of a group joined by a separator, in ascending order (dbt's listagg cannot order on Spark). #}
+{% macro sorted_text_agg(text_expr, separator_literal) -%}
+    {{ return(adapter.dispatch('sorted_text_agg', 'warehouse_billing')(text_expr, separator_literal)) }}
+{%- endmacro %}
+
+{% macro default__sorted_text_agg(text_expr, separator_literal) -%}
+    {{ dbt.listagg(text_expr, separator_literal, 'order by ' ~ text_expr) }}
+{%- endmacro %}
+
+{% macro spark__sorted_text_agg(text_expr, separator_literal) -%}
+    array_join(array_sort(collect_list({{ text_expr }})), {{ separator_literal }})
 {%- endmacro %}
 
 {#

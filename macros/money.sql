@@ -49,6 +49,27 @@
     (div(cast({{ numerator }} as numeric) * 10000000000, cast({{ denominator }} as numeric)) / 10000000000)
 {%- endmacro %}
 
+{#
+  Spark: n - (n mod (d / 10^10)) is the largest multiple of d / 10^10 not above n (toward zero), so
+  dividing it by d is exact and has at most 10 decimal places. The denominator is cast to
+  decimal(20, 10) so that the quotient's type keeps 28 integer digits (with allowPrecisionLoss off,
+  decimal(38, 10) / decimal(38, 10) would keep 14): limits d < 10^10, quotient < 10^18; beyond them
+  the run fails (ANSI mode) instead of losing digits.
+#}
+{% macro spark__divide_truncated(numerator, denominator) -%}
+    (
+        cast(
+            (
+                cast({{ numerator }} as decimal(38, 10))
+                - cast({{ numerator }} as decimal(38, 10))
+                % (cast({{ denominator }} as decimal(20, 10)) * cast(0.0000000001 as decimal(10, 10)))
+            )
+            / cast({{ denominator }} as decimal(20, 10))
+            as decimal(38, 10)
+        )
+    )
+{%- endmacro %}
+
 {# Whole packages for a non-negative quantity: ceil or floor of quantity / package_size, exactly. #}
 {% macro package_count(quantity, package_size, rounding) -%}
     (

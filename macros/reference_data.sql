@@ -41,7 +41,7 @@
         {%- endset -%}
         {%- do row_texts.append(row_text) -%}
     {%- endfor -%}
-    select md5({{ dbt.listagg('row_text', "'\n'", 'order by row_text') }}) as reference_fingerprint
+    select md5({{ sorted_text_agg('row_text', "'\n'") }}) as reference_fingerprint
     from (
         {{ row_texts | join("\n        union all\n") }}
     ) as reference_rows

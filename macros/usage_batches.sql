@@ -20,7 +20,7 @@
 {% macro raw_usage_batch() -%}
     {%- set batch_condition = in_incremental_batch('staged.ingested_at') if is_incremental() else '1 = 1' -%}
     {#- materialized: both branches read it, and it is small (only the groups with twins) -#}
-    with identical_raw_row_groups as materialized (
+    with identical_raw_row_groups as {{ cte_hint('materialized') }} (
         select
             staged.event_payload_hash,
             staged.ingested_at
@@ -58,6 +58,21 @@
             staged.event_payload_hash = twins.event_payload_hash
             and staged.ingested_at = twins.ingested_at
     where {{ batch_condition }}
+{%- endmacro %}
+
+{#
+  A CTE's planner hint, 'materialized' (compute once although read twice) or 'not materialized'
+  (inline it), on DuckDB and Postgres; Spark has no such hint and plans the CTE itself.
+#}
+{% macro cte_hint(hint) -%}
+    {{ return(adapter.dispatch('cte_hint', 'warehouse_billing')(hint)) }}
+{%- endmacro %}
+
+{% macro default__cte_hint(hint) -%}
+    {{ hint }}
+{%- endmacro %}
+
+{% macro spark__cte_hint(hint) -%}
 {%- endmacro %}
 
 {# The key of one raw row; occurrence_text is its number among identical rows, as text. #}
@@ -136,19 +151,30 @@
     cast('{{ text | string | replace("T", " ") | replace("Z", "") }}' as timestamp)
 {%- endmacro %}
 
-{# Rows of a JSON object of arrays, {"property": ["a", "b"]}, as (key, element text) pairs. #}
+{#
+  Rows of a JSON object of arrays, {"property": ["a", "b"]}, as (key, element) pairs: the end of a
+  FROM clause that starts with relation_alias. object_entry.key is the property, and the element is
+  read with json_element_text('array_element.value').
+#}
 {% macro json_object_of_arrays_rows(relation_alias, json_text_column) -%}
     {{ return(adapter.dispatch('json_object_of_arrays_rows', 'warehouse_billing')(relation_alias, json_text_column)) }}
 {%- endmacro %}
 
 {% macro duckdb__json_object_of_arrays_rows(relation_alias, json_text_column) -%}
-    json_each(cast({{ relation_alias }}.{{ json_text_column }} as json)) as object_entry,
-    json_each(object_entry.value) as array_element
+    cross join json_each(cast({{ relation_alias }}.{{ json_text_column }} as json)) as object_entry
+    cross join json_each(object_entry.value) as array_element
 {%- endmacro %}
 
 {% macro postgres__json_object_of_arrays_rows(relation_alias, json_text_column) -%}
-    lateral jsonb_each(cast({{ relation_alias }}.{{ json_text_column }} as jsonb)) as object_entry,
-    lateral jsonb_array_elements(object_entry.value) as array_element(value)
+    cross join lateral jsonb_each(cast({{ relation_alias }}.{{ json_text_column }} as jsonb)) as object_entry
+    cross join lateral jsonb_array_elements(object_entry.value) as array_element(value)
+{%- endmacro %}
+
+{% macro spark__json_object_of_arrays_rows(relation_alias, json_text_column) -%}
+    lateral view explode(
+        cast(parse_json({{ relation_alias }}.{{ json_text_column }}) as map<string, array<variant>>)
+    ) object_entry as key, value
+    lateral view explode(object_entry.value) array_element as value
 {%- endmacro %}
 
 {% macro json_element_text(json_expr) -%}
@@ -163,6 +189,10 @@
     ({{ json_expr }} #>> '{}')
 {%- endmacro %}
 
+{% macro spark__json_element_text(json_expr) -%}
+    variant_get({{ json_expr }}, '$', 'string')
+{%- endmacro %}
+
 {#
   The join condition of a raw row to the contract in force for its customer when it occurred
   (starts_at inclusive, ends_at exclusive). A customer's contracts never overlap (tested), so at most
@@ -172,4 +202,13 @@
     {{ row_alias }}.customer_id = {{ contracts_alias }}.customer_id
     and {{ row_alias }}.occurred_at >= {{ contracts_alias }}.starts_at
     and ({{ contracts_alias }}.ends_at is null or {{ row_alias }}.occurred_at < {{ contracts_alias }}.ends_at)
+{%- endmacro %}
+
+{#
+  Materialization of the models that replace rows by key (delete+insert). Spark tables without a
+  table format (Delta, Iceberg) cannot delete rows; until those models overwrite whole partitions
+  there, Spark rebuilds them whole on every run.
+#}
+{% macro row_level_incremental() -%}
+    {{ return('table' if target.type == 'spark' else 'incremental') }}
 {%- endmacro %}

@@ -1,6 +1,6 @@
 """Raw usage loader: appends JSON Lines, CSV or Parquet files to raw.usage_events.
 
-    python -m warehouse_billing.loader [--target duckdb|postgres] [--keep-ingested-at] FILE...
+    python -m warehouse_billing.loader [--target duckdb|postgres|spark] [--keep-ingested-at] FILE...
 
 The raw table is the system of record, so the loader never drops, fixes or retypes a value: everything
 is stored as text the way it arrived, and typing and validation happen in staging. A file that cannot be
@@ -16,6 +16,7 @@ import io
 import json
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -29,7 +30,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from warehouse_billing.warehouse import RAW_TABLE, check_target, connect, ensure_raw_table
+from warehouse_billing.warehouse import (
+    RAW_TABLE,
+    TARGETS,
+    check_target,
+    connect,
+    ensure_raw_table,
+    spark_session,
+)
 
 DATA_COLUMNS = ("event_id", "customer_id", "event_type", "occurred_at", "properties")
 RAW_COLUMNS = (*DATA_COLUMNS, "ingested_at")
@@ -463,11 +471,42 @@ def _copy_postgres(conn: Any, batches: Iterable[pa.Table], stamp: datetime | Non
     return rows
 
 
+def _insert_spark(session: Any, batches: Iterable[pa.Table], stamp: datetime | None) -> int:
+    """All or nothing without transactions: the file is read and checked whole into a Parquet file of
+    its own first (a bad row raises before Spark sees anything), then appended by one INSERT, whose
+    job commit makes its output files visible only when every task has succeeded."""
+    with tempfile.TemporaryDirectory(prefix="usage_events_load_") as staging:
+        staged = Path(staging) / "batch.parquet"
+        rows = 0
+        writer = None
+        try:
+            for batch in batches:
+                table = _stamped(batch, stamp).select(list(RAW_COLUMNS))
+                if writer is None:
+                    writer = pq.ParquetWriter(staged, table.schema)
+                writer.write_table(table)
+                rows += table.num_rows
+        finally:
+            if writer is not None:
+                writer.close()
+        if rows == 0:
+            return 0
+        columns = ", ".join(RAW_COLUMNS)
+        session.read.parquet(str(staged)).createOrReplaceTempView("usage_events_load")
+        try:
+            session.sql(f"insert into {RAW_TABLE} ({columns}) select {columns} from usage_events_load")
+        finally:
+            session.catalog.dropTempView("usage_events_load")
+    return rows
+
+
 def _load_one(conn: Any, target: str, path: Path, options: _ReadOptions, stamp: datetime | None) -> int:
     """Load one file in one transaction; any error rolls it back whole."""
     if not path.is_file():
         raise FileRejected("no such file")
     batches = _reader(path)(path, options)
+    if target == "spark":
+        return _insert_spark(conn, batches, stamp)
     write = _insert_duckdb if target == "duckdb" else _copy_postgres
     if target == "duckdb":
         conn.begin()  # psycopg2 opens its transaction implicitly
@@ -484,7 +523,12 @@ def _database_errors() -> tuple[type[Exception], ...]:
     import duckdb
     import psycopg2
 
-    return (duckdb.Error, psycopg2.Error)
+    errors: tuple[type[Exception], ...] = (duckdb.Error, psycopg2.Error)
+    try:
+        from pyspark.errors import PySparkException
+    except ImportError:  # pyspark is only needed on the spark target
+        return errors
+    return (*errors, PySparkException)
 
 
 def load_files(
@@ -509,7 +553,7 @@ def load_files(
         raise ValueError("give either keep_ingested_at or ingested_at, not both")
     database_errors = _database_errors()
     results: list[LoadResult] = []
-    conn = connect(target)
+    conn = spark_session() if target == "spark" else connect(target)
     try:
         ensure_raw_table(conn, target)
         for raw_path in paths:
@@ -531,7 +575,8 @@ def load_files(
                 result.note = "the file's ingested_at column was ignored (use --keep-ingested-at to keep it)"
             results.append(result)
     finally:
-        conn.close()
+        if target != "spark":  # the Spark session is the process's, shared with dbt
+            conn.close()
     return results
 
 
@@ -542,7 +587,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--target",
-        choices=("duckdb", "postgres"),
+        choices=TARGETS,
         default=os.environ.get("BILLING_TARGET") or "duckdb",
         help="warehouse to load into (default: $BILLING_TARGET or duckdb)",
     )

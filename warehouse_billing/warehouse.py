@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-TARGETS = ("duckdb", "postgres")
+TARGETS = ("duckdb", "postgres", "spark")
 DEFAULT_TARGET = "duckdb"
 
 RAW_SCHEMA = "raw"
@@ -26,6 +26,19 @@ create table if not exists raw.usage_events (
     properties text,
     ingested_at timestamp
 )
+"""
+
+
+# Spark has no `text` type, and its tables name a file format: Parquet, which every Spark reads.
+RAW_TABLE_DDL_SPARK = """
+create table if not exists raw.usage_events (
+    event_id string,
+    customer_id string,
+    event_type string,
+    occurred_at string,
+    properties string,
+    ingested_at timestamp
+) using parquet
 """
 
 
@@ -50,6 +63,41 @@ def postgres_settings() -> dict[str, Any]:
     }
 
 
+def spark_dir() -> str:
+    """Folder of the local Spark warehouse and its metastore (BILLING_SPARK_DIR, as profiles.yml reads it)."""
+    return os.environ.get("BILLING_SPARK_DIR") or "/tmp/warehouse_billing_spark"
+
+
+def spark_settings() -> dict[str, str]:
+    """The Spark session settings of the `spark` target in profiles.yml, for Python in the same process.
+
+    dbt-spark's session method calls SparkSession.builder.getOrCreate(): the first caller in a process
+    starts Spark with its settings and every later caller (dbt, the loader, a test) shares that session.
+    """
+    folder = spark_dir()
+    return {
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.warehouse.dir": f"{folder}/warehouse",
+        "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={folder}/metastore_db;create=true",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={folder}",
+        "spark.driver.memory": os.environ.get("BILLING_SPARK_DRIVER_MEMORY") or "4g",
+        "spark.sql.shuffle.partitions": os.environ.get("BILLING_SPARK_SHUFFLE_PARTITIONS") or "4",
+        "spark.ui.enabled": "false",
+    }
+
+
+def spark_session() -> Any:
+    """The process's Spark session (with Hive metastore support, as dbt-spark opens it)."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.enableHiveSupport()
+    for key, value in spark_settings().items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
 def check_target(target: str) -> str:
     """Return `target` if it is a supported warehouse, else raise ValueError."""
     if target not in TARGETS:
@@ -58,8 +106,13 @@ def check_target(target: str) -> str:
 
 
 def connect(target: str) -> Any:
-    """Open a DB-API connection to the DuckDB file or the Postgres database of the environment."""
+    """Open a DB-API connection to the DuckDB file or the Postgres database of the environment.
+
+    Spark has no DB-API connection here: its callers use spark_session().
+    """
     check_target(target)
+    if target == "spark":
+        raise ValueError("Spark is reached through spark_session(), not a DB-API connection")
     if target == "duckdb":
         import duckdb
 
@@ -79,8 +132,15 @@ def connect(target: str) -> Any:
 
 
 def ensure_raw_table(conn: Any, target: str) -> None:
-    """Create schema `raw` and table `raw.usage_events` if they do not exist yet (committed)."""
+    """Create schema `raw` and table `raw.usage_events` if they do not exist yet (committed).
+
+    On Spark `conn` is the Spark session.
+    """
     check_target(target)
+    if target == "spark":
+        conn.sql(f"create database if not exists {RAW_SCHEMA}")
+        conn.sql(RAW_TABLE_DDL_SPARK)
+        return
     if target == "duckdb":
         conn.execute(f"create schema if not exists {RAW_SCHEMA}")
         conn.execute(RAW_TABLE_DDL)

@@ -22,8 +22,8 @@ final as (
             partition by metrics.metric_id order by object_entry.key
         ) as filter_position,
         {{ json_element_text('array_element.value') }} as allowed_value
-    from metrics,
-        {{ json_object_of_arrays_rows('metrics', 'event_filter') }}
+    from metrics
+    {{ json_object_of_arrays_rows('metrics', 'event_filter') }}
 
 )
 

@@ -308,118 +308,12 @@ step_accounts as (
 
 ),
 
-{# step 0 holds the opening balances; step n applies the draw of each contract's n-th step #}
-balances as (
-
-    select
-        contract_id,
-        cast(0 as bigint) as step_number,
-        account_type,
-        account_key,
-        cast(opening_amount as {{ exact_decimal_type() }}) as balance,
-        cast(0 as {{ exact_decimal_type() }}) as step_draw
-    from accounts
-
-    union all
-
-    (
-        with
-
-        {# every account of the contract as the next step finds it #}
-        opened as (
-
-            select
-                balances.contract_id,
-                balances.account_type,
-                balances.account_key,
-                step_accounts.step_number,
-                step_accounts.step_grant_id,
-                step_accounts.is_in_force,
-                step_accounts.is_whole_invoice,
-                step_accounts.is_published,
-                step_accounts.published_draw,
-                step_accounts.is_in_scope,
-                case
-                    when step_accounts.reopens_at_period_amount then step_accounts.period_amount
-                    else balances.balance
-                end as opening
-            from balances
-            inner join step_accounts
-                on
-                    balances.contract_id = step_accounts.contract_id
-                    and step_accounts.step_number = balances.step_number + 1
-                    and balances.account_type = step_accounts.account_type
-                    and balances.account_key = step_accounts.account_key
-
-        ),
-
-        {#
-          What the step's grant can reach: its balance, what is left of the invoice and of the products
-          it applies to; and, per product, what the in-scope products before it (product_id order) hold.
-        #}
-        reachable as (
-
-            select
-                opened.*,
-                max(case when account_type = 'grant' and account_key = step_grant_id then opening end)
-                    over (partition by contract_id) as grant_balance,
-                max(case when account_type = 'invoice' then opening end)
-                    over (partition by contract_id) as invoice_remaining,
-                coalesce(
-                    sum(case when is_in_scope then greatest(opening, 0) end) over (partition by contract_id),
-                    0
-                ) as in_scope_remaining,
-                coalesce(
-                    sum(case when is_in_scope then greatest(opening, 0) end) over (
-                        partition by contract_id
-                        order by account_type, account_key
-                        rows between unbounded preceding and 1 preceding
-                    ),
-                    0
-                ) as in_scope_before
-            from opened
-
-        ),
-
-        drawn as (
-
-            select
-                reachable.*,
-                case
-                    when is_published then published_draw
-                    when not is_in_force then 0
-                    else greatest(
-                        least(
-                            grant_balance,
-                            invoice_remaining,
-                            case when is_whole_invoice then invoice_remaining else in_scope_remaining end
-                        ),
-                        0
-                    )
-                end as draw
-            from reachable
-
-        )
-
-        {# the draw comes off the grant and the invoice, and off in-scope products in product_id order #}
-        select
-            contract_id,
-            step_number,
-            account_type,
-            account_key,
-            cast(
-                case
-                    when account_type = 'grant' and account_key = step_grant_id then opening - draw
-                    when account_type = 'invoice' then opening - draw
-                    when is_in_scope then opening - least(greatest(draw - in_scope_before, 0), greatest(opening, 0))
-                    else opening
-                end as {{ exact_decimal_type() }}
-            ) as balance,
-            cast(draw as {{ exact_decimal_type() }}) as step_draw
-        from drawn
-    )
-
-),
+{#
+  balances: step 0 holds each account's opening balance; step n applies the draw of each contract's
+  n-th step. One row per contract x step x account (macros/credit_balance_walk.sql: the walk needs
+  window functions inside the recursion, which Spark does not allow, so Spark walks it differently).
+#}
+{{ credit_balance_walk() }},
 
 grant_steps as (
 

@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=row_level_incremental(),
         incremental_strategy='delete+insert',
         unique_key=['contract_id', 'usage_date'],
         indexes=postgres_indexes([['contract_id', 'usage_date']]),
@@ -66,7 +66,7 @@ not_accepted as (
   not materialized: latest_of_day reads only the rows of latest metrics, and the warehouse can then
   filter those while reading instead of keeping every row of this CTE for the second reader.
 #}
-event_metric_values as not materialized (
+event_metric_values as {{ cte_hint('not materialized') }} (
 
     select
         metric_values.event_id,

@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=row_level_incremental(),
         incremental_strategy='delete+insert',
         unique_key=['contract_id', 'usage_date'],
         indexes=postgres_indexes([['contract_id', 'usage_date']]),

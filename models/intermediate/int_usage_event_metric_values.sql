@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=row_level_incremental(),
         incremental_strategy='delete+insert',
         unique_key=['raw_row_key', 'metric_id'],
         indexes=postgres_indexes([['raw_row_key'], ['ingested_at']]),

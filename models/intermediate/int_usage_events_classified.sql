@@ -1,7 +1,7 @@
 -- depends_on: {{ ref('int_reference_data_errors') }}
 {{
     config(
-        materialized='incremental',
+        materialized=row_level_incremental(),
         incremental_strategy='delete+insert',
         unique_key='raw_row_key',
         indexes=postgres_indexes([['raw_row_key'], ['event_id'], ['ingested_at']]),

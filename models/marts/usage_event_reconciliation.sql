@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=row_level_incremental(),
         incremental_strategy='delete+insert',
         unique_key='ingestion_date',
         on_schema_change='append_new_columns',
