@@ -7,7 +7,7 @@ UV_VERSION := 0.13.9
 export BILLING_DUCKDB_PATH ?= $(CURDIR)/warehouse/billing.duckdb
 export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 
-.PHONY: setup demo test test-fast test-python test-pure test-unit lint postgres dagster-ui docs load bench clean
+.PHONY: java setup demo test test-fast test-python test-pure test-unit lint postgres dagster-ui docs load bench clean
 
 # Create the virtual environment from the pinned lock file (uv makes a re-run take about a second).
 $(BIN)/dbt: requirements.lock pyproject.toml
@@ -24,6 +24,15 @@ setup: $(BIN)/dbt
 demo: setup
 	@mkdir -p warehouse
 	$(BIN)/python -m warehouse_billing.demo
+
+# Spark (the spark target and its tests) needs Java 17: installed from Debian when missing, or a clear
+# message where that cannot be done (not root, no apt).
+java:
+	@java -version 2>&1 | grep -q 'version "17' \
+	  || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+	      && echo "==> installing Java 17 (openjdk-17-jre-headless)" \
+	      && apt-get install -y -qq openjdk-17-jre-headless >/dev/null) \
+	  || (echo "error: Spark needs Java 17: install openjdk-17-jre-headless (Debian/Ubuntu) or another JDK 17 and put its java on PATH" >&2; exit 1)
 
 # Make sure the local PostgreSQL server is up (the test suite needs it and fails without it).
 postgres:
@@ -44,7 +53,7 @@ lint: setup
 # (--dist loadgroup would spread files finer, but does not group at all with pytest 9.2: xdist issue 1386.)
 PYTEST_PARALLEL ?= -n 2 --dist loadfile --no-loadscope-reorder
 
-test-python: setup postgres
+test-python: setup postgres java
 	@echo "==> pytest (dbt builds on DuckDB and Postgres, dbt unit tests, loader, Dagster)"
 	$(BIN)/pytest -q $(PYTEST_PARALLEL) --durations=20
 

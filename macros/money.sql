@@ -50,21 +50,24 @@
 {%- endmacro %}
 
 {#
-  Spark: n - (n mod (d / 10^10)) is the largest multiple of d / 10^10 not above n (toward zero), so
-  dividing it by d is exact and has at most 10 decimal places. The denominator is cast to
-  decimal(20, 10) so that the quotient's type keeps 28 integer digits (with allowPrecisionLoss off,
-  decimal(38, 10) / decimal(38, 10) would keep 14): limits d < 10^10, quotient < 10^18; beyond them
-  the run fails (ANSI mode) instead of losing digits.
+  Spark, in integers as on DuckDB: n * 10^20 and d * 10^10 as decimal(38, 0) and decimal(20, 0);
+  their difference to the next lower multiple is the remainder (%, exact, signed like the dividend), so
+  the quotient of the multiple is an exact integer: n / d * 10^10 truncated toward zero. Spark types
+  decimal(38, 0) / decimal(20, 0) as decimal(38, 10), so that integer keeps 28 digits. Limits: n below
+  10^18 and d below 10^10 (a larger value makes the cast NULL, which the not_null tests on amounts
+  catch: dbt-spark runs with ANSI mode off).
 #}
 {% macro spark__divide_truncated(numerator, denominator) -%}
+    {%- set scaled_numerator -%}
+        cast(cast(cast({{ numerator }} as decimal(38, 10)) * 10000000000 as decimal(38, 0)) * 10000000000 as decimal(38, 0))
+    {%- endset -%}
+    {%- set scaled_denominator -%}
+        cast(cast({{ denominator }} as decimal(38, 10)) * 10000000000 as decimal(20, 0))
+    {%- endset -%}
     (
         cast(
-            (
-                cast({{ numerator }} as decimal(38, 10))
-                - cast({{ numerator }} as decimal(38, 10))
-                % (cast({{ denominator }} as decimal(20, 10)) * cast(0.0000000001 as decimal(10, 10)))
-            )
-            / cast({{ denominator }} as decimal(20, 10))
+            cast(({{ scaled_numerator }} - {{ scaled_numerator }} % {{ scaled_denominator }}) / {{ scaled_denominator }} as decimal(38, 0))
+            * cast(0.0000000001 as decimal(10, 10))
             as decimal(38, 10)
         )
     )

@@ -69,9 +69,28 @@
   Deletes nothing when the fingerprint is unchanged, and nothing on a full refresh or a first run.
 #}
 {% macro delete_rows_of_other_reference_data(fingerprint_query) -%}
+    {{ return(adapter.dispatch('delete_rows_of_other_reference_data', 'warehouse_billing')(fingerprint_query)) }}
+{%- endmacro %}
+
+{% macro default__delete_rows_of_other_reference_data(fingerprint_query) -%}
     {%- if is_incremental() -%}
         delete from {{ this }}
         where reference_fingerprint <> ({{ fingerprint_query }})
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#
+  Spark cannot delete rows: when rows of other reference data exist, the model's run (which then
+  rates everything) overwrites the whole table instead of only the partitions it writes (static
+  partition overwrite; dbt-spark sets dynamic mode before the pre-hooks of each partitioned model).
+#}
+{% macro spark__delete_rows_of_other_reference_data(fingerprint_query) -%}
+    {%- if is_incremental() and query_value_text(
+        "select count(*) from " ~ this ~ " where reference_fingerprint <> (" ~ fingerprint_query ~ ")", '0'
+    ) != '0' -%}
+        set spark.sql.sources.partitionOverwriteMode = STATIC
     {%- else -%}
         select 1
     {%- endif -%}

@@ -87,16 +87,31 @@
 {% macro in_incremental_batch(ingested_at_column, watermark_column='ingested_at') -%}
     {{ ingested_at_column }} >= {{ incremental_batch_start(watermark_column) }}
     {%- if var('ingested_from', none) and var('ingested_to', none) %}
-        and {{ ingested_at_column }} < {{ timestamp_literal(var('ingested_to')) }}
+        and {{ ingested_at_column }} < {{ incremental_batch_end() }}
     {%- endif %}
 {%- endmacro %}
 
-{# The first ingested_at of the batch, as a timestamp literal. #}
+{# The end (exclusive) of a window's batch: ingested_to, or the midnight after its last instant on Spark. #}
+{% macro incremental_batch_end() -%}
+    {%- if batches_are_whole_days() -%}
+        {%- set last_instant = dbt.dateadd('second', -1, timestamp_literal(var('ingested_to'))) -%}
+        {{ dbt.dateadd('day', 1, dbt.date_trunc('day', last_instant)) }}
+    {%- else -%}
+        {{ timestamp_literal(var('ingested_to')) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{# The first ingested_at of the batch, as a timestamp expression (midnight of its day on Spark). #}
 {% macro incremental_batch_start(watermark_column='ingested_at') -%}
     {%- if var('ingested_from', none) -%}
-        {{ timestamp_literal(var('ingested_from')) }}
+        {%- set start = timestamp_literal(var('ingested_from')) -%}
     {%- else -%}
-        {{ timestamp_literal(newest_ingested_at(this, watermark_column)) }}
+        {%- set start = timestamp_literal(newest_ingested_at(this, watermark_column)) -%}
+    {%- endif -%}
+    {%- if batches_are_whole_days() -%}
+        {{ dbt.date_trunc('day', start) }}
+    {%- else -%}
+        {{ start }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -205,10 +220,38 @@
 {%- endmacro %}
 
 {#
-  Materialization of the models that replace rows by key (delete+insert). Spark tables without a
-  table format (Delta, Iceberg) cannot delete rows; until those models overwrite whole partitions
-  there, Spark rebuilds them whole on every run.
+  How the incremental usage models replace what a run recomputes. DuckDB and Postgres delete the rows
+  of the recomputed keys and insert the new ones (delete+insert on unique_key). Spark tables without a
+  table format (Delta, Iceberg) cannot delete rows, so on Spark each such model is partitioned and a
+  run overwrites whole partitions (insert_overwrite, dynamic partition mode): its batch must then hold
+  every row of each partition it writes. The batches are whole days there (incremental_batch_start),
+  and the per-day models recompute whole days (recomputed_day_keys).
 #}
-{% macro row_level_incremental() -%}
-    {{ return('table' if target.type == 'spark' else 'incremental') }}
+{% macro replace_strategy() -%}
+    {{ return('insert_overwrite' if target.type == 'spark' else 'delete+insert') }}
+{%- endmacro %}
+
+{# partition_by for Spark (a column list), none elsewhere #}
+{% macro spark_partition_by(columns) -%}
+    {{ return(columns if target.type == 'spark' else none) }}
+{%- endmacro %}
+
+{% macro batches_are_whole_days() -%}
+    {{ return(target.type == 'spark') }}
+{%- endmacro %}
+
+{#
+  The key columns a per-day model recomputes for the days its batch touched: each touched
+  (contract, day) on DuckDB and Postgres; on Spark, where a day is a partition, every contract of a
+  touched day.
+#}
+{% macro recomputed_day_keys() -%}
+    {{ return(['usage_date'] if batches_are_whole_days() else ['contract_id', 'usage_date']) }}
+{%- endmacro %}
+
+{# left.key = right.key for each of the keys, joined with and #}
+{% macro join_on_keys(left_alias, right_alias, keys) -%}
+    {%- for key in keys %}
+        {{ 'and ' if not loop.first }}{{ left_alias }}.{{ key }} = {{ right_alias }}.{{ key }}
+    {%- endfor -%}
 {%- endmacro %}

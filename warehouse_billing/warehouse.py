@@ -82,7 +82,9 @@ def spark_settings() -> dict[str, str]:
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={folder}",
         "spark.driver.memory": os.environ.get("BILLING_SPARK_DRIVER_MEMORY") or "4g",
         "spark.sql.shuffle.partitions": os.environ.get("BILLING_SPARK_SHUFFLE_PARTITIONS") or "4",
+        "spark.sql.decimalOperations.allowPrecisionLoss": "false",
         "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
     }
 
 

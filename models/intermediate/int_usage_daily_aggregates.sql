@@ -1,7 +1,8 @@
 {{
     config(
-        materialized=row_level_incremental(),
-        incremental_strategy='delete+insert',
+        materialized='incremental',
+        incremental_strategy=replace_strategy(),
+        partition_by=spark_partition_by(['usage_date']),
         unique_key=['contract_id', 'usage_date'],
         indexes=postgres_indexes([['contract_id', 'usage_date']]),
     )
@@ -14,7 +15,8 @@
 
   Incremental: a run finds the (contract, day) pairs its batch of newly accepted events falls on and
   recomputes exactly those pairs from all their accepted events (delete+insert on contract_id,
-  usage_date). Events of a day are ingested no earlier than future_tolerance_hours before it, which
+  usage_date; on Spark every contract of those days, overwriting the days' partitions: see
+  replace_strategy in macros/usage_batches.sql). Events of a day are ingested no earlier than future_tolerance_hours before it, which
   bounds how far back the recomputation reads.
 
   Accepted usage is every metric value whose raw row the classification did not mark duplicate or
@@ -38,9 +40,7 @@ with
 {% if is_incremental() %}
     touched_days as (
 
-        select distinct
-            contract_id,
-            usage_date
+        select distinct {{ recomputed_day_keys() | join(', ') }}
         from {{ classified_relation }}
         where
             event_status = 'accepted'
@@ -87,9 +87,7 @@ event_metric_values as {{ cte_hint('not materialized') }} (
     from {{ ref('int_usage_event_metric_values') }} as metric_values
     {% if is_incremental() %}
         inner join touched_days
-            on
-                metric_values.contract_id = touched_days.contract_id
-                and metric_values.usage_date = touched_days.usage_date
+            on {{ join_on_keys('metric_values', 'touched_days', recomputed_day_keys()) }}
     {% endif %}
     left join not_accepted
         on metric_values.raw_row_key = not_accepted.raw_row_key

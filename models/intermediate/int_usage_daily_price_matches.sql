@@ -1,7 +1,8 @@
 {{
     config(
-        materialized=row_level_incremental(),
-        incremental_strategy='delete+insert',
+        materialized='incremental',
+        incremental_strategy=replace_strategy(),
+        partition_by=spark_partition_by(['usage_date']),
         unique_key=['contract_id', 'usage_date'],
         indexes=postgres_indexes([['contract_id', 'usage_date']]),
         pre_hook=[
@@ -48,9 +49,7 @@ with
 {% if is_incremental() and not rerate_everything %}
     days_to_rate as (
 
-        select distinct
-            contract_id,
-            usage_date
+        select distinct {{ recomputed_day_keys() | join(', ') }}
         from {{ ref('int_usage_daily_aggregates') }}
         where
             ({{ in_incremental_batch('newest_ingested_at', 'newest_ingested_at') }})
@@ -63,9 +62,7 @@ with
         select daily.*
         from {{ ref('int_usage_daily_aggregates') }} as daily
         inner join days_to_rate
-            on
-                daily.contract_id = days_to_rate.contract_id
-                and daily.usage_date = days_to_rate.usage_date
+            on {{ join_on_keys('daily', 'days_to_rate', recomputed_day_keys()) }}
 
     ),
 {% else %}

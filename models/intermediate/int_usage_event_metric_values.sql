@@ -1,7 +1,8 @@
 {{
     config(
-        materialized=row_level_incremental(),
-        incremental_strategy='delete+insert',
+        materialized='incremental',
+        incremental_strategy=replace_strategy(),
+        partition_by=spark_partition_by(['ingestion_date']),
         unique_key=['raw_row_key', 'metric_id'],
         indexes=postgres_indexes([['raw_row_key'], ['ingested_at']]),
     )
@@ -149,6 +150,7 @@ final as (
     select
         raw_row_key,
         ingested_at,
+        cast({{ dbt.date_trunc('day', 'ingested_at') }} as date) as ingestion_date,
         event_id,
         customer_id,
         contract_id,

@@ -1,8 +1,9 @@
 -- depends_on: {{ ref('int_reference_data_errors') }}
 {{
     config(
-        materialized=row_level_incremental(),
-        incremental_strategy='delete+insert',
+        materialized='incremental',
+        incremental_strategy=replace_strategy(),
+        partition_by=spark_partition_by(['ingestion_date']),
         unique_key='raw_row_key',
         indexes=postgres_indexes([['raw_row_key'], ['event_id'], ['ingested_at']]),
     )
@@ -179,6 +180,7 @@ final as (
         validated.occurred_at_raw,
         validated.properties_raw,
         validated.ingested_at,
+        cast({{ dbt.date_trunc('day', 'validated.ingested_at') }} as date) as ingestion_date,
         validated.occurred_at,
         cast({{ dbt.date_trunc('day', 'validated.occurred_at') }} as date) as usage_date,
         validated.event_payload_hash,

@@ -1,7 +1,8 @@
 {{
     config(
-        materialized=row_level_incremental(),
-        incremental_strategy='delete+insert',
+        materialized='incremental',
+        incremental_strategy=replace_strategy(),
+        partition_by=spark_partition_by(['ingestion_date']),
         unique_key='ingestion_date',
         on_schema_change='append_new_columns',
     )
