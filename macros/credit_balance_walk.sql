@@ -130,6 +130,8 @@ balances as (
   A step's accounts come as one array sorted by (account_type, account_key), the order the other walk
   uses, and the draw is computed from it with higher-order functions (aggregate, transform): the same
   rule, account for account. The map is exploded back into one row per account at the end.
+  Spark evaluates whatever the recursive step reads once per step, so all of a contract's steps travel
+  in its row (walk_steps, computed once) and the step reads only the row before it.
 #}
 {% macro spark__credit_balance_walk() %}
 step_account_arrays as (
@@ -137,47 +139,64 @@ step_account_arrays as (
     select
         contract_id,
         step_number,
-        step_grant_id,
-        is_in_force,
-        is_whole_invoice,
-        is_published,
-        published_draw,
-        array_sort(collect_list(named_struct(
-            'account_type', account_type,
-            'account_key', account_key,
-            'is_in_scope', is_in_scope,
-            'reopens_at_period_amount', reopens_at_period_amount,
-            'period_amount', cast(period_amount as {{ exact_decimal_type() }})
-        ))) as step_accounts
+        named_struct(
+            'step_number', step_number,
+            'step_grant_id', step_grant_id,
+            'is_in_force', is_in_force,
+            'is_whole_invoice', is_whole_invoice,
+            'is_published', is_published,
+            'published_draw', cast(published_draw as {{ exact_decimal_type() }}),
+            'step_accounts', array_sort(collect_list(named_struct(
+                'account_type', account_type,
+                'account_key', account_key,
+                'is_in_scope', is_in_scope,
+                'reopens_at_period_amount', reopens_at_period_amount,
+                'period_amount', cast(period_amount as {{ exact_decimal_type() }})
+            )))
+        ) as walk_step
     from step_accounts
     group by
         contract_id, step_number, step_grant_id, is_in_force, is_whole_invoice, is_published, published_draw
 
 ),
 
-balance_states as (
+{# steps are numbered 1, 2, ... per contract: step n is element n of the sorted array #}
+contract_walks as (
 
     select
         contract_id,
+        array_sort(collect_list(walk_step)) as walk_steps
+    from step_account_arrays
+    group by contract_id
+
+),
+
+balance_states as (
+
+    select
+        accounts.contract_id,
         cast(0 as bigint) as step_number,
         map_from_entries(collect_list(struct(
-            named_struct('account_type', account_type, 'account_key', account_key),
-            cast(opening_amount as {{ exact_decimal_type() }})
+            named_struct('account_type', accounts.account_type, 'account_key', accounts.account_key),
+            cast(accounts.opening_amount as {{ exact_decimal_type() }})
         ))) as balance_by_account,
-        cast(0 as {{ exact_decimal_type() }}) as step_draw
+        cast(0 as {{ exact_decimal_type() }}) as step_draw,
+        coalesce(first(contract_walks.walk_steps), array()) as walk_steps
     from accounts
-    group by contract_id
+    left join contract_walks
+        on accounts.contract_id = contract_walks.contract_id
+    group by accounts.contract_id
 
     union all
 
     select
         contract_id,
-        step_number,
+        step.step_number,
         map_from_entries(transform(opened, (account, position) -> struct(
             named_struct('account_type', account.account_type, 'account_key', account.account_key),
             cast(
                 case
-                    when account.account_type = 'grant' and account.account_key = step_grant_id
+                    when account.account_type = 'grant' and account.account_key = step.step_grant_id
                         then account.opening - draw
                     when account.account_type = 'invoice' then account.opening - draw
                     when account.is_in_scope then account.opening - least(
@@ -198,18 +217,19 @@ balance_states as (
                 end as {{ exact_decimal_type() }}
             )
         ))) as balance_by_account,
-        cast(draw as {{ exact_decimal_type() }}) as step_draw
+        cast(draw as {{ exact_decimal_type() }}) as step_draw,
+        walk_steps
     from (
         select
             reachable.*,
             case
-                when is_published then published_draw
-                when not is_in_force then 0
+                when step.is_published then step.published_draw
+                when not step.is_in_force then 0
                 else greatest(
                     least(
                         grant_balance,
                         invoice_remaining,
-                        case when is_whole_invoice then invoice_remaining else in_scope_remaining end
+                        case when step.is_whole_invoice then invoice_remaining else in_scope_remaining end
                     ),
                     0
                 )
@@ -220,7 +240,7 @@ balance_states as (
                 aggregate(
                     opened, cast(null as {{ exact_decimal_type() }}),
                     (found, account) -> case
-                        when account.account_type = 'grant' and account.account_key = step_grant_id
+                        when account.account_type = 'grant' and account.account_key = step.step_grant_id
                             then account.opening
                         else found
                     end
@@ -238,14 +258,10 @@ balance_states as (
                 ) as in_scope_remaining
             from (
                 select
-                    states.contract_id,
-                    step_arrays.step_number,
-                    step_arrays.step_grant_id,
-                    step_arrays.is_in_force,
-                    step_arrays.is_whole_invoice,
-                    step_arrays.is_published,
-                    step_arrays.published_draw,
-                    transform(step_arrays.step_accounts, account -> named_struct(
+                    next_step.contract_id,
+                    next_step.walk_steps,
+                    next_step.step,
+                    transform(next_step.step.step_accounts, account -> named_struct(
                         'account_type', account.account_type,
                         'account_key', account.account_key,
                         'is_in_scope', account.is_in_scope,
@@ -253,17 +269,21 @@ balance_states as (
                             case
                                 when account.reopens_at_period_amount then account.period_amount
                                 else try_element_at(
-                                    states.balance_by_account,
+                                    next_step.balance_by_account,
                                     named_struct('account_type', account.account_type, 'account_key', account.account_key)
                                 )
                             end as {{ exact_decimal_type() }}
                         )
                     )) as opened
-                from balance_states as states
-                inner join step_account_arrays as step_arrays
-                    on
-                        states.contract_id = step_arrays.contract_id
-                        and step_arrays.step_number = states.step_number + 1
+                from (
+                    select
+                        contract_id,
+                        walk_steps,
+                        balance_by_account,
+                        element_at(walk_steps, cast(step_number + 1 as int)) as step
+                    from balance_states
+                    where step_number < size(walk_steps)
+                ) as next_step
             ) as opened_step
         ) as reachable
     ) as drawn

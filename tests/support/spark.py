@@ -74,6 +74,10 @@ class SparkWarehouse:
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
 
+    def environment(self) -> Any:
+        """A context in which the loader and dbt address this warehouse."""
+        return _environment(self.env)
+
     @property
     def session(self) -> Any:
         from warehouse_billing.warehouse import spark_session
