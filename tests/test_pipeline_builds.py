@@ -35,8 +35,7 @@ def labelled_demo_rows() -> list[tuple[str, dict]]:
 
 def _build(warehouse: Warehouse, rows: list[dict]) -> Warehouse:
     land_rows(warehouse, rows)
-    warehouse.dbt("seed")
-    warehouse.dbt("build", "--exclude", "tag:publication")
+    warehouse.dbt("build", "--exclude", "tag:publication")  # seeds included
     return warehouse
 
 
@@ -155,12 +154,9 @@ def test_incremental_batches_equal_a_full_refresh(tmp_path: Path, labelled_demo_
         [r for r in rows if cut_1 <= r["ingested_at"] < cut_2],
         [r for r in rows if r["ingested_at"] >= cut_2],
     ]
-    land_rows(warehouse, batches[0])
-    warehouse.dbt("seed")
-    for index, batch in enumerate(batches):
-        if index:
-            land_rows(warehouse, batch)
-        warehouse.dbt("build", "--exclude", "tag:publication")
+    for batch in batches:
+        land_rows(warehouse, batch)
+        warehouse.dbt("build", "--exclude", "tag:publication")  # seeds included
     classified_query = (
         "select raw_row_key, event_status, quarantine_reason, is_conflicting_duplicate "
         "from {schema}.int_usage_events_classified order by raw_row_key"

@@ -68,9 +68,11 @@ def scenario_project(destination: Path) -> Path:
 
 
 def build_scenario(warehouse: Warehouse, project: Path, rows: list[dict], as_of: str = AS_OF) -> Warehouse:
-    """Land ``rows``, seed the scenario and build it (no publication, no dbt unit tests)."""
+    """Land ``rows``, seed the scenario and build it (no publication, no dbt unit tests).
+
+    One ``dbt build``: it loads the seeds before the models that read them (a ``dbt seed`` first
+    would only load them twice)."""
     land_rows(warehouse, rows)
-    warehouse.dbt("seed", as_of=as_of, project_dir=project)
     warehouse.dbt("build", "--exclude", "tag:publication", "test_type:unit", as_of=as_of, project_dir=project)
     return warehouse
 
