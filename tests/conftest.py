@@ -34,14 +34,17 @@ MANIFEST_LOCK = REPO_ROOT / "target" / ".pytest_manifest.lock"
 # The longest files first (from pytest --durations). `make test` hands whole files to the next free
 # xdist worker in collection order (--dist loadfile --no-loadscope-reorder): the long ones must start
 # early for both workers to finish together. Any other file follows in its usual order.
+# test_spark.py is the longest (a Spark session, minutes); in its alphabetical place it started last
+# and ran alone for about 7 minutes while the other worker sat idle.
 LONGEST_FILES = (
-    "test_incremental_windows.py",
+    "test_spark.py",
     "test_publication_job.py",
+    "test_incremental_windows.py",
     "test_pipeline_builds.py",
     "test_publication_guarantees.py",
+    "test_concurrency.py",
     "test_quality_checks.py",
     "test_late_events.py",
-    "test_concurrency.py",
 )
 
 
