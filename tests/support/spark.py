@@ -14,29 +14,13 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from decimal import Decimal
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from support.warehouse import DEMO_AS_OF, REPO_ROOT
+from support.warehouse import DEMO_AS_OF, REPO_ROOT, _environment, _normalize
 
 SPARK_SCHEMA = "analytics"
-
-
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 class DbtResult:
@@ -65,7 +49,9 @@ class SparkWarehouse:
 
     @property
     def env(self) -> dict[str, str]:
+        """The whole environment of a dbt or loader call on this warehouse."""
         return {
+            **os.environ,
             "BILLING_TARGET": "spark",
             "BILLING_SPARK_DIR": str(self.work_dir / "spark"),
             "BILLING_SPARK_SCHEMA": self.schema,
@@ -141,9 +127,3 @@ def _show_rows(outcome: Any) -> list[tuple] | None:
     if table is None:
         return None
     return [tuple(_normalize(value) for value in row) for row in table.rows]
-
-
-def _normalize(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return value.normalize() if value != 0 else Decimal(0)
-    return value

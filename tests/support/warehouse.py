@@ -287,14 +287,6 @@ def land_rows(warehouse: Warehouse, rows: Sequence[dict[str, Any]]) -> None:
     env_keys = {"BILLING_DUCKDB_PATH": warehouse.duckdb_path}
     if warehouse.pg_database:
         env_keys["BILLING_PG_DATABASE"] = warehouse.pg_database
-    saved = {key: os.environ.get(key) for key in env_keys}
-    os.environ.update(env_keys)
-    try:
+    with _environment({**os.environ, **env_keys}):
         results = load_files([path], target=warehouse.target, keep_ingested_at=True)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     assert all(result.ok for result in results), [result.error for result in results]
