@@ -6,6 +6,9 @@
 - `peak_tree_rss_mb`: the largest sum of VmRSS over the subprocess and all its descendants, sampled
   every 0.1 s from /proc (psutil is not installed). A Postgres server's backends are not descendants:
   their memory is the server's, see the Postgres settings in the report.
+- `cpu_s`: user + system CPU of the subprocess and its descendants: the kernel's count for the process and
+  the children it waited for, or, when larger, the sum of the last values sampled every 0.1 s from /proc
+  for the process and each descendant (Spark's JVM is a child that pyspark never waits for).
 - `peak_spill_mb`: the largest disk space taken by the files in `spill_dir` (DuckDB's temp_directory, where
   it spills above memory_limit), sampled every 0.1 s; 0 when the step did not spill or has no such directory.
 """
@@ -29,7 +32,7 @@ class StepResult:
     peak_rss_mb: float
     peak_tree_rss_mb: float
     stdout_path: str
-    cpu_s: float = 0.0          # user + system CPU of the subprocess and its waited-for children
+    cpu_s: float = 0.0          # user + system CPU of the subprocess and its descendants (sampled)
     foreign_cpu_s: float = 0.0  # CPU the rest of the machine used meanwhile (other jobs, a DB server)
     load_before: float = 0.0
     peak_spill_mb: float = 0.0
@@ -93,14 +96,24 @@ def directory_bytes(path: Path | None) -> int:
     return total
 
 
-def tree_rss_kb(root: int) -> int:
+def tree_pids(root: int) -> list[int]:
     children = _children_map()
-    total, stack = 0, [root]
+    found, stack = [], [root]
     while stack:
         pid = stack.pop()
-        total += _rss_kb(pid)
+        found.append(pid)
         stack.extend(children.get(pid, []))
-    return total
+    return found
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process so far (its own threads, not its children)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().decode(errors="replace").rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def machine_busy_s() -> float:
@@ -131,6 +144,8 @@ def run_step(name: str, command: list[str], env: dict[str, str], log_path: Path,
     peak_tree = 0
     peak_own = 0
     peak_spill = 0
+    descendant_cpu: dict[int, float] = {}
+    own_cpu_last = [0.0]  # last CPU seen of each descendant (a JVM that is never waited for)
     stop = threading.Event()
     load_before = os.getloadavg()[0]
     busy_before = machine_busy_s()
@@ -141,8 +156,12 @@ def run_step(name: str, command: list[str], env: dict[str, str], log_path: Path,
         def poll() -> None:
             nonlocal peak_tree, peak_own, peak_spill
             while not stop.is_set():
-                peak_tree = max(peak_tree, tree_rss_kb(process.pid))
+                pids = tree_pids(process.pid)
+                peak_tree = max(peak_tree, sum(_rss_kb(pid) for pid in pids))
+                for pid in pids[1:]:
+                    descendant_cpu[pid] = max(descendant_cpu.get(pid, 0.0), _cpu_s(pid))
                 peak_own = max(peak_own, _rss_kb(process.pid, "VmHWM:"))
+                own_cpu_last[0] = max(own_cpu_last[0], _cpu_s(process.pid))
                 peak_spill = max(peak_spill, directory_bytes(spill_dir))
                 stop.wait(0.1)
 
@@ -165,6 +184,9 @@ def run_step(name: str, command: list[str], env: dict[str, str], log_path: Path,
         process.returncode = os.waitstatus_to_exitcode(status)
     busy = machine_busy_s() - busy_before
     cpu = (rusage.ru_utime + rusage.ru_stime) if rusage else 0.0
+    # rusage counts the children the process waited for; Spark's JVM is not one of them. A waited child
+    # seen by the sampler would count twice, so the larger of the two views is kept.
+    cpu = max(cpu, own_cpu_last[0] + sum(descendant_cpu.values()))
     return StepResult(
         name=name,
         command=command,

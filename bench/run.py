@@ -134,9 +134,11 @@ class Project:
     """The dbt project copy of one size, on one warehouse."""
 
     def __init__(self, work: Path, project_dir: Path, target: str, memory_limit: str,
-                 duckdb_path: Path | None = None, pg_database: str | None = None) -> None:
+                 duckdb_path: Path | None = None, pg_database: str | None = None,
+                 spark_dir: Path | None = None, spark_driver_memory: str | None = None) -> None:
         self.work, self.project_dir, self.target = work, project_dir, target
         self.duckdb_path, self.pg_database = duckdb_path, pg_database
+        self.spark_dir, self.spark_driver_memory = spark_dir, spark_driver_memory
         self.memory_limit = memory_limit
         self.target_path = work / f"dbt_target_{target}"
         self.schema = "main" if target == "duckdb" else "analytics"
@@ -155,6 +157,11 @@ class Project:
             env["BILLING_DUCKDB_PATH"] = str(self.duckdb_path)
         if self.pg_database:
             env["BILLING_PG_DATABASE"] = self.pg_database
+        if self.spark_dir:
+            env["BILLING_SPARK_DIR"] = str(self.spark_dir)
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+        if self.spark_driver_memory:
+            env["BILLING_SPARK_DRIVER_MEMORY"] = self.spark_driver_memory
         return env
 
     def dbt(self, name: str, args: list[str], as_of: str, logs: Path) -> StepResult:
@@ -175,7 +182,18 @@ class Project:
         sql = PROJECT_TOTALS_SQL.format(schema=self.schema)
         if self.target == "duckdb":
             return duckdb_totals(self.duckdb_path, sql)
+        if self.target == "spark":
+            return self.spark_side("spark_totals", sql)
         return postgres_totals(self.pg_database, sql)
+
+    def spark_side(self, name: str, sql: str) -> Totals:
+        """Run a query in a Spark process of its own (after dbt has exited: Derby admits one process)."""
+        out = self.work / f"{name}.json"
+        command = [PYTHON, "-m", "bench.spark_step", "totals", "--sql", sql, "--out", str(out)]
+        done = subprocess.run(command, env=self.env, cwd=str(REPO), capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"{name} failed:\n{done.stderr[-3000:]}")
+        return totals_from_rows(json.loads(out.read_text()))
 
     def compiled_sql(self, model: str) -> str | None:
         found = list((self.target_path / "compiled").rglob(f"{model}.sql"))
@@ -335,6 +353,8 @@ class SizeRun:
             self.run_dataframes()
         if not self.args.no_postgres and (n <= 1_000_000 or (n <= 10_000_000 and self.args.postgres_10m)):
             self.run_postgres(project_dir)
+        if not self.args.no_spark and n <= self.args.spark_max_n:
+            self.run_spark(project_dir)
         return self.outcome()
 
     # (a), (a'), (b), (c)
@@ -369,7 +389,8 @@ class SizeRun:
                            gen.T0, self.logs)
         full.extra["waited_for_quiet_s"] = waited
         self.record("b_project_full", "(b) project full build (dbt run), DuckDB", full, self.history_rows)
-        self.checks.append(compare("project_full_duckdb", project.totals(), "floor_full_duckdb", floor_full))
+        self.project_full = project.totals()
+        self.checks.append(compare("project_full_duckdb", self.project_full, "floor_full_duckdb", floor_full))
         if self.args.profile:
             self.profile_duckdb(project, project_db, full, "full")
 
@@ -379,7 +400,8 @@ class SizeRun:
         inc.extra["waited_for_quiet_s"] = waited
         self.record("c_project_incremental", "(c) project incremental build (dbt run), DuckDB", inc,
                     self.new_day_rows)
-        self.checks.append(compare("project_incremental_duckdb", project.totals(),
+        self.project_inc = project.totals()
+        self.checks.append(compare("project_incremental_duckdb", self.project_inc,
                                    "floor_incremental_duckdb", self.floor_inc))
         if self.args.profile:
             self.profile_duckdb(project, project_db, inc, "incremental")
@@ -460,6 +482,51 @@ class SizeRun:
 
     floor_full = None
     floor_inc = None
+    project_full = None
+    project_inc = None
+
+    # (f)
+    def run_spark(self, project_dir: Path) -> None:
+        """The project on Spark in local mode (dbt-spark session method), on the data DuckDB billed."""
+        spark_dir = self.work / "spark"
+        shutil.rmtree(spark_dir, ignore_errors=True)
+        spark_dir.mkdir(parents=True)
+        history, new_day = gen.export_parquet(self.work / "gen.duckdb", self.work)
+        project = Project(self.work, project_dir, "spark", self.memory_limit, spark_dir=spark_dir,
+                          spark_driver_memory=self.args.spark_driver_memory)
+        env = project.env
+        try:
+            landed = self.measured("spark_land_history", [PYTHON, "-m", "bench.spark_step", "land", "--parquet",
+                                                          str(history)], env)
+            log(f"Spark: history landed in raw.usage_events ({landed.wall_s:.1f} s, not part of the build)")
+            seed = project.dbt("dbt_seed_spark", ["seed", "--full-refresh"], gen.T0, self.logs)
+            log(f"dbt seed on Spark: {seed.wall_s:.1f} s (not timed as part of the build)")
+            waited = wait_for_quiet(self.args.quiet_wait)
+            full = project.dbt("project_full_spark", ["run", "--full-refresh", "--exclude", "tag:publication"],
+                               gen.T0, self.logs)
+            full.extra["waited_for_quiet_s"] = waited
+            self.record("f_project_full_spark", "(f) project full build (dbt run), Spark local", full,
+                        self.history_rows)
+            spark_full = project.totals()
+            if self.project_full is not None:
+                self.checks.append(compare("project_full_spark", spark_full, "project_full_duckdb",
+                                           self.project_full))
+
+            self.measured("spark_land_new_day", [PYTHON, "-m", "bench.spark_step", "land", "--parquet",
+                                                 str(new_day)], env)
+            waited = wait_for_quiet(self.args.quiet_wait)
+            inc = project.dbt("project_incremental_spark", ["run", "--exclude", "tag:publication"], gen.T1,
+                              self.logs)
+            inc.extra["waited_for_quiet_s"] = waited
+            self.record("f_project_incremental_spark", "(f') project incremental build (dbt run), Spark local",
+                        inc, self.new_day_rows)
+            spark_inc = project.totals()
+            if self.project_inc is not None:
+                self.checks.append(compare("project_incremental_spark", spark_inc,
+                                           "project_incremental_duckdb", self.project_inc))
+        finally:
+            if not self.args.keep_work:
+                shutil.rmtree(spark_dir, ignore_errors=True)
 
     # (d)
     def run_postgres(self, project_dir: Path) -> None:
@@ -521,6 +588,8 @@ class SizeRun:
             "c_over_b": ratio("c_project_incremental", "b_project_full"),
             "c0_over_c": ratio("c0_project_noop", "c_project_incremental"),
             "pg_d_over_floor": ratio("d_project_full_postgres", "d_floor_full_postgres"),
+            "spark_f_over_b": ratio("f_project_full_spark", "b_project_full"),
+            "spark_f_inc_over_c": ratio("f_project_incremental_spark", "c_project_incremental"),
             "pandas_full_over_b": ratio("e_pandas_full", "b_project_full"),
             "pandas_inc_over_c": ratio("e_pandas_incremental", "c_project_incremental"),
             "polars_full_over_b": ratio("e_polars_full", "b_project_full"),
@@ -567,7 +636,7 @@ def machine() -> dict:
     except OSError:
         pass
     versions = {"python": platform.python_version(), "duckdb": duckdb.__version__}
-    for module in ("pandas", "pyarrow", "numpy"):
+    for module in ("pandas", "pyarrow", "numpy", "pyspark"):
         try:
             versions[module] = __import__(module).__version__
         except ImportError:
@@ -614,6 +683,7 @@ def table(report: dict) -> str:
             "d_floor_full_postgres": "floor_full_postgres", "d_project_full_postgres": "project_full_postgres",
             "e_pandas_full": "pandas_full", "e_pandas_incremental": "pandas_incremental",
             "e_polars_full": "polars_full", "e_polars_incremental": "polars_incremental",
+            "f_project_full_spark": "project_full_spark", "f_project_incremental_spark": "project_incremental_spark",
         }
         for key, step in run["steps"].items():
             checked = matches.get(names.get(key, ""), [])
@@ -677,6 +747,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres-10m", action="store_true", help="also run Postgres at 10M")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-dataframes", action="store_true")
+    parser.add_argument("--no-spark", action="store_true", help="leave out (f), the project on Spark local")
+    parser.add_argument("--spark-max-n", type=int, default=10_000_000,
+                        help="largest size built on Spark (default 10M)")
+    parser.add_argument("--spark-driver-memory", default=os.environ.get("BILLING_SPARK_DRIVER_MEMORY", "6g"),
+                        help="Spark driver memory in local mode (BILLING_SPARK_DRIVER_MEMORY)")
     parser.add_argument("--skip-duckdb", action="store_true", help="debugging: only dataframes/Postgres")
     parser.add_argument("--profile", action="store_true", help="EXPLAIN ANALYZE the heaviest models")
     parser.add_argument("--profile-models", type=int, default=3)
