@@ -45,9 +45,38 @@
     language plpgsql immutable as $fn$
     declare
         parsed jsonb;
+        key_count integer;
     begin
+        -- decision 46: the limits first (they cost nothing on texts of up to 1,000 bytes);
+        -- a run of 1,001 digits, written for Postgres's regex, whose counts stop at 255
+        if octet_length(value) > 1000 and (
+            length(value) > 50000
+            or length(value) - length(replace(replace(value, '[', ''), '{', '')) > 999
+            or value ~ '([0-9]{250}){4}[0-9]'
+        ) then
+            return null;
+        end if;
+        -- jsonb input is RFC 8259 and refuses \u0000 and unpaired surrogates
         parsed := value::jsonb;
-        return case when jsonb_typeof(parsed) = 'object' then parsed end;
+        if jsonb_typeof(parsed) is distinct from 'object' then
+            return null;
+        end if;
+        -- an exponent beyond +-1000, outside strings (jsonb takes up to about 1e131071)
+        if value ~ '[eE][+-]?0*[1-9][0-9]{3}'
+            and regexp_replace(value, '{{ json_string_token_pattern() }}', '""', 'g')
+            ~ '{{ json_large_exponent_pattern() }}'
+        then
+            return null;
+        end if;
+        -- jsonb keeps the last of repeated keys. A text with no more ':' than the object has keys
+        -- cannot repeat one; only other texts (nested objects, ':' inside strings) count the text's keys.
+        key_count := jsonb_array_length(jsonb_path_query_array(parsed, '$.*'));
+        if octet_length(value) - octet_length(replace(value, ':', '')) > key_count then
+            if (select count(*) from json_object_keys(value::json)) > key_count then
+                return null;
+            end if;
+        end if;
+        return parsed;
     exception when others then
         return null;
     end
@@ -70,14 +99,117 @@
     $fn$
 {%- endmacro %}
 
-{# A JSON value (json on DuckDB, jsonb on Postgres) when the text is a JSON object, else null. #}
+{#
+  One JSON grammar on every warehouse (decision 46): a properties text is a JSON object when it is
+  RFC 8259 JSON whose top-level value is an object, with three more refusals and the tightest
+  engine's limits:
+  - no top-level key twice (DuckDB reads the first value, Postgres and Spark the last);
+  - no \u0000 escape (Postgres jsonb cannot hold it) and no unpaired surrogate escape (Postgres
+    refuses it);
+  - at most 50,000 characters, at most 999 characters '[' or '{' (so at most 999 levels of nesting;
+    Spark's parser stops at 1,000), no run of more than 1,000 digits (Spark's limit for a number) and
+    no exponent beyond +-1000 (Postgres's numeric refuses exponents from about +131,000 or -16,000,
+    where DuckDB and Spark read a double; 1,000 stays inside that for any number the other limits let
+    through).
+  Each engine's own parser checks the structure; what a parser accepts beyond RFC 8259 is refused
+  before it parses: DuckDB (yyjson) takes NaN, Infinity and trailing commas, so its text must also
+  match json_token_pattern(); Spark's parser reads the first value and ignores what follows.
+#}
+
+{#
+  The texts made only of RFC 8259 tokens: JSON whitespace, punctuation, strings whose escapes are
+  valid (no \u0000, surrogates only in pairs) and that hold no raw control character, numbers,
+  true/false/null. A comma must be followed by the start of a value, which refuses trailing commas.
+  `possessive` gives the same language with possessive quantifiers, for Java's backtracking regex
+  (Spark), which would otherwise recurse once per token.
+#}
+{% macro json_token_pattern(possessive=false) -%}
+    {%- set q = '*+' if possessive else '*' -%}
+    {%- set hex = '[0-9a-fA-F]' -%}
+    {%- set unicode_escape = '\\\\u(?:[1-9a-cA-CeEfF]' ~ hex ~ '{3}|[dD][0-7]' ~ hex ~ '{2}|0[1-9a-fA-F]' ~ hex ~ '{2}'
+        ~ '|00[1-9a-fA-F]' ~ hex ~ '|000[1-9a-fA-F]|[dD][89abAB]' ~ hex ~ '{2}\\\\u[dD][c-fC-F]' ~ hex ~ '{2})' -%}
+    {%- set string = '"(?:[^"\\\\\\x00-\\x1f]|\\\\["\\\\/bfnrt]|' ~ unicode_escape ~ ')' ~ q ~ '"' -%}
+    {%- set number = '-?(?:0|[1-9][0-9]' ~ q ~ ')(?:\\.[0-9]+)?(?:[eE][+-]?[0-9]+)?' -%}
+    {%- set ws = '[ \\t\\n\\r]' ~ q -%}
+    {%- set value_start = '(?:' ~ string ~ '|' ~ number ~ '|true|false|null|[{\\[])' -%}
+    {%- set token = '(?:[{}\\[\\]:]|,' ~ ws ~ value_start ~ '|' ~ string ~ '|' ~ number ~ '|true|false|null)' -%}
+    {{- ws ~ '(?:' ~ token ~ ws ~ ')' ~ q -}}
+{%- endmacro %}
+
+{# strings of a JSON text (escapes included), to be blanked out before looking at its numbers #}
+{% macro json_string_token_pattern() -%}
+    "[^"\\]*(?:\\.[^"\\]*)*"
+{%- endmacro %}
+
+{# an exponent above 1000 in absolute value (decision 46) #}
+{% macro json_large_exponent_pattern() -%}
+    [eE][+-]?0*(?:[1-9][0-9]{4,}|[2-9][0-9]{3}|1[1-9][0-9]{2}|10[1-9][0-9]|100[1-9])
+{%- endmacro %}
+
+{# A JSON value (json on DuckDB, jsonb on Postgres) when the text is a JSON object (decision 46), else null. #}
 {% macro json_object_or_null(text_expr) -%}
     {{ return(adapter.dispatch('json_object_or_null', 'warehouse_billing')(text_expr)) }}
 {%- endmacro %}
 
+{#
+  The limits of decision 46 that need a look at the text (DuckDB and Spark; Postgres checks them in
+  billing_try_json_object): only a text of more than 1,000 characters can break the first two, and only
+  one with a four-digit exponent-like run the third, so a usual row pays two length() and one search.
+#}
+{% macro json_text_within_limits(text_expr) -%}
+    {%- set g = ", 'g'" if target.type != 'spark' else '' -%}
+    {%- set bs = '\\\\' if target.type == 'spark' else '\\' -%}
+    (
+        (
+            length({{ text_expr }}) <= 1000
+            or (
+                length({{ text_expr }}) - length(replace(replace({{ text_expr }}, '[', ''), '{', '')) <= 999
+                and not {{ regex_contains(text_expr, "'[0-9]{1000}[0-9]'") }}
+            )
+        )
+        and (
+            not {{ regex_contains(text_expr, "'[eE][+-]?0*[1-9][0-9]{3}'") }}
+            or not {{ regex_contains(
+                "regexp_replace(" ~ text_expr ~ ", '" ~ json_string_token_pattern() | replace('\\', bs) ~ "', '\"\"'" ~ g ~ ")",
+                "'" ~ json_large_exponent_pattern() ~ "'"
+            ) }}
+        )
+    )
+{%- endmacro %}
+
+{# the text holds a match of the pattern somewhere (not anchored) #}
+{% macro regex_contains(text_expr, pattern_literal) -%}
+    {{ return(adapter.dispatch('regex_contains', 'warehouse_billing')(text_expr, pattern_literal)) }}
+{%- endmacro %}
+
+{% macro default__regex_contains(text_expr, pattern_literal) -%}
+    regexp_matches({{ text_expr }}, {{ pattern_literal }})
+{%- endmacro %}
+
+{% macro postgres__regex_contains(text_expr, pattern_literal) -%}
+    ({{ text_expr }} ~ {{ pattern_literal }})
+{%- endmacro %}
+
+{% macro spark__regex_contains(text_expr, pattern_literal) -%}
+    ({{ text_expr }} rlike {{ pattern_literal | replace('\\', '\\\\') }})
+{%- endmacro %}
+
+{#
+  DuckDB: yyjson parses; the token pattern refuses what it accepts beyond RFC 8259 (NaN, Infinity,
+  trailing commas); json_keys lists a repeated key twice (the subquery computes the list once; it is
+  computed for every row, outside the case, hence try_cast).
+#}
 {% macro duckdb__json_object_or_null(text_expr) -%}
     case
-        when json_valid({{ text_expr }}) and json_type(cast({{ text_expr }} as json)) = 'OBJECT'
+        when length({{ text_expr }}) <= 50000
+            and json_valid({{ text_expr }})
+            and json_type(cast({{ text_expr }} as json)) = 'OBJECT'
+            and {{ regex_full_match(text_expr, "'" ~ json_token_pattern() ~ "'") }}
+            and {{ json_text_within_limits(text_expr) }}
+            and (
+                select list_unique(object_keys) = len(object_keys)
+                from (select json_keys(try_cast({{ text_expr }} as json)) as object_keys)
+            )
             then cast({{ text_expr }} as json)
     end
 {%- endmacro %}
@@ -88,16 +220,24 @@
 {%- endmacro %}
 
 {#
-  Spark: the text itself, when it parses as strict JSON (try_parse_json refuses NaN, single quotes,
-  trailing commas) and is an object. A JSON value stays text on Spark and is parsed where a key is read
-  (spark_json_member): a VARIANT cast from text would be a JSON string, not the object, which is also
-  what a dbt unit test fixture gives. Spark's parser ignores text after the closing brace, which DuckDB
-  and Postgres refuse, hence the check on the last character.
+  Spark: the text itself when it passes the same rules. A JSON value stays text on Spark and is parsed
+  where a key is read (spark_json_member): a VARIANT cast from text would be a JSON string, not the
+  object, which is also what a dbt unit test fixture gives. Spark's parser is RFC 8259 but reads the
+  first value and ignores what follows it, and accepts \u0000: the token pattern (possessive, see
+  json_token_pattern) refuses \u0000 and anything but tokens, and the text is parsed inside two
+  wrappers: what follows a first complete object starts with ',' (the array holds two values), ']'
+  (the object wrapper does not parse) or '}' (the array wrapper does not parse). json_object_keys
+  lists a repeated key twice, the map (spark.sql.variant.allowDuplicateKeys) once.
 #}
 {% macro spark__json_object_or_null(text_expr) -%}
     case
-        when rtrim({{ text_expr }}) like '%}'
-            and schema_of_variant(try_parse_json({{ text_expr }})) like 'OBJECT%'
+        when length({{ text_expr }}) <= 50000
+            and ({{ text_expr }} rlike {{ ("'^(?:" ~ json_token_pattern(possessive=true) ~ ")$'") | replace('\\', '\\\\') }})
+            and {{ json_text_within_limits(text_expr) }}
+            and json_array_length('[' || {{ text_expr }} || ']') = 1
+            and schema_of_variant(try_parse_json('{"k": ' || {{ text_expr }} || '}')) like 'OBJECT<k: OBJECT<%'
+            and size(json_object_keys({{ text_expr }}))
+            = size(map_keys(cast(try_parse_json({{ text_expr }}) as map<string, variant>)))
             then {{ text_expr }}
     end
 {%- endmacro %}

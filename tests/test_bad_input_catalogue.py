@@ -9,6 +9,8 @@ contract §2.2 gives.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import datetime
 
 import pytest
@@ -17,6 +19,7 @@ from support.warehouse import Warehouse
 
 pytestmark = pytest.mark.warehouse
 
+WAREHOUSES = ("duckdb", "postgres")
 INGESTED = datetime(2026, 3, 20, 12, 0)
 GOOD_TOKENS = '{"tokens": 5, "model": "small"}'
 
@@ -69,11 +72,114 @@ CATALOGUE = [
 ]
 
 
-@pytest.fixture(scope="module", params=["duckdb", "postgres"])
-def catalogue_build(request, tmp_path_factory: pytest.TempPathFactory):
-    work = tmp_path_factory.mktemp(f"catalogue_{request.param}")
-    with built_scenario(request.param, work, [row for row, _, _ in CATALOGUE]) as warehouse:
-        yield warehouse
+def _props(tokens: str = "5", model: str = '"small"', extra: str = "") -> str:
+    return '{"tokens": %s, "model": %s%s}' % (tokens, model, extra)
+
+
+# One JSON grammar on every warehouse (decision 46): RFC 8259, no repeated top-level key, no \u0000,
+# no unpaired surrogate, and the limits of the tightest engine. Each text below was probed on DuckDB,
+# Postgres and Spark; the comment says where the warehouses disagreed before decision 46.
+STRICT_JSON = [
+    # tokens only DuckDB's parser (yyjson) accepted: it billed them as invalid_value, Postgres refused the text
+    ("json-nan", _props("NaN"), "invalid_properties"),
+    ("json-infinity", _props("Infinity"), "invalid_properties"),
+    ("json-minus-infinity", _props("-Infinity"), "invalid_properties"),
+    ("json-lowercase-inf", _props("-inf"), "invalid_properties"),
+    ("json-trailing-comma", '{"tokens": 5, "model": "small",}', "invalid_properties"),
+    ("json-trailing-comma-in-array", _props(extra=', "a": [1, 2,]'), "invalid_properties"),
+    # DuckDB and Spark accepted \u0000, Postgres refused it
+    ("json-escaped-nul", _props(model='"sm\\u0000all"'), "invalid_properties"),
+    ("json-escaped-nul-nested", _props(extra=', "n": {"x": "\\u0000"}'), "invalid_properties"),
+    # every warehouse accepted a repeated key; DuckDB read the first value, Postgres and Spark the last
+    ("json-duplicate-value-key", '{"tokens": 1, "tokens": 2, "model": "small"}', "invalid_properties"),
+    ("json-duplicate-escaped-key", '{"tokens": 1, "tok\\u0065ns": 2, "model": "small"}', "invalid_properties"),
+    ("json-duplicate-dimension-key", _props(extra=', "model": "large"'), "invalid_properties"),
+    ("json-duplicate-other-key", _props(extra=', "x": 1, "x": 2'), "invalid_properties"),
+    # Spark's parser ignored text after the first value
+    ("json-two-objects", _props() + "{}", "invalid_properties"),
+    ("json-extra-brace", _props() + "}", "invalid_properties"),
+    ("json-text-then-brace", _props() + " x}", "invalid_properties"),
+    # limits: Spark's parser refuses more than 1,000 levels, a number of more than 1,000 digits and a key of
+    # more than 50,000 characters, Postgres 20,000 levels (stack depth); DuckDB took them all. The bounds
+    # of decision 46 sit inside every engine's: 1,000 brackets and 50,001 characters were accepted everywhere
+    ("json-999-levels", _props(extra=', "d": ' + "[" * 998 + "]" * 998), "accepted"),
+    ("json-1000-brackets", _props(extra=', "d": ' + "[" * 999 + "]" * 999), "invalid_properties"),
+    ("json-20000-levels", _props(extra=', "d": ' + "[" * 20000 + "]" * 20000), "invalid_properties"),
+    ("json-1000-digits", _props(extra=', "n": 1' + "0" * 999), "accepted"),
+    ("json-1001-digits", _props(extra=', "n": 1' + "0" * 1000), "invalid_properties"),
+    ("json-long-key", _props(extra=', "' + "k" * 50001 + '": 1'), "invalid_properties"),
+    ("json-50000-characters", _props(extra=', "s": "' + "x" * (50000 - len(_props(extra=', "s": ""'))) + '"'),
+     "accepted"),
+    ("json-50001-characters", _props(extra=', "s": "' + "x" * (50001 - len(_props(extra=', "s": ""'))) + '"'),
+     "invalid_properties"),
+    # Postgres's numeric refuses an exponent from about 131,072 (DuckDB and Spark read a double); decision 46
+    # stops at 1000, which Postgres took too
+    ("json-exponent-200000", _props(extra=', "n": 1e200000'), "invalid_properties"),
+    ("json-exponent-1001", _props(extra=', "n": 1e1001'), "invalid_properties"),
+    ("json-exponent-1000", _props("1e1000"), "invalid_value"),
+    ("json-exponent-like-string", _props(extra=', "note": "release e12345"'), "accepted"),
+    # Spark refused JSON whitespace after the object (its check trimmed spaces only)
+    ("json-whitespace-around", " \t\r\n" + _props() + " \n\t", "accepted"),
+    # every warehouse agreed already; kept so that a change of engine or version shows
+    ("json-plus-sign", _props("+1"), "invalid_properties"),
+    ("json-leading-zero", _props("01"), "invalid_properties"),
+    ("json-bare-fraction", _props(".5"), "invalid_properties"),
+    ("json-trailing-dot", _props("5."), "invalid_properties"),
+    ("json-hex", _props("0x10"), "invalid_properties"),
+    ("json-single-quoted-value", _props(model="'small'"), "invalid_properties"),
+    ("json-single-quoted-key", "{'tokens': 5, \"model\": \"small\"}", "invalid_properties"),
+    ("json-unquoted-key", '{tokens: 5, "model": "small"}', "invalid_properties"),
+    ("json-line-comment", '{"tokens": 5, // five\n "model": "small"}', "invalid_properties"),
+    ("json-block-comment", '{"tokens": /* five */ 5, "model": "small"}', "invalid_properties"),
+    ("json-raw-tab", _props(model='"sm\tall"'), "invalid_properties"),
+    ("json-raw-newline", _props(model='"sm\nall"'), "invalid_properties"),
+    ("json-raw-control", _props(model='"sm\x01all"'), "invalid_properties"),
+    ("json-escape-x", _props(model='"\\x41"'), "invalid_properties"),
+    ("json-escape-a", _props(model='"\\a"'), "invalid_properties"),
+    ("json-lone-high-surrogate", _props(extra=', "note": "\\ud800"'), "invalid_properties"),
+    ("json-lone-low-surrogate", _props(extra=', "note": "\\udc00"'), "invalid_properties"),
+    ("json-surrogate-pair", _props(extra=', "note": "\\ud83d\\ude00"'), "accepted"),
+    ("json-escaped-backslash-u0000", _props(extra=', "note": "\\\\u0000"'), "accepted"),
+    ("json-escaped-key", '{"tok\\u0065ns": 5, "model": "small"}', "accepted"),
+    ("json-nested-duplicate", _props(extra=', "n": {"a": 1, "a": 2}'), "accepted"),
+    ("json-delete-character", _props(extra=', "note": "a\x7fb"'), "accepted"),
+    ("json-exponent-value", _props("1.5E+3"), "accepted"),
+    ("json-negative-zero", _props("-0"), "accepted"),
+    ("json-byte-order-mark", "\ufeff" + _props(), "invalid_properties"),
+    ("json-vertical-tab", "\x0b" + _props(), "invalid_properties"),
+    ("json-form-feed", _props("\x0c5"), "invalid_properties"),
+    ("json-no-break-space", _props("\u00a05"), "invalid_properties"),
+    ("json-text-after", _props() + " x", "invalid_properties"),
+    ("json-uppercase-true", _props(model="TRUE"), "invalid_properties"),
+    ("json-empty-text", "", "invalid_properties"),
+    ("json-only-whitespace", " \n\t ", "invalid_properties"),
+    ("json-boolean-value", _props("true"), "invalid_value"),
+    ("json-object-value", _props("{}"), "invalid_value"),
+    ("json-null-value", _props("null"), "invalid_value"),
+]
+CATALOGUE += [
+    (_row(event_id, properties), "accepted", None) if outcome == "accepted"
+    else (_row(event_id, properties), "quarantined", outcome)
+    for event_id, properties, outcome in STRICT_JSON
+]
+
+
+
+@pytest.fixture(scope="module")
+def catalogue_builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Warehouse]]:
+    """The catalogue built once on each warehouse, both kept for the module (decision 46 compares them)."""
+    with ExitStack() as stack:
+        yield {
+            target: stack.enter_context(
+                built_scenario(target, tmp_path_factory.mktemp(f"catalogue_{target}"), [row for row, _, _ in CATALOGUE])
+            )
+            for target in WAREHOUSES
+        }
+
+
+@pytest.fixture(params=WAREHOUSES)
+def catalogue_build(request, catalogue_builds: dict[str, Warehouse]) -> Warehouse:
+    return catalogue_builds[request.param]
 
 
 def test_each_bad_row_gets_its_outcome(catalogue_build: Warehouse):
@@ -85,7 +191,11 @@ def test_each_bad_row_gets_its_outcome(catalogue_build: Warehouse):
         (row["event_id"], row["properties"], row["occurred_at"], status, reason)
         for row, status, reason in CATALOGUE
     )
-    assert Counter(rows) == expected
+    unexpected, missing = Counter(rows) - expected, expected - Counter(rows)
+    assert (unexpected, missing) == (Counter(), Counter()), "\n".join(
+        f"{'got' if side is unexpected else 'expected'}: {row[0]} {row[3]} {row[4]}"
+        for side in (unexpected, missing) for row in sorted(side, key=repr)
+    )
 
 
 def test_every_raw_row_is_accounted_for(catalogue_build: Warehouse):
@@ -100,3 +210,23 @@ def test_every_raw_row_is_accounted_for(catalogue_build: Warehouse):
     assert unmetered == 1
     quarantined_rows = catalogue_build.query("select count(*) from {schema}.quarantined_usage_events")[0][0]
     assert quarantined_rows == quarantined == sum(1 for _, status, _ in CATALOGUE if status == "quarantined")
+
+
+def test_every_warehouse_gives_each_row_the_same_outcome(catalogue_builds: dict[str, Warehouse]):
+    """The same raw row gets the same outcome on every warehouse, whatever odd text it holds (SPEC §6.1)."""
+    outcomes = {
+        target: sorted(
+            warehouse.query(
+                "select event_id, coalesce(properties_raw, ''), ingested_at, event_status, quarantine_reason "
+                "from {schema}.int_usage_events_classified"
+            ),
+            key=repr,
+        )
+        for target, warehouse in catalogue_builds.items()
+    }
+    duckdb_rows, postgres_rows = outcomes["duckdb"], outcomes["postgres"]
+    assert len(duckdb_rows) == len(postgres_rows) == len(CATALOGUE)
+    differing = [
+        (duck[0], duck[3:], pg[3:]) for duck, pg in zip(duckdb_rows, postgres_rows, strict=True) if duck != pg
+    ]
+    assert differing == [], "event_id, (status, reason) on DuckDB, on Postgres"

@@ -49,6 +49,17 @@ CASES = {
         _append('p_tokens_large_2,rc_usd,,tokens,Tokens,usage,tokens,unit,0.004,,,,,,,,,"{""model"": ""large""}",,,,,'),
         "prices row p_tokens_large: matches the same usage as p_tokens_large_2",
     ),
+    "dimensions that are not JSON": (
+        "prices.csv",
+        _append('p_tokens_typo,rc_usd,,tokens_typo,Tokens,usage,tokens,unit,0.004,,,,,,,,,"{model: large}",,,,,'),
+        "prices row p_tokens_typo: dimensions must be a JSON object whose keys are group_by keys of the metric",
+    ),
+    "dimensions with a repeated key": (
+        "prices.csv",
+        _append('p_tokens_twice,rc_usd,,tokens_twice,Tokens,usage,tokens,unit,0.004,,,,,,,,,'
+                '"{""model"": ""large"", ""model"": ""small""}",,,,,'),
+        "prices row p_tokens_twice: dimensions must be a JSON object whose keys are group_by keys of the metric",
+    ),
     "override of an unknown contract": (
         "price_overrides.csv",
         _append("c_nobody,calls,0.5,2026-01-01 00:00:00,"),

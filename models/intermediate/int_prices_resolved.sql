@@ -2,7 +2,8 @@
   Price rows made ready for matching: the dimension values a row asks for, read on its metric's
   group_by keys (null = any value), and its specificity (how many dimensions it pins). A row whose
   dimensions name a key that is not a group_by key of its metric would never match; the test
-  prices_dimensions_are_group_by_keys fails the build on it.
+  prices_dimensions_are_group_by_keys fails the build on it. Dimensions that are not a JSON object
+  (decision 46) read as none here, and int_reference_errors__prices reports the row.
 #}
 with
 
@@ -26,7 +27,7 @@ with_dimensions as (
         {{ json_get_text(json_object_or_null('prices.dimensions'), 'metrics.group_by_key_1') }} as dimension_value_1,
         {{ json_get_text(json_object_or_null('prices.dimensions'), 'metrics.group_by_key_2') }} as dimension_value_2,
         {{ json_get_text(json_object_or_null('prices.dimensions'), 'metrics.group_by_key_3') }} as dimension_value_3,
-        {{ json_object_keys_count('prices.dimensions') }} as dimension_key_count
+        {{ json_object_keys_count(json_object_or_null('prices.dimensions')) }} as dimension_key_count
     from prices
     left join metrics
         on prices.metric_id = metrics.metric_id
