@@ -88,19 +88,33 @@ def resolve_as_of(configured: str | None, run_created_at: datetime) -> str:
     return normalize_as_of(run_created_at.replace(microsecond=0).isoformat())
 
 
-def dbt_vars(as_of: str, *, publish: bool = False, window: TimeWindow | None = None) -> dict[str, Any]:
-    """The run's dbt vars; with a partition window, also the raw rows to re-process.
+def dbt_vars(
+    as_of: str, *, publish: bool = False, window: TimeWindow | None = None, approval_id: str | None = None
+) -> dict[str, Any]:
+    """The run's dbt vars; with a partition window, also the raw rows to re-process; with an approval
+    id (the publish step only), the approval the published models append from.
 
     Without a window ``ingested_from`` / ``ingested_to`` are left out (dbt's default, null: process
     everything newer than what the models hold)."""
-    return {"as_of": as_of, "publish": publish, **(window_vars(window) if window else {})}
+    return {
+        "as_of": as_of,
+        "publish": publish,
+        **(window_vars(window) if window else {}),
+        **({"publication_approval_id": approval_id} if approval_id else {}),
+    }
 
 
 def dbt_build_args(
-    as_of: str, *, publish: bool = False, window: TimeWindow | None = None, full_refresh: bool = False
+    as_of: str,
+    *,
+    publish: bool = False,
+    window: TimeWindow | None = None,
+    full_refresh: bool = False,
+    approval_id: str | None = None,
 ) -> list[str]:
     """``dbt build --vars ... [--full-refresh]``; dagster-dbt adds ``--select`` for the step's assets."""
-    args = ["build", "--vars", json.dumps(dbt_vars(as_of, publish=publish, window=window), sort_keys=True)]
+    run_vars = dbt_vars(as_of, publish=publish, window=window, approval_id=approval_id)
+    args = ["build", "--vars", json.dumps(run_vars, sort_keys=True)]
     return [*args, "--full-refresh"] if full_refresh else args
 
 

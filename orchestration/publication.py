@@ -23,9 +23,14 @@ billing models passed: the error-severity dbt tests and the blocking Great Expec
    results of this run (and of the runs it re-executes) and refuses to publish unless every
    blocking check (dbt and GX) was evaluated there and passed (see ``gate_problems``).
    That covers a publication step launched on its own (a UI selection, a re-execution).
+4. Only then does it record an approval (``dbt run-operation record_publication_approval``, one
+   row per ready invoice not yet published, under the run's id) and run the published models with
+   that approval id: they append approved invoices only, so a ``dbt run --vars '{publish: true}'``
+   outside this step appends nothing (macros/publication_approval.sql).
 """
 
 # No `from __future__ import annotations`: Dagster reads the step's config annotation at run time.
+import json
 from collections.abc import Iterable, Mapping, Sequence
 
 from dagster import (
@@ -46,6 +51,7 @@ from orchestration.dbt_assets import (
     BillingDbtTranslator,
     DbtRunConfig,
     dbt_build_args,
+    dbt_vars,
     run_as_of,
     run_window,
     window_text,
@@ -167,8 +173,19 @@ def build_publication_assets(project: DbtProject, gate_checks: Sequence[AssetChe
             f"All {len(gate_checks)} blocking checks passed; publishing as_of {as_of}, "
             f"{window_text(window, full_refresh=config.full_refresh)}"
         )
+        approval_id = context.run.run_id
+        approval_args = json.dumps({"approval_id": approval_id, "approved_by": f"dagster run {approval_id}"})
+        # the same vars as the build below, so that dbt parses the project once for both
+        publish_vars = dbt_vars(as_of, publish=True, window=window, approval_id=approval_id)
+        dbt.cli(
+            ["run-operation", "record_publication_approval", "--args", approval_args,
+             "--vars", json.dumps(publish_vars, sort_keys=True)],
+            manifest=project.manifest_path,
+        ).wait()
         # --full-refresh reaches dbt, which leaves the published_* tables alone (full_refresh: false).
-        args = dbt_build_args(as_of, publish=True, window=window, full_refresh=config.full_refresh)
+        args = dbt_build_args(
+            as_of, publish=True, window=window, full_refresh=config.full_refresh, approval_id=approval_id
+        )
         yield from dbt.cli(args, context=context).stream()
 
     return publication_dbt_models

@@ -8,6 +8,7 @@ is published once, with gap-free numbers.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -18,8 +19,10 @@ from support.warehouse import DBT_EXECUTABLE, REPO_ROOT, Warehouse, land_rows, p
 
 
 def _start(warehouse: Warehouse, project: Path, *args: str, publish: bool = False) -> subprocess.Popen:
+    run_vars = warehouse.approve_publication(as_of=AS_OF, project_dir=project) if publish else {
+        "as_of": AS_OF, "publish": False}
     command = [DBT_EXECUTABLE, *args, "--project-dir", str(project), "--profiles-dir", str(project),
-               "--vars", f'{{"as_of": "{AS_OF}", "publish": {str(publish).lower()}}}']
+               "--vars", json.dumps(run_vars)]
     return subprocess.Popen(command, env=warehouse.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

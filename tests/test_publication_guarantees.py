@@ -7,6 +7,7 @@ several moments of the publication step) must end with byte-identical published 
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -81,7 +82,9 @@ def test_a_later_full_refresh_appends_and_keeps_what_was_published(built, refere
     warehouse = _clone(built, tmp_path, "later")
     warehouse.dbt(*PUBLISH_SELECTION, as_of=AS_OF, project_dir=project, publish=True)
     later = "2026-05-03T00:00:00"
-    warehouse.dbt("run", "--full-refresh", as_of=later, project_dir=project, publish=True)
+    # as the publication job does it: the billing models first, then the approval and the published models
+    warehouse.dbt("run", "--full-refresh", "--exclude", "tag:publication", as_of=later, project_dir=project)
+    warehouse.dbt(*PUBLISH_SELECTION, "--full-refresh", as_of=later, project_dir=project, publish=True)
     invoices, lines = _published_state(warehouse)
     assert invoices[: len(reference[0])] == reference[0], "an earlier published invoice changed"
     assert len(invoices) > len(reference[0])
@@ -102,8 +105,9 @@ def test_a_publication_killed_at_any_moment_recovers_exactly(built, reference, t
                                                             kill_after_seconds: float):
     _, project = built
     warehouse = _clone(built, tmp_path, "killed")
+    publish_vars = warehouse.approve_publication(as_of=AS_OF, project_dir=project)
     command = [DBT_EXECUTABLE, *PUBLISH_SELECTION, "--project-dir", str(project), "--profiles-dir", str(project),
-               "--vars", f'{{"as_of": "{AS_OF}", "publish": true}}']
+               "--vars", json.dumps(publish_vars)]
     process = subprocess.Popen(command, env=warehouse.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(kill_after_seconds)
     if process.poll() is None:
@@ -112,3 +116,24 @@ def test_a_publication_killed_at_any_moment_recovers_exactly(built, reference, t
     warehouse.dbt(*PUBLISH_SELECTION, as_of=AS_OF, project_dir=project, publish=True)
     assert _published_state(warehouse) == reference
     _assert_invariants(warehouse)
+
+
+def test_a_bare_dbt_publish_run_outside_the_gate_publishes_nothing_and_says_why(built, tmp_path: Path):
+    """SPEC 6.1: only invoices the gated step approved, in the same run, are published."""
+    _, project = built
+    warehouse = _clone(built, tmp_path, "bare")
+    bare = warehouse.dbt(*PUBLISH_SELECTION, as_of=AS_OF, project_dir=project, publish=True, approve=False)
+    assert "no publication_approval_id was given" in bare.stdout
+    # an approval id that approved nothing, and an approval recorded at another clock, publish nothing
+    warehouse.dbt(*PUBLISH_SELECTION, as_of=AS_OF, project_dir=project, publish=True, approve=False,
+                  extra_vars={"publication_approval_id": "made_up"})
+    earlier = warehouse.approve_publication(as_of=AS_OF, project_dir=project, approval_id="earlier")
+    assert warehouse.query("select count(*) from {schema}.publication_approvals")[0][0] == 10
+    warehouse.dbt(*PUBLISH_SELECTION, as_of="2026-05-03T00:00:00", project_dir=project, publish=True,
+                  approve=False, extra_vars={"publication_approval_id": earlier["publication_approval_id"]})
+    assert warehouse.query("select count(*) from {schema}.published_invoices")[0][0] == 0
+    assert warehouse.query("select count(*) from {schema}.published_invoice_lines")[0][0] == 0
+    # the approval, used as the gated step uses it, publishes the ten ready invoices
+    warehouse.dbt(*PUBLISH_SELECTION, as_of=AS_OF, project_dir=project, publish=True, approve=False,
+                  extra_vars={"publication_approval_id": earlier["publication_approval_id"]})
+    assert warehouse.query("select count(*) from {schema}.published_invoices")[0][0] == 10

@@ -57,6 +57,12 @@ invoice_adjustment_lines as (
 
 ),
 
+balance_applied_lines as (
+
+    select * from {{ ref('int_balance_applied_lines') }}
+
+),
+
 published_lines as (
 
     {{ published_invoice_lines_or_empty() }}
@@ -104,6 +110,12 @@ invoice_lines_before_credits as (
         invoice_id,
         amount
     from invoice_adjustment_lines
+    union all
+    {# a balance carried from an earlier invoice is drawn first, before credits (SPEC 6.1) #}
+    select
+        invoice_id,
+        amount
+    from balance_applied_lines
 
 ),
 

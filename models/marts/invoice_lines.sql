@@ -2,8 +2,9 @@
   Every line of every invoice, draft or ready: one row per invoice x line. Lines follow contract §5.1's
   order of calculation: usage and recurring charges (steps 1-2), per-charge override, discount,
   minimum and maximum lines (step 3), invoice discounts and the commitment true-up (steps 4-5),
-  late-event adjustments of published invoices (step 6, contract §7.3), then credits (step 7). Each
-  adjustment is a line of its own, so an invoice explains itself.
+  late-event adjustments of published invoices (step 6, contract §7.3), a balance carried from an
+  earlier invoice, then credits (step 7), and last a balance carried to the next invoice when the
+  lines sum below zero (SPEC 6.1). Each adjustment is a line of its own, so an invoice explains itself.
 #}
 with
 
@@ -51,7 +52,13 @@ credit_draws as (
 
 ),
 
-all_lines as (
+balance_applied as (
+
+    select * from {{ ref('int_balance_applied_lines') }}
+
+),
+
+lines_before_balance_carried as (
 
     select
         invoice_line_id,
@@ -166,6 +173,74 @@ all_lines as (
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_line_id,
         credit_draws.grant_rank as line_sequence
     from credit_draws
+
+    union all
+
+    select
+        invoice_line_id,
+        invoice_id,
+        line_type,
+        cast(null as {{ dbt.type_string() }}) as price_id,
+        cast(null as {{ dbt.type_string() }}) as product_id,
+        cast(null as {{ dbt.type_string() }}) as product_name,
+        cast(null as {{ dbt.type_string() }}) as metric_id,
+        cast(null as {{ dbt.type_string() }}) as pricing_model,
+        '{}' as dimensions,
+        cast(null as {{ exact_decimal_type() }}) as quantity,
+        0 as event_count,
+        cast(null as {{ exact_decimal_type() }}) as unit_price,
+        amount,
+        cast(null as {{ dbt.type_string() }}) as discount_id,
+        cast(null as {{ dbt.type_string() }}) as grant_id,
+        carried_from_invoice_id as adjusts_invoice_id,
+        carried_from_line_id as adjusts_invoice_line_id,
+        0 as line_sequence
+    from balance_applied
+
+),
+
+{#
+  A negative remainder never reaches the customer as a negative total (SPEC 6.1): a `balance_carried`
+  line brings the invoice to 0, and once published the amount is drawn first on the next invoice
+  (int_balance_applied_lines).
+#}
+invoice_sums as (
+
+    select
+        invoice_id,
+        sum(amount) as total_before_balance_carried
+    from lines_before_balance_carried
+    group by invoice_id
+
+),
+
+all_lines as (
+
+    select * from lines_before_balance_carried
+
+    union all
+
+    select
+        {{ dbt.hash("invoice_id || '|balance_carried'") }} as invoice_line_id,
+        invoice_id,
+        'balance_carried' as line_type,
+        cast(null as {{ dbt.type_string() }}) as price_id,
+        cast(null as {{ dbt.type_string() }}) as product_id,
+        cast(null as {{ dbt.type_string() }}) as product_name,
+        cast(null as {{ dbt.type_string() }}) as metric_id,
+        cast(null as {{ dbt.type_string() }}) as pricing_model,
+        '{}' as dimensions,
+        cast(null as {{ exact_decimal_type() }}) as quantity,
+        0 as event_count,
+        cast(null as {{ exact_decimal_type() }}) as unit_price,
+        -total_before_balance_carried as amount,
+        cast(null as {{ dbt.type_string() }}) as discount_id,
+        cast(null as {{ dbt.type_string() }}) as grant_id,
+        cast(null as {{ dbt.type_string() }}) as adjusts_invoice_id,
+        cast(null as {{ dbt.type_string() }}) as adjusts_invoice_line_id,
+        0 as line_sequence
+    from invoice_sums
+    where total_before_balance_carried < 0
 
 ),
 

@@ -9,9 +9,11 @@
     )
 }}
 {#
-  The invoices finance has sent: append-only, written only by the publication step (the Dagster
-  invoice publication job runs this model with var publish = true after every blocking check passed).
-  Any other run, full refreshes included, appends nothing and never rebuilds the table
+  The invoices finance has sent: append-only, written only by the publication step. The Dagster
+  invoice publication job's gated step records an approval of the ready invoices once every blocking
+  check passed, then runs this model with vars publish = true and publication_approval_id: only
+  approved invoices are appended (macros/publication_approval.sql). Any other run, full refreshes and
+  a bare `dbt run --vars '{publish: true}'` included, appends nothing and never rebuilds the table
   (full_refresh = false). Invoice numbers continue the sequence without gaps, in publication order.
 #}
 with
@@ -20,6 +22,13 @@ ready_invoices as (
 
     select * from {{ ref('invoices') }}
     where status = 'ready'
+
+),
+
+{# held by a per-invoice check (the approval leaves them out too) #}
+held_invoices as (
+
+    select distinct invoice_id from {{ ref('invoice_holds') }}
 
 ),
 
@@ -55,11 +64,16 @@ to_publish as (
     select ready_invoices.*
     from ready_invoices
     where
-        {{ 'true' if var('publish', false) else 'false' }}
+        {{ approved_for_publication('ready_invoices.invoice_id') }}
         and not exists (
             select 1
             from already_published
             where already_published.invoice_id = ready_invoices.invoice_id
+        )
+        and not exists (
+            select 1
+            from held_invoices
+            where held_invoices.invoice_id = ready_invoices.invoice_id
         )
 
 ),

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from support.warehouse import DEMO_AS_OF, REPO_ROOT, _environment, _normalize
+from support.warehouse import DEMO_AS_OF, REPO_ROOT, TEST_APPROVAL_ID, _environment, _normalize
 
 SPARK_SCHEMA = "analytics"
 
@@ -72,11 +72,17 @@ class SparkWarehouse:
             return spark_session()
 
     def dbt(self, *args: str, as_of: str = DEMO_AS_OF, check: bool = True,
-            project_dir: Path = REPO_ROOT, publish: bool = False,
+            project_dir: Path = REPO_ROOT, publish: bool = False, approve: bool = True,
             extra_vars: dict[str, Any] | None = None) -> DbtResult:
         """Run one dbt command in this process; with check, fail the test with what dbt reported."""
         from dbt.cli.main import dbtRunner
 
+        if publish and approve and args[0] in ("build", "run"):
+            # what the gated publication step does first: approve the ready invoices
+            extra_vars = {"publication_approval_id": TEST_APPROVAL_ID, **(extra_vars or {})}
+            self.dbt("run-operation", "record_publication_approval", "--args",
+                     json.dumps({"approval_id": extra_vars["publication_approval_id"]}),
+                     as_of=as_of, project_dir=project_dir, publish=True, extra_vars=extra_vars)
         dbt_vars = {"as_of": as_of, "publish": publish, **(extra_vars or {})}
         command = [
             *args,
@@ -115,8 +121,9 @@ def _report(outcome: Any) -> str:
     """One line per node: name, status and dbt's message; or the exception that stopped dbt."""
     if outcome.exception is not None:
         return str(outcome.exception)
+    # a run-operation's results name no node
     return "\n".join(
-        f"{result.node.name}: {result.status}: {result.message}"
+        f"{getattr(getattr(result, 'node', None), 'name', 'operation')}: {result.status}: {result.message}"
         for result in getattr(outcome.result, "results", None) or []
     )
 

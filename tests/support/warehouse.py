@@ -34,6 +34,11 @@ DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 DEMO_AS_OF = "2026-11-21T00:00:00"
 
 
+# The approval id tests publish under (the Dagster step uses its run id): one id, so that the
+# approval and the publication share one parse of the project (the vars are part of a parse).
+TEST_APPROVAL_ID = "tests"
+
+
 class Warehouse:
     """One throwaway warehouse: a DuckDB file or a Postgres database, and the env that points dbt at it."""
 
@@ -59,12 +64,19 @@ class Warehouse:
         return env
 
     def dbt(self, *args: str, as_of: str = DEMO_AS_OF, check: bool = True,
-            project_dir: Path = REPO_ROOT, publish: bool = False,
+            project_dir: Path = REPO_ROOT, publish: bool = False, approve: bool = True,
             extra_vars: dict[str, Any] | None = None) -> subprocess.CompletedProcess[str]:
         """Run one dbt command; with check, fail the test with dbt's output when dbt fails.
 
+        A build or run with ``publish`` first approves the ready invoices, as the gated Dagster step
+        does (``approve=False``: a bare publish run, which must publish nothing).
+
         The result reads like a finished ``dbt`` subprocess: ``returncode`` (0; 1 when a node
         failed; 2 when dbt itself failed) and ``stdout`` (dbt's console log)."""
+        if publish and approve and args[0] in ("build", "run"):
+            # what the gated publication step does first: approve the ready invoices
+            extra_vars = {**(extra_vars or {}), "publication_approval_id": TEST_APPROVAL_ID}
+            self.approve_publication(as_of=as_of, project_dir=project_dir)
         dbt_vars = json.dumps({"as_of": as_of, "publish": publish, **(extra_vars or {})})
         env = self.env
         if env.get("BILLING_TARGET") in IN_PROCESS_TARGETS:
@@ -76,6 +88,16 @@ class Warehouse:
         if check and result.returncode != 0:
             raise AssertionError(f"dbt {' '.join(args)} failed on {self.target}:\n{result.stdout[-6000:]}")
         return result
+
+    def approve_publication(self, *, as_of: str, project_dir: Path = REPO_ROOT,
+                            approval_id: str = TEST_APPROVAL_ID) -> dict[str, Any]:
+        """Record an approval of the ready invoices, as the gated Dagster step does; returns the
+        vars a publication run under that approval takes."""
+        publish_vars = {"as_of": as_of, "publish": True, "publication_approval_id": approval_id}
+        self.dbt("run-operation", "record_publication_approval", "--args",
+                 json.dumps({"approval_id": approval_id}), as_of=as_of, project_dir=project_dir,
+                 publish=True, extra_vars={"publication_approval_id": approval_id})
+        return publish_vars
 
     def connect(self) -> Any:
         if self.target == "duckdb":
@@ -112,7 +134,7 @@ class Warehouse:
 # warehouse class for it).
 IN_PROCESS_TARGETS = ("duckdb", "postgres")
 # Commands that take an already parsed project (dbtRunner(manifest=...)); any other one parses itself.
-PARSED_PROJECT_COMMANDS = ("build", "run", "seed", "test")
+PARSED_PROJECT_COMMANDS = ("build", "run", "seed", "test", "run-operation")
 # Options that change what a parse produces, besides those Warehouse.dbt sets: a command given one
 # of them parses the project itself.
 PARSE_OPTIONS = ("--target", "-t", "--profile", "--vars")

@@ -1,5 +1,7 @@
-{{ config(meta={'dagster': {'ref': {'name': 'invoice_lines'}}}) }}
+{{ config(severity='warn', meta={'dagster': {'ref': {'name': 'invoice_lines'}}}) }}
 {#
+  Per invoice (SPEC 6.1): a failing invoice is held (int_invoice_check_failures, invoice_holds) and
+  this test warns; the other invoices publish.
   Every invoice line has a type the seed invoice_line_types knows, for its scope (a product's line or
   the whole invoice's), and its amount points the way that type says: charges and true-ups add,
   discounts, caps and credits subtract, overrides and late adjustments may go either way.

@@ -1,5 +1,7 @@
-{{ config(meta={'dagster': {'ref': {'name': 'invoices'}}}) }}
+{{ config(severity='warn', meta={'dagster': {'ref': {'name': 'invoices'}}}) }}
 {#
+  Per invoice (SPEC 6.1): a failing invoice is held (int_invoice_check_failures, invoice_holds) and
+  this test warns; the other invoices publish.
   contract §6: total_due = subtotal - discount_total + commitment_true_up + adjustment_total
   - credits_applied = the sum of the invoice's lines. Returns every invoice where either equality fails.
 #}

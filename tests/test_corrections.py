@@ -1,0 +1,167 @@
+"""Corrections without surprises (SPEC 6.1): one bad invoice holds only itself, and a negative
+remainder is carried to the customer's next invoice instead of stopping publication.
+
+Both start from the contract scenario (tests/scenarios/contracts), on DuckDB and Postgres.
+
+Held invoice: Gamma Games sends tokens on its JPY contract, whose rate card has no token price. Its
+first JPY invoice (2026-02-15 .. 03-15, ready at the scenario's as_of) fails the per-invoice check
+all_usage_priced: it is held with that reason, the nine other ready invoices are published numbered
+1..9, and once a token price is added the held invoice is published as number 10.
+
+Carried balance (worked by hand): Epsilon has one volume price on API calls, 0.01 a call up to 1,000
+calls a month and 0.005 a call for every call beyond. February: 900 calls = 9.00, published. A late
+batch of 200 February calls arrives in April: February re-rated is 1,100 x 0.005 = 5.50, an adjustment
+of -3.50 on the next unpublished invoice, April's. April's own 100 calls are 1.00, so April sums to
+-2.50: a balance_carried line of +2.50 makes its total 0. May's 300 calls (3.00) draw the 2.50 first
+(a balance_applied line) and May's total is 0.50. Every total is >= 0, and the sum of Epsilon's
+published totals (9.00 + 0 + 0 + 0 + 0.50 = 9.50) equals everything rated
+(9.00 + 0 + 0 - 3.50 + 1.00 + 3.00 = 9.50).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from support.scenario import AS_OF, scenario_events, scenario_project
+from support.warehouse import Warehouse, land_rows, postgres_database
+
+pytestmark = pytest.mark.warehouse
+
+TARGETS = ["duckdb", "postgres"]
+
+
+def _event(event_id: str, customer: str, event_type: str, when: str, ingested: datetime | None = None,
+           properties: str = "{}") -> dict:
+    moment = datetime.fromisoformat(when)
+    return {"event_id": event_id, "customer_id": customer, "event_type": event_type,
+            "occurred_at": moment.strftime("%Y-%m-%dT%H:%M:%SZ"), "properties": properties,
+            "ingested_at": ingested or moment + timedelta(minutes=1)}
+
+
+def _calls(customer: str, when: str, count: int, ingested: datetime | None = None, tag: str = "") -> list[dict]:
+    return [_event(f"{customer}-{when}-{tag}{index}", customer, "api_call", when, ingested)
+            for index in range(count)]
+
+
+def _warehouse(target: str, tmp_path: Path, database: str | None) -> Warehouse:
+    return Warehouse(target, tmp_path, pg_database=database)
+
+
+def _build(warehouse: Warehouse, project: Path, as_of: str) -> None:
+    warehouse.dbt("build", "--exclude", "tag:publication", "test_type:unit", as_of=as_of, project_dir=project)
+
+
+def _publish(warehouse: Warehouse, project: Path, as_of: str) -> None:
+    """What the publication job does: build and test, approve, then append the approved invoices."""
+    _build(warehouse, project, as_of)
+    warehouse.dbt("build", "--select", "tag:publication", as_of=as_of, project_dir=project, publish=True)
+
+
+def _append(path: Path, *rows: str) -> None:
+    path.write_text(path.read_text().rstrip("\n") + "\n" + "\n".join(rows) + "\n")
+
+
+@pytest.fixture(params=TARGETS)
+def target_database(request):
+    if request.param == "duckdb":
+        yield "duckdb", None
+    else:
+        with postgres_database() as database:
+            yield "postgres", database
+
+
+def test_one_invoice_failing_a_check_is_held_and_the_others_publish(target_database, tmp_path: Path):
+    target, database = target_database
+    project = scenario_project(tmp_path)
+    warehouse = _warehouse(target, tmp_path, database)
+    land_rows(warehouse, [*scenario_events(),
+                          _event("gamma-jpy-tokens", "cus_c", "tokens", "2026-02-20 09:00:00",
+                                 properties='{"tokens": 700, "model": "small"}')])
+    _publish(warehouse, project, AS_OF)
+
+    held = warehouse.query(
+        "select h.contract_id, h.period_start, h.check_name, h.reason, h.first_held_at "
+        "from {schema}.invoice_holds as h"
+    )
+    assert held == [("c_gamma_jpy", datetime(2026, 2, 15), "all_usage_priced",
+                     '1 event(s) of metric tokens with dimensions {"model": "small"} '
+                     "match no price", datetime(2026, 4, 2))]
+    published = warehouse.query(
+        "select contract_id, period_start, invoice_number from {schema}.published_invoices order by invoice_number"
+    )
+    assert [number for *_, number in published] == list(range(1, 10))
+    assert ("c_gamma_jpy", datetime(2026, 2, 15)) not in {(c, p) for c, p, _ in published}
+
+    # the fix: a token price on the JPY rate card; the next run publishes the held invoice, number 10
+    _append(project / "seeds" / "prices.csv",
+            "p_jpy_tokens,rc_jpy,,tokens,Tokens,usage,tokens,unit,1,,,,,,,,,,,,,,")
+    later = "2026-04-02T01:00:00"
+    _publish(warehouse, project, later)
+    assert warehouse.query("select count(*) from {schema}.invoice_holds") == [(0,)]
+    released = warehouse.query(
+        "select invoice_number, total_due from {schema}.published_invoices "
+        "where contract_id = 'c_gamma_jpy' and period_start = cast('2026-02-15' as timestamp)"
+    )
+    assert released == [(10, Decimal(10000 + 3 * 1000 + 700))]  # platform, 1,000 calls at 3, 700 tokens at 1
+    # the hold's history keeps when it was first held
+    assert warehouse.query("select check_name, first_held_at from {schema}.int_invoice_first_holds") == [
+        ("all_usage_priced", datetime(2026, 4, 2))]
+
+
+EPSILON_SEEDS = {
+    "customers.csv": ["cus_e,Epsilon Edge"],
+    "rate_cards.csv": ["rc_volume,Scenario volume,USD"],
+    "contracts.csv": ["c_epsilon,cus_e,rc_volume,2026-01-01 00:00:00,,monthly,calendar,USD,,30"],
+    "prices.csv": ["p_volume_calls,rc_volume,,calls,API calls,usage,api_calls,volume,,,,,,,,,,,,,,,"],
+    "price_tiers.csv": ["p_volume_calls,1,1000,0.01,0", "p_volume_calls,2,,0.005,0"],
+}
+
+
+def test_a_negative_remainder_is_carried_to_the_next_invoice(target_database, tmp_path: Path):
+    target, database = target_database
+    project = scenario_project(tmp_path)
+    for seed, rows in EPSILON_SEEDS.items():
+        _append(project / "seeds" / seed, *rows)
+    warehouse = _warehouse(target, tmp_path, database)
+    land_rows(warehouse, [*scenario_events(), *_calls("cus_e", "2026-02-10 09:00:00", 900)])
+    _publish(warehouse, project, AS_OF)  # January, February and March are published
+
+    # late February calls, then April's and May's own usage
+    land_rows(warehouse, [*_calls("cus_e", "2026-02-28 09:00:00", 200, ingested=datetime(2026, 4, 3), tag="late"),
+                          *_calls("cus_e", "2026-04-10 09:00:00", 100)])
+    _publish(warehouse, project, "2026-05-03T00:00:00")  # April is ready and published
+    land_rows(warehouse, _calls("cus_e", "2026-05-10 09:00:00", 300))
+    _publish(warehouse, project, "2026-06-03T00:00:00")  # May
+
+    invoices = warehouse.query(
+        "select period_start, total_due from {schema}.published_invoices "
+        "where contract_id = 'c_epsilon' order by period_start"
+    )
+    assert invoices == [
+        (datetime(2026, 1, 1), Decimal(0)), (datetime(2026, 2, 1), Decimal(9)), (datetime(2026, 3, 1), Decimal(0)),
+        (datetime(2026, 4, 1), Decimal(0)), (datetime(2026, 5, 1), Decimal("0.5")),
+    ]
+    lines = warehouse.query(
+        "select i.period_start, l.line_type, l.amount from {schema}.published_invoice_lines as l "
+        "inner join {schema}.published_invoices as i on l.invoice_id = i.invoice_id "
+        "where i.contract_id = 'c_epsilon' and i.period_start >= cast('2026-04-01' as timestamp) "
+        "order by i.period_start, l.line_order"
+    )
+    assert lines == [
+        (datetime(2026, 4, 1), "usage", Decimal(1)),
+        (datetime(2026, 4, 1), "adjustment", Decimal("-3.5")),
+        (datetime(2026, 4, 1), "balance_carried", Decimal("2.5")),
+        (datetime(2026, 5, 1), "usage", Decimal(3)),
+        (datetime(2026, 5, 1), "balance_applied", Decimal("-2.5")),
+    ]
+    # nothing lost, nothing negative: over every published invoice of every customer
+    assert warehouse.query("select count(*) from {schema}.published_invoices where total_due < 0") == [(0,)]
+    rated, due = warehouse.query(
+        "select sum(case when line_type in ('balance_carried', 'balance_applied') then 0 else amount end), "
+        "sum(amount) from {schema}.published_invoice_lines where customer_id = 'cus_e'"
+    )[0]
+    assert rated == due == Decimal("9.5")
+    assert warehouse.query("select count(*) from {schema}.invoice_holds") == [(0,)]
