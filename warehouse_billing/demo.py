@@ -204,6 +204,20 @@ def summarize(db_path: Path) -> None:
             con, "select currency, sum(total_due) from published_invoices group by 1 order by 1"
         ):
             print(f"    {currency:<5}{total:>16,.2f}")
+
+        print("\n== Corrections (invoice_holds, balance lines) ==")
+        holds = _rows(
+            con, "select contract_id, period_start, check_name, reason from invoice_holds order by 1, 2, 3"
+        )
+        print(f"  held invoices (not published; the others were): {len(holds):,}")
+        for contract, period_start, check, reason in holds[:5]:
+            print(f"    {contract} {str(period_start)[:10]} {check}: {reason[:90]}")
+        for line_type, count, total in _rows(
+            con,
+            "select line_type, count(*), sum(amount) from invoice_lines"
+            " where line_type in ('balance_carried', 'balance_applied') group by 1 order by 1",
+        ):
+            print(f"  {line_type} lines: {count:,}, total {total:,.2f}")
     finally:
         con.close()
 
@@ -217,7 +231,7 @@ def where_next(db_path: Path) -> None:
     reports = _relative(str(reports_root()))
     print(f"  GX reports:    {reports}/<run id>/index.html (Great Expectations data docs)")
     print("  Marts:         invoices, invoice_lines, published_invoices, published_invoice_lines,")
-    print("                 quarantined_usage_events, usage_event_reconciliation")
+    print("                 invoice_holds, quarantined_usage_events, usage_event_reconciliation")
     print(
         '  Example:       .venv/bin/python -c "import duckdb; '
         f"print(duckdb.connect('{db_path}', read_only=True).sql('select * from published_invoices limit 5'))\""
