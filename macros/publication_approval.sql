@@ -131,3 +131,64 @@
     {%- endset -%}
     {{ return(condition) }}
 {%- endmacro %}
+
+{#
+  The condition a published model puts on rows that follow published invoices rather than being
+  invoices themselves (published_credit_notes): this run publishes under an approval that the gated
+  step recorded at this run's as_of. Without publish, without an approval id, or with an id that
+  approved nothing at this as_of, the condition is false (a bare `dbt run --vars '{publish: true}'`
+  appends nothing), as approved_for_publication.
+#}
+{% macro publication_approved_in_this_run() -%}
+    {%- if not var('publish', false) -%}
+        {{ return('false') }}
+    {%- endif -%}
+    {%- set approval_id = var('publication_approval_id', none) -%}
+    {%- if approval_id is none or approval_id == '' -%}
+        {%- if execute -%}
+            {{ log("publish is true but no publication_approval_id was given: " ~ this.identifier
+                   ~ " appends nothing.", info=true) }}
+        {%- endif -%}
+        {{ return('false') }}
+    {%- endif -%}
+    {%- set approval_id = checked_approval_id(approval_id) -%}
+    {%- if execute and adapter.get_relation(
+            database=target.database, schema=target.schema, identifier='publication_approvals') is none -%}
+        {{ log("publication approval " ~ approval_id ~ " not found (no approval was ever recorded): "
+               ~ this.identifier ~ " appends nothing.", info=true) }}
+        {{ return('false') }}
+    {%- endif -%}
+    {%- set condition -%}
+        exists (
+            select 1 from {{ publication_approvals_relation() }} as approvals
+            where
+                approvals.approval_id = '{{ approval_id }}'
+                and approvals.as_of = {{ as_of() }}
+        )
+    {%- endset -%}
+    {{ return(condition) }}
+{%- endmacro %}
+
+{# Published invoices with their number, customer, currency and total, or an empty set (credit notes). #}
+{% macro published_invoice_totals_or_empty() -%}
+    {%- set relation = published_relation('published_invoices') -%}
+    {%- if relation is not none -%}
+        select
+            invoice_id,
+            invoice_number,
+            customer_id,
+            currency,
+            period_start,
+            total_due
+        from {{ relation }}
+    {%- else -%}
+        select
+            cast(null as {{ dbt.type_string() }}) as invoice_id,
+            cast(null as bigint) as invoice_number,
+            cast(null as {{ dbt.type_string() }}) as customer_id,
+            cast(null as {{ dbt.type_string() }}) as currency,
+            cast(null as {{ dbt.type_timestamp() }}) as period_start,
+            cast(null as {{ money_type() }}) as total_due
+        where 1 = 0
+    {%- endif -%}
+{%- endmacro %}

@@ -63,6 +63,12 @@ balance_applied_lines as (
 
 ),
 
+credit_note_lines as (
+
+    select * from {{ ref('int_credit_note_lines') }}
+
+),
+
 published_lines as (
 
     {{ published_invoice_lines_or_empty() }}
@@ -116,6 +122,12 @@ invoice_lines_before_credits as (
         invoice_id,
         amount
     from balance_applied_lines
+    union all
+    {# so is a credit note on an earlier invoice (SPEC 6.1) #}
+    select
+        invoice_id,
+        amount
+    from credit_note_lines
 
 ),
 

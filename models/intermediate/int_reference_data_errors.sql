@@ -62,6 +62,12 @@ currency_errors as (
 
 ),
 
+credit_note_errors as (
+
+    select * from {{ ref('int_reference_errors__credit_notes') }}
+
+),
+
 final as (
 
     select * from billable_metric_errors
@@ -81,6 +87,8 @@ final as (
     select * from rate_card_errors
     union all
     select * from currency_errors
+    union all
+    select * from credit_note_errors
 
 )
 

@@ -58,6 +58,12 @@ balance_applied as (
 
 ),
 
+credit_notes as (
+
+    select * from {{ ref('int_credit_note_lines') }}
+
+),
+
 lines_before_balance_carried as (
 
     select
@@ -196,6 +202,30 @@ lines_before_balance_carried as (
         carried_from_line_id as adjusts_invoice_line_id,
         0 as line_sequence
     from balance_applied
+
+    union all
+
+    {# a credit note names the credited invoice and, in adjusts_invoice_line_id, the credit_note_id #}
+    select
+        invoice_line_id,
+        invoice_id,
+        line_type,
+        cast(null as {{ dbt.type_string() }}) as price_id,
+        cast(null as {{ dbt.type_string() }}) as product_id,
+        cast(null as {{ dbt.type_string() }}) as product_name,
+        cast(null as {{ dbt.type_string() }}) as metric_id,
+        cast(null as {{ dbt.type_string() }}) as pricing_model,
+        '{}' as dimensions,
+        cast(null as {{ exact_decimal_type() }}) as quantity,
+        0 as event_count,
+        cast(null as {{ exact_decimal_type() }}) as unit_price,
+        amount,
+        cast(null as {{ dbt.type_string() }}) as discount_id,
+        cast(null as {{ dbt.type_string() }}) as grant_id,
+        credited_invoice_id as adjusts_invoice_id,
+        credit_note_id as adjusts_invoice_line_id,
+        0 as line_sequence
+    from credit_notes
 
 ),
 
