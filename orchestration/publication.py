@@ -152,8 +152,11 @@ def build_publication_assets(project: DbtProject, gate_checks: Sequence[AssetChe
     )
     def publication_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtRunConfig):
         if context.selected_asset_keys != context.assets_def.keys:
-            # Invoices and their lines are published together or not at all.
-            raise Failure("Select every publication model (published_invoices and published_invoice_lines).")
+            # Invoices, their lines and credit notes are published together or not at all.
+            raise Failure(
+                "Select every publication model (published_invoices, published_invoice_lines and "
+                "published_credit_notes)."
+            )
         window = run_window(context)
         evaluations = check_evaluations_for_runs(
             context.instance, run_lineage(context.instance, context.run.run_id)
