@@ -101,6 +101,7 @@
   is false and the log says why.
 #}
 {% macro approved_for_publication(invoice_id_column) -%}
+    {#- invoice_id_column none: any approval recorded under this id at this as_of (credit notes) -#}
     {%- if not var('publish', false) -%}
         {{ return('false') }}
     {%- endif -%}
@@ -125,7 +126,9 @@
             select 1 from {{ publication_approvals_relation() }} as approvals
             where
                 approvals.approval_id = '{{ approval_id }}'
+                {% if invoice_id_column is not none -%}
                 and approvals.invoice_id = {{ invoice_id_column }}
+                {% endif -%}
                 and approvals.as_of = {{ as_of() }}
         )
     {%- endset -%}
@@ -140,33 +143,7 @@
   appends nothing), as approved_for_publication.
 #}
 {% macro publication_approved_in_this_run() -%}
-    {%- if not var('publish', false) -%}
-        {{ return('false') }}
-    {%- endif -%}
-    {%- set approval_id = var('publication_approval_id', none) -%}
-    {%- if approval_id is none or approval_id == '' -%}
-        {%- if execute -%}
-            {{ log("publish is true but no publication_approval_id was given: " ~ this.identifier
-                   ~ " appends nothing.", info=true) }}
-        {%- endif -%}
-        {{ return('false') }}
-    {%- endif -%}
-    {%- set approval_id = checked_approval_id(approval_id) -%}
-    {%- if execute and adapter.get_relation(
-            database=target.database, schema=target.schema, identifier='publication_approvals') is none -%}
-        {{ log("publication approval " ~ approval_id ~ " not found (no approval was ever recorded): "
-               ~ this.identifier ~ " appends nothing.", info=true) }}
-        {{ return('false') }}
-    {%- endif -%}
-    {%- set condition -%}
-        exists (
-            select 1 from {{ publication_approvals_relation() }} as approvals
-            where
-                approvals.approval_id = '{{ approval_id }}'
-                and approvals.as_of = {{ as_of() }}
-        )
-    {%- endset -%}
-    {{ return(condition) }}
+    {{ return(approved_for_publication(none)) }}
 {%- endmacro %}
 
 {# Published invoices with their number, customer, currency and total, or an empty set (credit notes). #}
