@@ -1,5 +1,6 @@
-"""Corrections without surprises (SPEC 6.1): one bad invoice holds only itself, and a negative
-remainder is carried to the customer's next invoice instead of stopping publication.
+"""Corrections without surprises (SPEC 6.1): late usage is billed under its period's terms, one bad
+invoice holds only itself, and a negative remainder is carried to the customer's next invoice instead
+of stopping publication.
 
 Both start from the contract scenario (tests/scenarios/contracts), on DuckDB and Postgres.
 
@@ -16,6 +17,21 @@ of -3.50 on the next unpublished invoice, April's. April's own 100 calls are 1.0
 (a balance_applied line) and May's total is 0.50. Every total is >= 0, and the sum of Epsilon's
 published totals (9.00 + 0 + 0 + 0 + 0.50 = 9.50) equals everything rated
 (9.00 + 0 + 0 - 3.50 + 1.00 + 3.00 = 9.50).
+
+Late usage under the contract's terms (worked by hand): four customers on one rate card (API calls
+0.10 a call; tokens 0.001 a token with a 10.00 maximum per period), March published, then late March
+usage arrives in April and is billed on April's invoice:
+- Override (c_ovr, calls x 0.8): March 100 calls = 10.00, override -2.00, published 8.00. Late 50
+  calls: usage +5.00 and override -1.00 (15.00 x 0.8 = 12.00 against 8.00): pays 4.00, 80 %.
+- Discount (c_disc, 25 % off the invoice): March 10.00 - 2.50 = 7.50. Late 50 calls: usage +5.00 and
+  invoice discount -1.25 (25 % of 15.00 = 3.75 against 2.50): pays 3.75.
+- Cap reached (c_cap): March 12,000 tokens = 12.00, cap -2.00, published 10.00. Late 3,000 tokens:
+  usage +3.00 and cap -3.00 (15.00 capped at 10.00: -5.00 against -2.00): pays nothing more.
+- Commitment true-up (c_commit, 50.00 a month): March 100 calls = 10.00 + true-up 40.00 = 50.00. Late
+  500 calls: usage +50.00 and true-up -40.00 (60.00 now fills the commitment): pays 10.00.
+The April invoices carry exactly these eight adjustment lines, each naming the March line it corrects;
+published in May they are billed once, and March as published plus its adjustments equals March as
+rated now (12.00, 11.25, 10.00, 60.00).
 """
 
 from __future__ import annotations
@@ -165,3 +181,99 @@ def test_a_negative_remainder_is_carried_to_the_next_invoice(target_database, tm
     )[0]
     assert rated == due == Decimal("9.5")
     assert warehouse.query("select count(*) from {schema}.invoice_holds") == [(0,)]
+
+
+def _price(price_id: str, product: str, name: str, metric: str, unit_price: str, maximum: str = "") -> str:
+    """A usage price row of the scenario's prices.csv: unit pricing, with an optional maximum_amount."""
+    columns = [price_id, "rc_terms", "", product, name, "usage", metric, "unit", unit_price,
+               "", "", "", "", "", "", "", "", "", "", maximum, "", "", ""]
+    return ",".join(columns)
+
+
+TERMS_SEEDS = {
+    "customers.csv": ["cus_ovr,Override Oy", "cus_disc,Discount GmbH", "cus_cap,Capped Co",
+                      "cus_commit,Committed Corp"],
+    "rate_cards.csv": ["rc_terms,Scenario terms,USD"],
+    "contracts.csv": [f"{contract},{customer},rc_terms,2026-03-01 00:00:00,,monthly,calendar,USD,{commitment},30"
+                      for contract, customer, commitment in [("c_ovr", "cus_ovr", ""), ("c_disc", "cus_disc", ""),
+                                                             ("c_cap", "cus_cap", ""),
+                                                             ("c_commit", "cus_commit", "50.00")]],
+    "prices.csv": [_price("p_terms_calls", "calls", "API calls", "api_calls", "0.10"),
+                   _price("p_terms_tokens", "tokens", "Tokens", "tokens", "0.001", maximum="10.00")],
+    "price_overrides.csv": ["c_ovr,calls,0.8,2026-03-01 00:00:00,"],
+    "discounts.csv": ["d_disc_invoice,c_disc,,percent,0.25,2026-03-01 00:00:00,"],
+}
+
+
+def _tokens(customer: str, when: str, tokens: int, ingested: datetime | None = None) -> dict:
+    return _event(f"{customer}-{when}-tokens", customer, "tokens", when, ingested,
+                  properties=f'{{"tokens": {tokens}, "model": "small"}}')
+
+
+def test_late_usage_is_billed_under_its_periods_terms(target_database, tmp_path: Path):
+    target, database = target_database
+    project = scenario_project(tmp_path)
+    for seed, rows in TERMS_SEEDS.items():
+        _append(project / "seeds" / seed, *rows)
+    warehouse = _warehouse(target, tmp_path, database)
+    march = "2026-03-10 09:00:00"
+    land_rows(warehouse, [*scenario_events(), *_calls("cus_ovr", march, 100), *_calls("cus_disc", march, 100),
+                          _tokens("cus_cap", march, 12000), *_calls("cus_commit", march, 100)])
+    _publish(warehouse, project, AS_OF)
+    contracts = "('c_ovr', 'c_disc', 'c_cap', 'c_commit')"
+    published_march = (
+        "select contract_id, total_due from {schema}.published_invoices "
+        f"where contract_id in {contracts} and period_start = cast('2026-03-01' as timestamp) order by contract_id"
+    )
+    before = warehouse.query(published_march)
+    assert before == [("c_cap", Decimal(10)), ("c_commit", Decimal(50)), ("c_disc", Decimal("7.5")),
+                      ("c_ovr", Decimal(8))]
+
+    late, ingested = "2026-03-25 09:00:00", datetime(2026, 4, 5, 12, 0)
+    land_rows(warehouse, [*_calls("cus_ovr", late, 50, ingested, tag="late"),
+                          *_calls("cus_disc", late, 50, ingested, tag="late"),
+                          _tokens("cus_cap", late, 3000, ingested),
+                          *_calls("cus_commit", late, 500, ingested, tag="late")])
+    _build(warehouse, project, "2026-04-06T00:00:00")
+
+    adjustments = warehouse.query(
+        "select l.contract_id, i.period_start, l.product_name, l.quantity, l.amount, corrected.line_type, "
+        "l.adjusts_invoice_id = corrected.invoice_id, l.service_period_start "
+        "from {schema}.invoice_lines as l "
+        "inner join {schema}.invoices as i on l.invoice_id = i.invoice_id "
+        "inner join {schema}.published_invoice_lines as corrected "
+        "on l.adjusts_invoice_line_id = corrected.invoice_line_id "
+        f"where l.line_type = 'adjustment' and l.contract_id in {contracts} order by l.contract_id, l.line_order, "
+        "l.amount desc"
+    )
+    april, march_start = datetime(2026, 4, 1), datetime(2026, 3, 1)
+    assert adjustments == [
+        ("c_cap", april, "Tokens", Decimal(3000), Decimal(3), "usage", True, march_start),
+        ("c_cap", april, "Tokens (Maximum cap)", None, Decimal(-3), "maximum_cap", True, march_start),
+        ("c_commit", april, "API calls", Decimal(500), Decimal(50), "usage", True, march_start),
+        ("c_commit", april, "Minimum commitment true-up", None, Decimal(-40), "commitment_true_up", True,
+         march_start),
+        ("c_disc", april, "API calls", Decimal(50), Decimal(5), "usage", True, march_start),
+        ("c_disc", april, "Invoice discount", None, Decimal("-1.25"), "discount", True, march_start),
+        ("c_ovr", april, "API calls", Decimal(50), Decimal(5), "usage", True, march_start),
+        ("c_ovr", april, "API calls (Price override)", None, Decimal(-1), "override", True, march_start),
+    ]
+
+    _publish(warehouse, project, "2026-05-03T00:00:00")
+    billed = warehouse.query(
+        "select contract_id, sum(amount) from {schema}.published_invoice_lines "
+        f"where line_type = 'adjustment' and contract_id in {contracts} group by contract_id order by contract_id"
+    )
+    assert billed == [("c_cap", Decimal(0)), ("c_commit", Decimal(10)), ("c_disc", Decimal("3.75")),
+                      ("c_ovr", Decimal(4))]
+    assert warehouse.query(published_march) == before, "a published invoice changed"
+    # billed once: the next run finds nothing left to adjust
+    _build(warehouse, project, "2026-05-03T01:00:00")
+    assert warehouse.query("select count(*) from {schema}.invoice_lines where line_type = 'adjustment'") == [(0,)]
+    # nothing lost: March as published plus its adjustments is March as rated now
+    rated_now = warehouse.query(
+        "select contract_id, total_due from {schema}.invoices "
+        f"where contract_id in {contracts} and period_start = cast('2026-03-01' as timestamp) order by contract_id"
+    )
+    assert rated_now == [("c_cap", Decimal(10)), ("c_commit", Decimal(60)), ("c_disc", Decimal("11.25")),
+                         ("c_ovr", Decimal(12))]

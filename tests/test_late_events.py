@@ -4,6 +4,11 @@ Uses the contract scenario: c_alpha's March invoice is published with 500 small-
 graduated price (tier 1: up to 1000 at 0.002, then 0.001). A late event of 1000 tokens for March
 then arrives. Re-rated, March's token line is 1000 x 0.002 + 500 x 0.001 = 2.50 against 1.00
 published: the adjustment is +1.50, not the late quantity times a price (1000 x 0.002 = 2.00).
+March is re-rated under its own terms (SPEC 6.1): its 10 % invoice discount grows by 0.15 (-10.75
+against -10.60) and, c_alpha's 150.00 commitment not being met, its true-up shrinks by the remaining
+1.35 (53.25 against 54.60): three adjustment lines that sum to 0. April's token grant draws the +1.50
+token line (as it drew March's tokens), so April's total falls by 1.50: what March would have cost had
+the event been on time (147.50 against 149.00 published).
 """
 
 from __future__ import annotations
@@ -73,16 +78,19 @@ def test_late_event_is_billed_as_a_graduated_delta_on_the_next_invoice(published
         "from {schema}.invoice_lines as l inner join {schema}.invoices as i on l.invoice_id = i.invoice_id "
         "where l.line_type = 'adjustment'"
     )
-    assert adjustments == [(
-        "c_alpha", datetime(2026, 4, 1), "tokens", '{"model": "small"}', Decimal(1000), Decimal("1.5"),
-        march[0][0], datetime(2026, 3, 1),
-    )]
-    # the token grant (scoped to tokens) absorbs the token adjustment before anything else
+    april_start, march_start = datetime(2026, 4, 1), datetime(2026, 3, 1)
+    assert sorted(adjustments, key=lambda row: -row[5]) == [
+        ("c_alpha", april_start, "tokens", '{"model": "small"}', Decimal(1000), Decimal("1.5"), march[0][0],
+         march_start),
+        ("c_alpha", april_start, None, "{}", None, Decimal("-0.15"), march[0][0], march_start),
+        ("c_alpha", april_start, None, "{}", None, Decimal("-1.35"), march[0][0], march_start),
+    ]
+    # the token grant (scoped to tokens) draws the token adjustment, as it drew March's tokens
     april = warehouse.query(
         "select adjustment_total, credits_applied, total_due, status from {schema}.invoices "
         "where contract_id = 'c_alpha' and period_start = cast('2026-04-01' as timestamp)"
     )
-    assert april == [(Decimal("1.5"), Decimal("1.5"), Decimal(150), "draft")]
+    assert april == [(Decimal(0), Decimal("1.5"), Decimal("148.5"), "draft")]
     assert _published(warehouse) == before, "a published invoice changed"
 
 
@@ -90,9 +98,9 @@ def test_an_adjustment_is_billed_once(published_scenario):
     warehouse, project = published_scenario
     _publish(warehouse, project, "2026-05-03T00:00:00")
     published_adjustments = warehouse.query(
-        "select amount from {schema}.published_invoice_lines where line_type = 'adjustment'"
+        "select amount from {schema}.published_invoice_lines where line_type = 'adjustment' order by amount"
     )
-    assert published_adjustments == [(Decimal("1.5"),)]
+    assert published_adjustments == [(Decimal("-1.35"),), (Decimal("-0.15"),), (Decimal("1.5"),)]
     warehouse.dbt("build", "--exclude", "tag:publication", "test_type:unit", as_of="2026-05-03T00:00:00",
                   project_dir=project)
     still_open = warehouse.query(

@@ -10,21 +10,9 @@
 #}
 with
 
-billing_periods as (
-
-    select * from {{ ref('int_contract_billing_periods') }}
-
-),
-
 published_lines as (
 
     {{ published_invoice_lines_or_empty() }}
-
-),
-
-published_invoices as (
-
-    {{ published_invoice_ids_or_empty() }}
 
 ),
 
@@ -40,44 +28,26 @@ carried as (
 
 ),
 
-{# the next invoice of the same customer and currency that is not published yet #}
 next_invoices as (
 
-    select
-        carried.carried_from_invoice_id,
-        carried.carried_from_line_id,
-        carried.carried_amount,
-        later.invoice_id,
-        row_number() over (
-            partition by carried.carried_from_line_id
-            order by later.period_start, later.invoice_id
-        ) as invoice_rank
-    from carried
-    inner join billing_periods as source_period
-        on carried.carried_from_invoice_id = source_period.invoice_id
-    inner join billing_periods as later
-        on
-            source_period.customer_id = later.customer_id
-            and source_period.currency = later.currency
-            and source_period.period_start < later.period_start
-    where not exists (
-        select 1 from published_invoices
-        where published_invoices.invoice_id = later.invoice_id
-    )
+    select * from {{ ref('int_next_unpublished_invoices') }}
 
 ),
 
 final as (
 
     select
-        {{ dbt.hash("invoice_id || '|balance_applied|' || carried_from_line_id") }} as invoice_line_id,
-        invoice_id,
+        {{ dbt.hash("next_invoices.next_invoice_id || '|balance_applied|' || carried.carried_from_line_id") }}
+            as invoice_line_id,
+        next_invoices.next_invoice_id as invoice_id,
         'balance_applied' as line_type,
-        cast(-carried_amount as {{ exact_decimal_type() }}) as amount,
-        carried_from_invoice_id,
-        carried_from_line_id
-    from next_invoices
-    where invoice_rank = 1 and carried_amount <> 0
+        cast(-carried.carried_amount as {{ exact_decimal_type() }}) as amount,
+        carried.carried_from_invoice_id,
+        carried.carried_from_line_id
+    from carried
+    inner join next_invoices
+        on carried.carried_from_invoice_id = next_invoices.published_invoice_id
+    where carried.carried_amount <> 0
 
 )
 

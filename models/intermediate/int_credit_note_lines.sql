@@ -2,20 +2,14 @@
   Credit notes (SPEC 6.1): finance corrects a published invoice without changing it. A credit note
   names a published invoice by its number; the amount it credits (empty: the invoice's whole
   total_due) becomes one `credit_note` line (negative) on the customer's next invoice in the same
-  currency that is not published yet, the same rule as balance_applied lines
-  (int_balance_applied_lines). The line names what it corrects: adjusts_invoice_id is the credited
+  currency that is not published yet, the same rule as late-usage
+  adjustments and carried balances (int_next_unpublished_invoices). The line names what it corrects: adjusts_invoice_id is the credited
   invoice, adjusts_invoice_line_id the credit_note_id. One row per credit_note line.
 
   A credit note whose invoice is not published yet waits. Once the invoice carrying a credit note's
   line is published, the credit note is done: later runs do not add it again.
 #}
 with
-
-billing_periods as (
-
-    select * from {{ ref('int_contract_billing_periods') }}
-
-),
 
 credit_notes as (
 
@@ -49,9 +43,6 @@ credited as (
     select
         credit_notes.credit_note_id,
         published_invoices.invoice_id as credited_invoice_id,
-        published_invoices.customer_id,
-        published_invoices.currency,
-        published_invoices.period_start as credited_period_start,
         coalesce(credit_notes.amount, published_invoices.total_due) as credited_amount
     from credit_notes
     inner join published_invoices
@@ -63,42 +54,26 @@ credited as (
 
 ),
 
-{# the next invoice of the same customer and currency that is not published yet #}
 next_invoices as (
 
-    select
-        credited.credit_note_id,
-        credited.credited_invoice_id,
-        credited.credited_amount,
-        later.invoice_id,
-        row_number() over (
-            partition by credited.credit_note_id
-            order by later.period_start, later.invoice_id
-        ) as invoice_rank
-    from credited
-    inner join billing_periods as later
-        on
-            credited.customer_id = later.customer_id
-            and credited.currency = later.currency
-            and credited.credited_period_start < later.period_start
-    where not exists (
-        select 1 from published_invoices
-        where published_invoices.invoice_id = later.invoice_id
-    )
+    select * from {{ ref('int_next_unpublished_invoices') }}
 
 ),
 
 final as (
 
     select
-        {{ dbt.hash("invoice_id || '|credit_note|' || credit_note_id") }} as invoice_line_id,
-        invoice_id,
+        {{ dbt.hash("next_invoices.next_invoice_id || '|credit_note|' || credited.credit_note_id") }}
+            as invoice_line_id,
+        next_invoices.next_invoice_id as invoice_id,
         'credit_note' as line_type,
-        cast(-credited_amount as {{ exact_decimal_type() }}) as amount,
-        credited_invoice_id,
-        credit_note_id
-    from next_invoices
-    where invoice_rank = 1 and credited_amount <> 0
+        cast(-credited.credited_amount as {{ exact_decimal_type() }}) as amount,
+        credited.credited_invoice_id,
+        credited.credit_note_id
+    from credited
+    inner join next_invoices
+        on credited.credited_invoice_id = next_invoices.published_invoice_id
+    where credited.credited_amount <> 0
 
 )
 

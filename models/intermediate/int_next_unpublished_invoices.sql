@@ -1,0 +1,69 @@
+{#
+  Where the corrections of a published invoice are billed: its customer's next invoice in the same
+  currency (a later period start) that is not published yet. One row per published invoice that has
+  such an invoice; a published invoice without one has no row, and its corrections wait until one
+  exists. Late-usage adjustments, carried balances and credit notes all use this one rule.
+#}
+with
+
+billing_periods as (
+
+    select * from {{ ref('int_contract_billing_periods') }}
+
+),
+
+published_invoices as (
+
+    {{ published_invoice_ids_or_empty() }}
+
+),
+
+published_periods as (
+
+    select billing_periods.*
+    from billing_periods
+    inner join published_invoices
+        on billing_periods.invoice_id = published_invoices.invoice_id
+
+),
+
+unpublished_periods as (
+
+    select billing_periods.*
+    from billing_periods
+    where not exists (
+        select 1 from published_invoices
+        where published_invoices.invoice_id = billing_periods.invoice_id
+    )
+
+),
+
+ranked as (
+
+    select
+        published_periods.invoice_id as published_invoice_id,
+        unpublished_periods.invoice_id as next_invoice_id,
+        row_number() over (
+            partition by published_periods.invoice_id
+            order by unpublished_periods.period_start, unpublished_periods.invoice_id
+        ) as invoice_rank
+    from published_periods
+    inner join unpublished_periods
+        on
+            published_periods.customer_id = unpublished_periods.customer_id
+            and published_periods.currency = unpublished_periods.currency
+            and published_periods.period_start < unpublished_periods.period_start
+
+),
+
+final as (
+
+    select
+        published_invoice_id,
+        next_invoice_id
+    from ranked
+    where invoice_rank = 1
+
+)
+
+select * from final
