@@ -4,6 +4,15 @@ Generates demo usage, lands it in a fresh DuckDB file, runs ``invoice_publicatio
 (dbt build + tests, Great Expectations checks, then publication if every blocking check passed) and
 prints what came out, including each data-quality check's outcome.
 
+Beside the generated usage the demo tells one story of corrections (SPEC 6.1), in two runs:
+1. With the generated rows land a few hand-made ones: a standard-plan customer tries fine-tuning,
+   which only the yen rate card prices yet, so its October invoice is held (``all_usage_priced``)
+   while every other ready invoice publishes. The seed ``credit_notes`` credits two published invoices
+   of a small customer in full; its November invoice then sums below zero and carries the balance.
+2. A week later (as_of 2026-11-28) a batch of October API requests of a customer with a 5 % invoice
+   discount arrives late, after October was published: a second run bills it on November's invoice
+   under October's terms (a usage and an invoice discount adjustment).
+
 The run covers the daily partitions of every ingestion day of the landed rows as one partition key
 range, i.e. what a single-run backfill of those days launches: one dbt build whose window
 (``ingested_from`` .. ``ingested_to``) holds all of the demo's raw rows. ``as_of`` stays the demo's
@@ -17,11 +26,12 @@ them), which hands the run's outcome back as plain data.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,6 +45,15 @@ if TYPE_CHECKING:
 DEMO_AS_OF = "2026-11-21T00:00:00"
 DEFAULT_DB = REPO_ROOT / "warehouse" / "billing.duckdb"
 EVENTS_FILE = REPO_ROOT / "warehouse" / "demo_events.jsonl"
+STORY_FILES = (REPO_ROOT / "warehouse" / "demo_story_first_run.jsonl",
+               REPO_ROOT / "warehouse" / "demo_story_late_batch.jsonl")
+# The second run of the story: a week after the first (DEMO_AS_OF), November still open.
+LATE_BATCH_AS_OF = "2026-11-28T00:00:00"
+# Who the story is about (seeds/contracts.csv): ct_0093 on rc_standard (no fine-tuning price) and
+# ct_0098 on rc_growth with a 5 % and, from October, a 250.00 invoice discount.
+FINE_TUNING_CUSTOMER = "cus_0091"
+LATE_BATCH_CUSTOMER = "cus_0097"
+LATE_BATCH_REQUESTS = 30_000  # three packages of 10,000 on rc_growth
 
 
 class Progress:
@@ -57,22 +76,70 @@ def generate(progress: Progress, scale: float, seed: int) -> Path:
     return EVENTS_FILE
 
 
+def _event(event_id: str, customer: str, event_type: str, occurred: datetime, ingested: datetime,
+           properties: dict) -> dict:
+    return {"event_id": event_id, "customer_id": customer, "event_type": event_type,
+            "occurred_at": occurred.strftime("%Y-%m-%dT%H:%M:%SZ"), "properties": json.dumps(properties),
+            "ingested_at": ingested}
+
+
+def story_events() -> tuple[list[dict], list[dict]]:
+    """The hand-made rows of the corrections story: (landed with the first run, the late batch)."""
+    fine_tuning = [
+        _event(f"story-fine-tuning-{day}", FINE_TUNING_CUSTOMER, "fine_tuning_job", occurred,
+               occurred + timedelta(minutes=3), {"hours": hours, "base_model": "small"})
+        for day, hours in ((14, 2.5), (21, 4), (28, 1.5))
+        for occurred in [datetime(2026, 10, day, 15, 0)]
+    ]
+    late_arrival = datetime(2026, 11, 27, 8, 0)
+    late_batch = [
+        _event(f"story-late-request-{index:05d}", LATE_BATCH_CUSTOMER, "api_request",
+               datetime(2026, 10, 30, 9, 0) + timedelta(seconds=index), late_arrival,
+               {"endpoint": "/v1/chat", "user_id": f"late-user-{index % 7}"})
+        for index in range(LATE_BATCH_REQUESTS)
+    ]
+    return fine_tuning, late_batch
+
+
+def write_story_files() -> tuple[Path, Path]:
+    from warehouse_billing.demo_data import write_events
+
+    for path, rows in zip(STORY_FILES, story_events(), strict=True):
+        write_events(path, rows)
+    return STORY_FILES
+
+
 def land(progress: Progress, events_file: Path, db_path: Path) -> tuple[datetime, datetime]:
-    """Land the events; returns the first and last ``ingested_at`` of the raw table."""
+    """Land the events and the story's first rows; returns the first and last ``ingested_at``."""
     from warehouse_billing.loader import load_files
 
     for stale in (db_path, db_path.with_name(db_path.name + ".wal")):
         stale.unlink(missing_ok=True)
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    (result,) = load_files([events_file], target="duckdb", keep_ingested_at=True)
-    if not result.ok:
-        raise SystemExit(f"loading {events_file} failed: {result.error}")
+    first_story_file, _ = write_story_files()
+    results = load_files([events_file, first_story_file], target="duckdb", keep_ingested_at=True)
+    for result in results:
+        if not result.ok:
+            raise SystemExit(f"loading {result.path} failed: {result.error}")
     first, last = ingestion_span(db_path)
     progress(
-        f"2/5 landed {result.rows:,} rows in raw.usage_events of {db_path}, "
+        f"2/5 landed {sum(result.rows for result in results):,} rows in raw.usage_events of {db_path}, "
         f"ingested {first:%Y-%m-%d %H:%M} .. {last:%Y-%m-%d %H:%M} UTC"
     )
     return first, last
+
+
+def land_late_batch(progress: Progress) -> tuple[datetime, datetime]:
+    """The story's second act: October requests that arrive after October was published."""
+    from warehouse_billing.loader import load_files
+
+    _, late_file = STORY_FILES
+    (result,) = load_files([late_file], target="duckdb", keep_ingested_at=True)
+    if not result.ok:
+        raise SystemExit(f"loading {late_file} failed: {result.error}")
+    arrived = story_events()[1][0]["ingested_at"]
+    progress(f"   landed {result.rows:,} late October requests of {LATE_BATCH_CUSTOMER}, arrived {arrived:%Y-%m-%d %H:%M}")
+    return arrived, arrived
 
 
 def ingestion_span(db_path: Path) -> tuple[datetime, datetime]:
@@ -205,19 +272,46 @@ def summarize(db_path: Path) -> None:
         ):
             print(f"    {currency:<5}{total:>16,.2f}")
 
-        print("\n== Corrections (invoice_holds, balance lines) ==")
+        print("\n== Corrections (invoice_holds, published_credit_notes, adjustment and balance lines) ==")
         holds = _rows(
             con, "select contract_id, period_start, check_name, reason from invoice_holds order by 1, 2, 3"
         )
         print(f"  held invoices (not published; the others were): {len(holds):,}")
         for contract, period_start, check, reason in holds[:5]:
             print(f"    {contract} {str(period_start)[:10]} {check}: {reason[:90]}")
-        for line_type, count, total in _rows(
+        notes = _rows(
             con,
-            "select line_type, count(*), sum(amount) from invoice_lines"
-            " where line_type in ('balance_carried', 'balance_applied') group by 1 order by 1",
-        ):
-            print(f"  {line_type} lines: {count:,}, total {total:,.2f}")
+            "select credit_note_number, invoice_number, customer_id, currency, amount, reason"
+            " from published_credit_notes order by credit_note_number",
+        )
+        print(f"  credit notes published: {len(notes):,}")
+        for number, invoice_number, customer, currency, amount, reason in notes[:5]:
+            print(f"    number {number}: invoice {invoice_number} of {customer}, {currency} {amount:,.2f} ({reason})")
+        adjustments = _rows(
+            con,
+            "select l.contract_id, i.period_start, l.service_period_start, l.product_name, l.amount, i.status"
+            " from invoice_lines as l inner join invoices as i on l.invoice_id = i.invoice_id"
+            " where l.line_type = 'adjustment' order by 1, 2, l.line_order, l.amount desc",
+        )
+        print(f"  late-usage adjustment lines on open invoices (under the corrected period's terms): {len(adjustments):,}")
+        for contract, period_start, corrected, product, amount, status in adjustments[:8]:
+            print(
+                f"    {contract} {str(period_start)[:10]} ({status}) corrects {str(corrected)[:10]}: "
+                f"{product:<32}{amount:>12,.2f}"
+            )
+        balance_lines = _rows(
+            con,
+            "select l.line_type, l.contract_id, i.period_start, i.status, l.amount, i.total_due"
+            " from invoice_lines as l inner join invoices as i on l.invoice_id = i.invoice_id"
+            " where l.line_type in ('credit_note', 'balance_carried', 'balance_applied')"
+            " order by 2, 3, l.line_order, l.amount",
+        )
+        print(f"  credit note and balance lines: {len(balance_lines):,}")
+        for line_type, contract, period_start, status, amount, total_due in balance_lines[:8]:
+            print(
+                f"    {contract} {str(period_start)[:10]} ({status}, total_due {total_due:,.2f}): "
+                f"{line_type:<32}{amount:>12,.2f}"
+            )
     finally:
         con.close()
 
@@ -231,7 +325,8 @@ def where_next(db_path: Path) -> None:
     reports = _relative(str(reports_root()))
     print(f"  GX reports:    {reports}/<run id>/index.html (Great Expectations data docs)")
     print("  Marts:         invoices, invoice_lines, published_invoices, published_invoice_lines,")
-    print("                 invoice_holds, quarantined_usage_events, usage_event_reconciliation")
+    print("                 invoice_holds, published_credit_notes, quarantined_usage_events,")
+    print("                 usage_event_reconciliation")
     print(
         '  Example:       .venv/bin/python -c "import duckdb; '
         f"print(duckdb.connect('{db_path}', read_only=True).sql('select * from published_invoices limit 5'))\""
@@ -259,6 +354,10 @@ def main(argv: list[str] | None = None) -> int:
     seed_and_parse(progress)
     outcome = publish(progress, args.as_of, ingested)
     succeeded = outcome.success
+    if succeeded:
+        late = land_late_batch(progress)
+        late_outcome = publish(progress, LATE_BATCH_AS_OF, late)
+        succeeded = late_outcome.success
     progress("5/5 summary")
     print_checks(outcome.checks)
     try:
