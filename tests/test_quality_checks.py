@@ -614,6 +614,7 @@ def test_invoice_currency(target: str, config: QualityConfig) -> None:
                   "ExpectColumnValuesToBeBetween(line_currency_count)",
                   "ExpectColumnValuesToBeBetween(lines_in_other_currency)", row_value="invoice_id=inv_3")
     assert "invoice_id=inv_1" in outcome.failure_text(sample_rows=10)
+    assert not outcome.blocking, "currency is a per-invoice check: the dbt check holds the invoice, GX reports"
 
 
 def test_invoice_period_change(target: str, config: QualityConfig) -> None:
@@ -668,17 +669,19 @@ def test_a_missing_table_fails_the_check_with_the_database_error(target: str, co
 def test_config_lists_every_check_with_its_mode(config: QualityConfig) -> None:
     assert config.names() == [suite.name for suite in SUITES]
     modes = {settings.name: settings.mode for settings in config}
-    assert modes["gx_invoice_currency"] == "blocking"
-    assert modes["gx_raw_usage_volume"] == modes["gx_invoice_period_change"] == "warning"
+    assert modes["gx_invoice_lines"] == "blocking"
+    # per-invoice rules warn in GX: the dbt checks of int_invoice_check_failures hold the invoice
+    assert modes["gx_raw_usage_volume"] == modes["gx_invoice_period_change"] == modes["gx_invoice_currency"] \
+        == "warning"
     assert config["gx_invoice_period_change"].params["band"] == 1.0
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda d: d["checks"].pop("gx_invoice_currency"), "not listed"),
+        (lambda d: d["checks"].pop("gx_invoice_lines"), "not listed"),
         (lambda d: d["checks"].__setitem__("gx_typo", {"blocking": True}), "unknown checks"),
-        (lambda d: d["checks"]["gx_invoice_currency"].pop("blocking"), "needs `blocking"),
+        (lambda d: d["checks"]["gx_invoice_lines"].pop("blocking"), "needs `blocking"),
         (lambda d: d["checks"]["gx_invoice_period_change"].__setitem__("bandwidth", 1), "no parameter"),
         (lambda d: d["checks"]["gx_invoice_period_change"].__setitem__("band", "wide"), "must be a float"),
         (lambda d: d["checks"]["gx_raw_usage_ids"].__setitem__("mostly", 1.5), "mostly must be"),
@@ -699,11 +702,11 @@ def test_config_errors_are_reported(change, message: str) -> None:
 def test_config_file_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     text = (REPO_ROOT / "warehouse_billing" / "quality" / "config.yaml").read_text(encoding="utf-8")
     path = tmp_path / "quality.yaml"
-    old, new = "  gx_invoice_currency:\n    blocking: true", "  gx_invoice_currency:\n    blocking: false"
+    old, new = "  gx_invoice_lines:\n    blocking: true", "  gx_invoice_lines:\n    blocking: false"
     assert old in text
     path.write_text(text.replace(old, new), encoding="utf-8")
     monkeypatch.setenv("BILLING_QUALITY_CONFIG", str(path))
-    assert load_quality_config()["gx_invoice_currency"].blocking is False
+    assert load_quality_config()["gx_invoice_lines"].blocking is False
 
 
 def test_great_expectations_is_imported_only_when_checks_run() -> None:
@@ -796,7 +799,7 @@ def _step_events(result, event_type: DagsterEventType) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("check", "data", "row"),
     [
-        ("gx_invoice_currency", _bad_currency, "invoice_id=inv_3"),  # on invoices (Dagster-blocking)
+        ("gx_invoice_lines", _bad_invoice_lines, "invoice_line_id=l_3"),  # on invoice_lines (Dagster-blocking)
         # on raw usage: not Dagster-blocking (see quality_checks.check_specs); the step failure gates it
         ("gx_raw_usage_ids", _bad_ids, "occurred_at=2026-11-20T09:00:02Z"),
     ],
@@ -833,8 +836,8 @@ def test_a_failing_warning_gx_check_does_not_stop_publication(
     dagster_env: Path, config: QualityConfig
 ) -> None:
     published: list[str] = []
-    warning_config = config.with_check("gx_invoice_currency", blocking=False)
-    defs = _stand_in_definitions(_bad_currency(), warning_config, published)
+    assert not config["gx_invoice_currency"].blocking, "currency is a warning by default (per invoice)"
+    defs = _stand_in_definitions(_bad_currency(), config, published)
     result = defs.resolve_job_def(PUBLICATION_JOB).execute_in_process(
         run_config=run_config_for(AS_OF), raise_on_error=False
     )
@@ -857,9 +860,10 @@ def test_the_gate_requires_the_blocking_gx_checks_only(config: QualityConfig) ->
 
     keys = {key.name for key in blocking_gx_check_keys(config)}
     assert keys == {settings.name for settings in config if settings.blocking}
-    assert "gx_invoice_currency" in keys and "gx_invoice_period_change" not in keys
-    modified = config.with_check("gx_invoice_currency", blocking=False)
-    assert "gx_invoice_currency" not in {key.name for key in blocking_gx_check_keys(modified)}
+    assert "gx_invoice_lines" in keys and "gx_invoice_period_change" not in keys
+    assert "gx_invoice_currency" not in keys
+    modified = config.with_check("gx_invoice_lines", blocking=False)
+    assert "gx_invoice_lines" not in {key.name for key in blocking_gx_check_keys(modified)}
 
 
 def test_stale_reports_are_pruned(tmp_path: Path) -> None:
