@@ -78,3 +78,22 @@
 {% macro postgres__publication_lock() -%}
     select pg_advisory_xact_lock(hashtext('warehouse_billing.publication'))
 {%- endmacro %}
+
+{#
+  The reference-data fingerprint each published invoice was rated under (published_invoice_reference_data,
+  written by the publication step), or an empty set before the first publication (int_rebill_pending_invoices).
+#}
+{% macro published_reference_fingerprints_or_empty() -%}
+    {%- set relation = published_relation('published_invoice_reference_data') -%}
+    {%- if relation is not none -%}
+        select
+            invoice_id,
+            reference_fingerprint
+        from {{ relation }}
+    {%- else -%}
+        select
+            cast(null as {{ dbt.type_string() }}) as invoice_id,
+            cast(null as {{ dbt.type_string() }}) as reference_fingerprint
+        where 1 = 0
+    {%- endif -%}
+{%- endmacro %}

@@ -30,12 +30,8 @@
 {% macro reference_fingerprint_query(relations_columns) -%}
     {%- set row_texts = [] -%}
     {%- for relation, columns, condition in relations_columns -%}
-        {%- set parts = [] -%}
-        {%- for column in columns -%}
-            {%- do parts.append("coalesce(cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), '~')") -%}
-        {%- endfor -%}
         {%- set row_text -%}
-            select '{{ loop.index }}|' || {{ parts | join(" || '|' || ") }} as row_text
+            select '{{ loop.index }}|' || {{ fingerprint_row_text(columns) }} as row_text
             from {{ relation }}
             {%- if condition %} where {{ condition }}{% endif %}
         {%- endset -%}
@@ -45,6 +41,19 @@
     from (
         {{ row_texts | join("\n        union all\n") }}
     ) as reference_rows
+{%- endmacro %}
+
+{#
+  One row of reference data as text for a fingerprint: the given column expressions cast to text,
+  '~' for null, joined by '|'. Casts give the same text for the same value within one warehouse
+  (seeds declare their types), which is all a fingerprint compares.
+#}
+{% macro fingerprint_row_text(columns) -%}
+    {%- set parts = [] -%}
+    {%- for column in columns -%}
+        {%- do parts.append("coalesce(cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), '~')") -%}
+    {%- endfor -%}
+    {{ parts | join(" || '|' || ") }}
 {%- endmacro %}
 
 {# The reference data int_usage_daily_price_matches matches usage against: usage prices and contracts. #}

@@ -1,0 +1,243 @@
+{#
+  The reference data each invoice's amounts (contract §5.1 steps 1-5) are rated under, one row per
+  invoice (contract x billing period) x reference row: the contract's terms, the price rows that apply
+  to it (its rate card's and its own) in force on any covered day, their tiers and metrics, the
+  overrides and discounts in force on the first covered day (decision 20) and the currency's minor
+  units. row_text holds every value of the row that can change an amount; int_invoice_reference_fingerprints
+  hashes them per invoice.
+
+  Dates are clipped to the period's coverage (clipped_from .. clipped_to), and labels that change no
+  amount (a product's name) are left out, so the right way to change a price (end-date the row, add a
+  new one from a later day) leaves every earlier period's rows as they were. Overrides and discounts
+  count only as in force or not on the first covered day: their dates are left out.
+#}
+with
+
+billing_periods as (
+
+    select * from {{ ref('int_contract_billing_periods') }}
+
+),
+
+contracts as (
+
+    select * from {{ ref('stg_seed__contracts') }}
+
+),
+
+prices as (
+
+    select * from {{ ref('stg_seed__prices') }}
+
+),
+
+price_tiers as (
+
+    select * from {{ ref('stg_seed__price_tiers') }}
+
+),
+
+metrics as (
+
+    select * from {{ ref('stg_seed__billable_metrics') }}
+
+),
+
+overrides as (
+
+    select * from {{ ref('stg_seed__price_overrides') }}
+
+),
+
+discounts as (
+
+    select * from {{ ref('stg_seed__discounts') }}
+
+),
+
+currencies as (
+
+    select * from {{ ref('stg_seed__currencies') }}
+
+),
+
+{# the contract's terms, its start and end as the period's coverage #}
+contract_rows as (
+
+    select
+        billing_periods.invoice_id,
+        'contract' as reference_kind,
+        contracts.contract_id as reference_key,
+        billing_periods.coverage_starts_at as clipped_from,
+        billing_periods.coverage_ends_at as clipped_to,
+        'contract|' || {{ fingerprint_row_text([
+            'contracts.contract_id', 'contracts.customer_id', 'contracts.rate_card_id', 'contracts.currency',
+            'contracts.billing_period', 'contracts.billing_anchor', 'contracts.minimum_commitment',
+            'billing_periods.period_start', 'billing_periods.period_end',
+            'billing_periods.coverage_starts_at', 'billing_periods.coverage_ends_at',
+        ]) }} as row_text
+    from billing_periods
+    inner join contracts
+        on billing_periods.contract_id = contracts.contract_id
+
+),
+
+{# price rows of the contract or its rate card in force on any covered day, dates clipped to the coverage #}
+period_prices as (
+
+    select
+        billing_periods.invoice_id,
+        prices.*,
+        case
+            when prices.effective_from is null or prices.effective_from < billing_periods.coverage_starts_at
+                then billing_periods.coverage_starts_at
+            else prices.effective_from
+        end as clipped_from,
+        case
+            when prices.effective_to is null or prices.effective_to > billing_periods.coverage_ends_at
+                then billing_periods.coverage_ends_at
+            else prices.effective_to
+        end as clipped_to
+    from billing_periods
+    inner join prices
+        on
+            (
+                billing_periods.contract_id = prices.contract_id
+                or (prices.contract_id is null and billing_periods.rate_card_id = prices.rate_card_id)
+            )
+            and (prices.effective_from is null or prices.effective_from < billing_periods.coverage_ends_at)
+            and (prices.effective_to is null or prices.effective_to > billing_periods.coverage_starts_at)
+
+),
+
+price_rows as (
+
+    select
+        invoice_id,
+        'price' as reference_kind,
+        price_id as reference_key,
+        clipped_from,
+        clipped_to,
+        'price|' || {{ fingerprint_row_text([
+            'price_id', 'rate_card_id', 'contract_id', 'product_id', 'charge_type', 'metric_id',
+            'pricing_model', 'unit_price', 'flat_amount', 'package_size', 'package_rounding', 'free_units',
+            'percentage_rate', 'fixed_fee_per_event', 'min_per_event', 'max_per_event', 'dimensions',
+            'minimum_amount', 'maximum_amount', 'is_prorated', 'clipped_from', 'clipped_to',
+        ]) }} as row_text
+    from period_prices
+
+),
+
+tier_rows as (
+
+    select
+        period_prices.invoice_id,
+        'tier' as reference_kind,
+        price_tiers.price_id || ' tier ' || cast(price_tiers.tier as {{ dbt.type_string() }}) as reference_key,
+        cast(null as timestamp) as clipped_from,
+        cast(null as timestamp) as clipped_to,
+        'tier|' || {{ fingerprint_row_text([
+            'price_tiers.price_id', 'price_tiers.tier', 'price_tiers.up_to', 'price_tiers.unit_price',
+            'price_tiers.flat_fee',
+        ]) }} as row_text
+    from period_prices
+    inner join price_tiers
+        on period_prices.price_id = price_tiers.price_id
+
+),
+
+metric_rows as (
+
+    select distinct
+        period_prices.invoice_id,
+        'metric' as reference_kind,
+        metrics.metric_id as reference_key,
+        cast(null as timestamp) as clipped_from,
+        cast(null as timestamp) as clipped_to,
+        'metric|' || {{ fingerprint_row_text([
+            'metrics.metric_id', 'metrics.event_type', 'metrics.aggregation', 'metrics.value_property',
+            'metrics.event_filter', 'metrics.group_by',
+        ]) }} as row_text
+    from period_prices
+    inner join metrics
+        on period_prices.metric_id = metrics.metric_id
+
+),
+
+{# overrides and discounts apply as in force on the first covered day: which ones, not their dates #}
+override_rows as (
+
+    select
+        billing_periods.invoice_id,
+        'override' as reference_kind,
+        coalesce(overrides.product_id, '*') as reference_key,
+        cast(null as timestamp) as clipped_from,
+        cast(null as timestamp) as clipped_to,
+        'override|' || {{ fingerprint_row_text(['overrides.product_id', 'overrides.multiplier']) }} as row_text
+    from billing_periods
+    inner join overrides
+        on
+            billing_periods.contract_id = overrides.contract_id
+            and {{ is_in_force('overrides.effective_from', 'overrides.effective_to', 'billing_periods.coverage_starts_at') }}
+
+),
+
+discount_rows as (
+
+    select
+        billing_periods.invoice_id,
+        'discount' as reference_kind,
+        discounts.discount_id as reference_key,
+        cast(null as timestamp) as clipped_from,
+        cast(null as timestamp) as clipped_to,
+        'discount|' || {{ fingerprint_row_text([
+            'discounts.discount_id', 'discounts.product_id', 'discounts.discount_type', 'discounts.discount_value',
+        ]) }} as row_text
+    from billing_periods
+    inner join discounts
+        on
+            billing_periods.contract_id = discounts.contract_id
+            and {{ is_in_force('discounts.starts_at', 'discounts.ends_at', 'billing_periods.coverage_starts_at') }}
+
+),
+
+currency_rows as (
+
+    select
+        billing_periods.invoice_id,
+        'currency' as reference_kind,
+        currencies.currency as reference_key,
+        cast(null as timestamp) as clipped_from,
+        cast(null as timestamp) as clipped_to,
+        'currency|' || {{ fingerprint_row_text(['currencies.currency', 'currencies.minor_units']) }} as row_text
+    from billing_periods
+    inner join currencies
+        on billing_periods.currency = currencies.currency
+
+),
+
+reference_rows as (
+
+    select * from contract_rows
+    union all
+    select * from price_rows
+    union all
+    select * from tier_rows
+    union all
+    select * from metric_rows
+    union all
+    select * from override_rows
+    union all
+    select * from discount_rows
+    union all
+    select * from currency_rows
+
+),
+
+final as (
+
+    select * from reference_rows
+
+)
+
+select * from final
