@@ -170,7 +170,7 @@ override_rows as (
     select
         billing_periods.invoice_id,
         'override' as reference_kind,
-        coalesce(overrides.product_id, '*') as reference_key,
+        overrides.price_override_id as reference_key,
         cast(null as timestamp) as clipped_from,
         cast(null as timestamp) as clipped_to,
         'override|' || {{ fingerprint_row_text(['overrides.product_id', 'overrides.multiplier']) }} as row_text
