@@ -105,8 +105,8 @@ period_prices as (
                 billing_periods.contract_id = prices.contract_id
                 or (prices.contract_id is null and billing_periods.rate_card_id = prices.rate_card_id)
             )
-            and (prices.effective_from is null or prices.effective_from < billing_periods.coverage_ends_at)
-            and (prices.effective_to is null or prices.effective_to > billing_periods.coverage_starts_at)
+            and (prices.effective_from is null or billing_periods.coverage_ends_at > prices.effective_from)
+            and (prices.effective_to is null or billing_periods.coverage_starts_at < prices.effective_to)
 
 ),
 
