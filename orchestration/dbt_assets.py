@@ -69,11 +69,12 @@ class BillingDbtTranslator(DagsterDbtTranslator):
 
 
 def group_for_node(dbt_resource_props: Mapping[str, Any]) -> str:
-    """``publication`` for tagged models, else the first folder under ``models/``; seeds: ``seeds``."""
+    """``publication`` for tagged models, else the first folder under ``models/``; seeds: ``seeds``;
+    snapshots of the seeds (decision 49): ``snapshots``."""
     if "publication" in (dbt_resource_props.get("tags") or []):
         return "publication"
-    if dbt_resource_props.get("resource_type") == "seed":
-        return "seeds"
+    if dbt_resource_props.get("resource_type") in ("seed", "snapshot"):
+        return f"{dbt_resource_props['resource_type']}s"
     fqn = dbt_resource_props.get("fqn") or []
     folder = fqn[1] if len(fqn) > 2 else ""
     return folder if folder in MODEL_FOLDERS else "other"

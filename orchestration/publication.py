@@ -152,10 +152,10 @@ def build_publication_assets(project: DbtProject, gate_checks: Sequence[AssetChe
     )
     def publication_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtRunConfig):
         if context.selected_asset_keys != context.assets_def.keys:
-            # Invoices, their lines and credit notes are published together or not at all.
+            # Invoices, lines, credit notes and reference fingerprints publish together or not at all.
             raise Failure(
-                "Select every publication model (published_invoices, published_invoice_lines and "
-                "published_credit_notes)."
+                "Select every publication model (published_invoices, published_invoice_lines, "
+                "published_credit_notes and published_invoice_reference_data)."
             )
         window = run_window(context)
         evaluations = check_evaluations_for_runs(

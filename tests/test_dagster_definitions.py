@@ -84,6 +84,7 @@ def test_definitions_load_with_every_mart_and_publication_model(defs: Definition
     assert groups["stg_raw__usage_events"] == "staging"
     assert {group for name, group in groups.items() if name.startswith("int_")} == {"intermediate"}
     assert groups["currencies"] == "seeds"
+    assert groups["prices_snapshot"] == "snapshots"
 
 
 def test_dbt_tests_arrive_as_asset_checks(defs: Definitions) -> None:
@@ -292,6 +293,7 @@ def test_the_run_config_schema_has_full_refresh_off_by_default(defs: Definitions
             "publication",
         ),
         ({"resource_type": "seed", "fqn": ["warehouse_billing", "currencies"], "tags": []}, "seeds"),
+        ({"resource_type": "snapshot", "fqn": ["warehouse_billing", "prices_snapshot"]}, "snapshots"),
         ({"resource_type": "model", "fqn": ["warehouse_billing", "top_level"], "tags": []}, "other"),
     ],
 )

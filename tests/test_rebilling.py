@@ -203,7 +203,7 @@ def test_end_dating_a_price_and_adding_a_new_row_holds_nothing(started):
     warehouse, project = started
     february_id, _ = _invoice(warehouse, "2026-02-15")
     fingerprints_before = warehouse.query(
-        "select invoice_id, reference_fingerprint from {schema}.int_invoice_reference_fingerprints order by 1")
+        "select invoice_id, reference_fingerprint from {schema}.int_invoice_reference_fingerprints")
     _edit(project / "seeds" / "prices.csv", JPY_CALLS_ROW,
           _price_row("3", effective_to="2026-04-15 00:00:00") + "\n"
           + _price_row("4", price_id="p_jpy_calls_2", effective_from="2026-04-15 00:00:00"))
