@@ -155,11 +155,11 @@ def test_an_in_place_price_edit_is_held_until_approved_then_billed_once(started)
         ("c_gamma_jpy", datetime(2026, 2, 15), datetime(2026, 3, 15), "calls", "API calls",
          Decimal(3000), Decimal(4000), Decimal(1000), "awaiting approval", None, None),
     ]
-    assert warehouse.query("select invoice_id from {schema}.int_rebill_pending_invoices") == [(february_id,)]
     assert warehouse.query(
         "select count(*) from {schema}.invoice_lines where line_type = 'adjustment' "
         f"and adjusts_invoice_id = '{february_id}'"
     ) == [(0,)]
+    assert warehouse.query("select invoice_id from {schema}.int_rebill_pending_invoices") == [(february_id,)]
     _publish(warehouse, project, "2026-04-16T00:00:00")  # 03-15 .. 04-15 is ready: published, no adjustment
     assert _invoice(warehouse, "2026-03-15")[1] == Decimal(10028)
     assert warehouse.query(ADJUSTMENTS) == []
