@@ -215,6 +215,11 @@ def test_end_dating_a_price_and_adding_a_new_row_holds_nothing(started):
         for index in range(10)
     ])
     _publish(warehouse, project, "2026-04-16T00:00:00")
+    assert [(period, amount, invoice) for period, amount, invoice, _ in warehouse.query(ADJUSTMENTS)] == [
+        (datetime(2026, 3, 15), Decimal(30), february_id)]
+    assert _invoice(warehouse, "2026-03-15")[1] == Decimal(10000 + 7 * 3 + 30)
+    assert warehouse.query("select count(*) from {schema}.rebilling_preview") == [(0,)]
+    assert warehouse.query("select count(*) from {schema}.int_rebill_changed_invoices") == [(0,)]
     fingerprints_after = dict(warehouse.query(
         "select invoice_id, reference_fingerprint from {schema}.int_invoice_reference_fingerprints"))
     published = {invoice for invoice, in warehouse.query(
@@ -222,11 +227,6 @@ def test_end_dating_a_price_and_adding_a_new_row_holds_nothing(started):
         "cast('2026-04-16' as timestamp)")}
     assert published and all(fingerprints_after[invoice] == fingerprint
                              for invoice, fingerprint in fingerprints_before if invoice in published)
-    assert warehouse.query("select count(*) from {schema}.int_rebill_changed_invoices") == [(0,)]
-    assert warehouse.query("select count(*) from {schema}.rebilling_preview") == [(0,)]
-    assert [(period, amount, invoice) for period, amount, invoice, _ in warehouse.query(ADJUSTMENTS)] == [
-        (datetime(2026, 3, 15), Decimal(30), february_id)]
-    assert _invoice(warehouse, "2026-03-15")[1] == Decimal(10000 + 7 * 3 + 30)
 
 
 def test_bad_rebill_approvals_fail_the_build_naming_the_row(tmp_path: Path):

@@ -13,6 +13,10 @@
   that line's label; one of an invoice discount or commitment true-up has no product and carries the
   label. The next invoice's own discounts, commitment and minimums do not count adjustments; its
   credits may absorb them.
+
+  Differences of a published invoice whose reference data changed without an approval
+  (int_rebill_pending_invoices) are held here, late usage of that period included: they are on no
+  invoice until a rebill_approvals row names the invoice, and rebilling_preview shows them (decision 49).
 #}
 with
 
@@ -37,6 +41,13 @@ billing_periods as (
 line_types as (
 
     select * from {{ ref('invoice_line_types') }}
+
+),
+
+{# invoices whose reference data changed without an approval: their differences wait (decision 49) #}
+pending_rebills as (
+
+    select * from {{ ref('int_rebill_pending_invoices') }}
 
 ),
 
@@ -70,6 +81,11 @@ final as (
         on
             deltas.corrected_line_type = line_types.line_type
             and line_types.line_scope = {{ line_scope('deltas.product_id') }}
+    where not exists (
+        select 1
+        from pending_rebills
+        where pending_rebills.invoice_id = deltas.adjusts_invoice_id
+    )
 
 )
 
