@@ -45,6 +45,7 @@ LONGEST_FILES = (
     "test_concurrency.py",
     "test_quality_checks.py",
     "test_late_events.py",
+    "test_rebilling.py",
 )
 
 

@@ -179,10 +179,9 @@ def test_an_in_place_price_edit_is_held_until_approved_then_billed_once(started)
     assert [(period, amount, invoice) for period, amount, invoice, _ in adjustments] == [
         (datetime(2026, 4, 15), Decimal(1000), february_id)]
     assert _invoice(warehouse, "2026-04-15")[1] == Decimal(11000)
-    _build(warehouse, project, "2026-05-16T00:00:00")
-    assert warehouse.query(PREVIEW) == []
-    _publish(warehouse, project, "2026-05-16T00:00:00")  # a rerun adds nothing
+    _publish(warehouse, project, "2026-05-16T00:00:00")  # a rerun adds nothing, and billed means no preview
     assert warehouse.query(ADJUSTMENTS) == adjustments
+    assert warehouse.query(PREVIEW) == []
     assert warehouse.query(
         "select count(*) from {schema}.published_invoices where contract_id = 'c_gamma_jpy'") == [(3,)]
 
