@@ -39,13 +39,15 @@ MANIFEST_LOCK = REPO_ROOT / "target" / ".pytest_manifest.lock"
 LONGEST_FILES = (
     "test_spark.py",
     "test_publication_job.py",
+    "test_corrections.py",
+    "test_rebilling.py",
+    "test_credit_notes.py",
     "test_incremental_windows.py",
     "test_pipeline_builds.py",
     "test_publication_guarantees.py",
     "test_concurrency.py",
     "test_quality_checks.py",
     "test_late_events.py",
-    "test_rebilling.py",
 )
 
 
@@ -131,3 +133,14 @@ def scenario_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Warehouse,
 
     folder = build_once(tmp_path_factory, "scenario_duckdb", build)
     return Warehouse("duckdb", folder), folder / "project"
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def target_database(request) -> Iterator[tuple[str, str | None]]:
+    """Each warehouse in turn: ("duckdb", None), then ("postgres", a throwaway database)."""
+    if request.param == "duckdb":
+        yield "duckdb", None
+    else:
+        with postgres_database() as database:
+            yield "postgres", database
+

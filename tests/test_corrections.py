@@ -41,13 +41,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from support.publishing import append_rows, build, publish
 from support.scenario import AS_OF, scenario_events, scenario_project
-from support.warehouse import Warehouse, land_rows, postgres_database
+from support.warehouse import Warehouse, land_rows
 
 pytestmark = pytest.mark.warehouse
-
-TARGETS = ["duckdb", "postgres"]
-
 
 def _event(event_id: str, customer: str, event_type: str, when: str, ingested: datetime | None = None,
            properties: str = "{}") -> dict:
@@ -66,37 +64,14 @@ def _warehouse(target: str, tmp_path: Path, database: str | None) -> Warehouse:
     return Warehouse(target, tmp_path, pg_database=database)
 
 
-def _build(warehouse: Warehouse, project: Path, as_of: str) -> None:
-    warehouse.dbt("build", "--exclude", "tag:publication", "test_type:unit", as_of=as_of, project_dir=project)
-
-
-def _publish(warehouse: Warehouse, project: Path, as_of: str) -> None:
-    """What the publication job does: build and test, approve, then append the approved invoices."""
-    _build(warehouse, project, as_of)
-    warehouse.dbt("build", "--select", "tag:publication", as_of=as_of, project_dir=project, publish=True)
-
-
-def _append(path: Path, *rows: str) -> None:
-    path.write_text(path.read_text().rstrip("\n") + "\n" + "\n".join(rows) + "\n")
-
-
-@pytest.fixture(params=TARGETS)
-def target_database(request):
-    if request.param == "duckdb":
-        yield "duckdb", None
-    else:
-        with postgres_database() as database:
-            yield "postgres", database
-
-
-def test_one_invoice_failing_a_check_is_held_and_the_others_publish(target_database, tmp_path: Path):
+def test_one_invoice_failing_a_check_is_held_and_the_otherspublish(target_database, tmp_path: Path):
     target, database = target_database
     project = scenario_project(tmp_path)
     warehouse = _warehouse(target, tmp_path, database)
     land_rows(warehouse, [*scenario_events(),
                           _event("gamma-jpy-tokens", "cus_c", "tokens", "2026-02-20 09:00:00",
                                  properties='{"tokens": 700, "model": "small"}')])
-    _publish(warehouse, project, AS_OF)
+    publish(warehouse, project, AS_OF)
 
     held = warehouse.query(
         "select h.contract_id, h.period_start, h.check_name, h.reason, h.first_held_at "
@@ -112,10 +87,10 @@ def test_one_invoice_failing_a_check_is_held_and_the_others_publish(target_datab
     assert ("c_gamma_jpy", datetime(2026, 2, 15)) not in {(c, p) for c, p, _ in published}
 
     # the fix: a token price on the JPY rate card; the next run publishes the held invoice, number 10
-    _append(project / "seeds" / "prices.csv",
+    append_rows(project / "seeds" / "prices.csv",
             "p_jpy_tokens,rc_jpy,,tokens,Tokens,usage,tokens,unit,1,,,,,,,,,,,,,,")
     later = "2026-04-02T01:00:00"
-    _publish(warehouse, project, later)
+    publish(warehouse, project, later)
     assert warehouse.query("select count(*) from {schema}.invoice_holds") == [(0,)]
     released = warehouse.query(
         "select invoice_number, total_due from {schema}.published_invoices "
@@ -140,17 +115,17 @@ def test_a_negative_remainder_is_carried_to_the_next_invoice(target_database, tm
     target, database = target_database
     project = scenario_project(tmp_path)
     for seed, rows in EPSILON_SEEDS.items():
-        _append(project / "seeds" / seed, *rows)
+        append_rows(project / "seeds" / seed, *rows)
     warehouse = _warehouse(target, tmp_path, database)
     land_rows(warehouse, [*scenario_events(), *_calls("cus_e", "2026-02-10 09:00:00", 900)])
-    _publish(warehouse, project, AS_OF)  # January, February and March are published
+    publish(warehouse, project, AS_OF)  # January, February and March are published
 
     # late February calls, then April's and May's own usage
     land_rows(warehouse, [*_calls("cus_e", "2026-02-28 09:00:00", 200, ingested=datetime(2026, 4, 3), tag="late"),
                           *_calls("cus_e", "2026-04-10 09:00:00", 100)])
-    _publish(warehouse, project, "2026-05-03T00:00:00")  # April is ready and published
+    publish(warehouse, project, "2026-05-03T00:00:00")  # April is ready and published
     land_rows(warehouse, _calls("cus_e", "2026-05-10 09:00:00", 300))
-    _publish(warehouse, project, "2026-06-03T00:00:00")  # May
+    publish(warehouse, project, "2026-06-03T00:00:00")  # May
 
     invoices = warehouse.query(
         "select period_start, total_due from {schema}.published_invoices "
@@ -214,12 +189,12 @@ def test_late_usage_is_billed_under_its_periods_terms(target_database, tmp_path:
     target, database = target_database
     project = scenario_project(tmp_path)
     for seed, rows in TERMS_SEEDS.items():
-        _append(project / "seeds" / seed, *rows)
+        append_rows(project / "seeds" / seed, *rows)
     warehouse = _warehouse(target, tmp_path, database)
     march = "2026-03-10 09:00:00"
     land_rows(warehouse, [*scenario_events(), *_calls("cus_ovr", march, 100), *_calls("cus_disc", march, 100),
                           _tokens("cus_cap", march, 12000), *_calls("cus_commit", march, 100)])
-    _publish(warehouse, project, AS_OF)
+    publish(warehouse, project, AS_OF)
     contracts = "('c_ovr', 'c_disc', 'c_cap', 'c_commit')"
     published_march = (
         "select contract_id, total_due from {schema}.published_invoices "
@@ -234,7 +209,7 @@ def test_late_usage_is_billed_under_its_periods_terms(target_database, tmp_path:
                           *_calls("cus_disc", late, 50, ingested, tag="late"),
                           _tokens("cus_cap", late, 3000, ingested),
                           *_calls("cus_commit", late, 500, ingested, tag="late")])
-    _build(warehouse, project, "2026-04-06T00:00:00")
+    build(warehouse, project, "2026-04-06T00:00:00")
 
     adjustments = warehouse.query(
         "select l.contract_id, i.period_start, l.product_name, l.quantity, l.amount, corrected.line_type, "
@@ -259,7 +234,7 @@ def test_late_usage_is_billed_under_its_periods_terms(target_database, tmp_path:
         ("c_ovr", april, "API calls (Price override)", None, Decimal(-1), "override", True, march_start),
     ]
 
-    _publish(warehouse, project, "2026-05-03T00:00:00")
+    publish(warehouse, project, "2026-05-03T00:00:00")
     billed = warehouse.query(
         "select contract_id, sum(amount) from {schema}.published_invoice_lines "
         f"where line_type = 'adjustment' and contract_id in {contracts} group by contract_id order by contract_id"
@@ -268,7 +243,7 @@ def test_late_usage_is_billed_under_its_periods_terms(target_database, tmp_path:
                       ("c_ovr", Decimal(4))]
     assert warehouse.query(published_march) == before, "a published invoice changed"
     # billed once: the next run finds nothing left to adjust
-    _build(warehouse, project, "2026-05-03T01:00:00")
+    build(warehouse, project, "2026-05-03T01:00:00")
     assert warehouse.query("select count(*) from {schema}.invoice_lines where line_type = 'adjustment'") == [(0,)]
     # nothing lost: March as published plus its adjustments is March as rated now
     rated_now = warehouse.query(

@@ -20,40 +20,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from support.publishing import append_rows, build, publish
 from support.scenario import AS_OF, scenario_events, scenario_project
-from support.warehouse import Warehouse, land_rows, postgres_database
+from support.warehouse import Warehouse, land_rows
 
 pytestmark = pytest.mark.warehouse
-
-TARGETS = ["duckdb", "postgres"]
-HEADER = "credit_note_id,invoice_number,amount,reason,approved_by,issued_at"
-
-
-def _build(warehouse: Warehouse, project: Path, as_of: str, check: bool = True):
-    return warehouse.dbt("build", "--exclude", "tag:publication", "test_type:unit", as_of=as_of,
-                         project_dir=project, check=check)
-
-
-def _publish(warehouse: Warehouse, project: Path, as_of: str, approve: bool = True) -> None:
-    """What the publication job does: build and test, approve, then append the approved rows
-    (approve=False: a bare `dbt build --vars '{publish: true}'`)."""
-    _build(warehouse, project, as_of)
-    warehouse.dbt("build", "--select", "tag:publication", as_of=as_of, project_dir=project, publish=True,
-                  approve=approve)
-
-
-def _append(path: Path, *rows: str) -> None:
-    path.write_text(path.read_text().rstrip("\n") + "\n" + "\n".join(rows) + "\n")
-
-
-@pytest.fixture(params=TARGETS)
-def target_database(request):
-    if request.param == "duckdb":
-        yield "duckdb", None
-    else:
-        with postgres_database() as database:
-            yield "postgres", database
-
 
 def _invoice(warehouse: Warehouse, contract: str, period_start: str) -> tuple[str, int, Decimal]:
     return warehouse.query(
@@ -86,7 +57,7 @@ def test_credit_notes_are_published_numbered_and_credited_on_the_next_invoice(ta
     assert credit_notes.read_text().strip() == HEADER
     warehouse = Warehouse(target, tmp_path, pg_database=database)
     land_rows(warehouse, scenario_events())
-    _publish(warehouse, project, AS_OF)  # January to March
+    publish(warehouse, project, AS_OF)  # January to March
     march_id, march_number, march_total = _invoice(warehouse, "c_alpha", "2026-03-01")
     jpy_id, jpy_number, jpy_total = _invoice(warehouse, "c_gamma_jpy", "2026-02-15")
     assert march_total == Decimal(149) and jpy_total == Decimal(13000)
@@ -95,8 +66,8 @@ def test_credit_notes_are_published_numbered_and_credited_on_the_next_invoice(ta
     assert march_before[1] and jpy_before[1]
 
     # cn_1: 10.00 off Alpha's March invoice, credited on April's
-    _append(credit_notes, f"cn_1,{march_number},10.00,Duplicate usage,finance lead,2026-04-10 00:00:00")
-    _publish(warehouse, project, "2026-05-03T00:00:00")  # April (and Gamma's JPY invoice to 04-15)
+    append_rows(credit_notes, f"cn_1,{march_number},10.00,Duplicate usage,finance lead,2026-04-10 00:00:00")
+    publish(warehouse, project, "2026-05-03T00:00:00")  # April (and Gamma's JPY invoice to 04-15)
     assert warehouse.query(
         "select credit_note_id, credit_note_number, invoice_number, amount, invoice_id, customer_id, currency, "
         "reason, approved_by, published_at from {schema}.published_credit_notes"
@@ -111,8 +82,8 @@ def test_credit_notes_are_published_numbered_and_credited_on_the_next_invoice(ta
 
     # cn_2: the whole of Gamma's first JPY invoice (amount empty), on its next unpublished JPY invoice;
     # what it takes below zero is carried (balance_carried) to the one after
-    _append(credit_notes, f"cn_2,{jpy_number},,Wrong price,finance lead,2026-05-10 00:00:00")
-    _publish(warehouse, project, "2026-06-03T00:00:00")
+    append_rows(credit_notes, f"cn_2,{jpy_number},,Wrong price,finance lead,2026-05-10 00:00:00")
+    publish(warehouse, project, "2026-06-03T00:00:00")
     assert warehouse.query(
         "select credit_note_id, credit_note_number, amount, invoice_id, currency from {schema}.published_credit_notes "
         "order by credit_note_number"
@@ -138,12 +109,12 @@ def test_credit_notes_are_published_numbered_and_credited_on_the_next_invoice(ta
     counts = ("select (select count(*) from {schema}.published_credit_notes), "
               "(select count(*) from {schema}.published_invoice_lines where line_type = 'credit_note')")
     assert warehouse.query(counts) == [(2, 2)]
-    _publish(warehouse, project, "2026-06-03T00:00:00")
+    publish(warehouse, project, "2026-06-03T00:00:00")
     assert warehouse.query(counts) == [(2, 2)]
 
     # a bare publish run (no approval) publishes no credit note, even a new one of a published invoice
-    _append(credit_notes, f"cn_3,{march_number},1.00,Goodwill,finance lead,2026-06-10 00:00:00")
-    _publish(warehouse, project, "2026-07-03T00:00:00", approve=False)
+    append_rows(credit_notes, f"cn_3,{march_number},1.00,Goodwill,finance lead,2026-06-10 00:00:00")
+    publish(warehouse, project, "2026-07-03T00:00:00", approve=False)
     assert warehouse.query(counts) == [(2, 2)]
 
 
@@ -153,14 +124,14 @@ def test_a_credit_note_above_the_invoice_total_fails_the_build_naming_the_row(ta
     credit_notes = project / "seeds" / "credit_notes.csv"
     warehouse = Warehouse(target, tmp_path, pg_database=database)
     land_rows(warehouse, scenario_events())
-    _publish(warehouse, project, AS_OF)
+    publish(warehouse, project, AS_OF)
     _, march_number, march_total = _invoice(warehouse, "c_alpha", "2026-03-01")
     assert march_total == Decimal(149)
     # two credit notes on Alpha's March: the first fits, the second takes the total beyond total_due
-    _append(credit_notes,
+    append_rows(credit_notes,
             f"cn_fits,{march_number},1.00,Goodwill,finance lead,2026-04-10 00:00:00",
             f"cn_too_much,{march_number},148.01,Goodwill,finance lead,2026-04-11 00:00:00")
-    result = _build(warehouse, project, "2026-05-03T00:00:00", check=False)
+    result = build(warehouse, project, "2026-05-03T00:00:00", check=False)
     assert result.returncode != 0
     assert "credit_notes row cn_too_much" in result.stdout
     assert "credit_notes row cn_fits" not in result.stdout

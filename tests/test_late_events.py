@@ -17,6 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import pytest
+from support.publishing import build, publish
 from support.scenario import AS_OF
 from support.warehouse import Warehouse, copy_duckdb, land_rows
 
@@ -26,12 +27,6 @@ pytestmark = pytest.mark.warehouse
 
 PUBLISHED_COLUMNS = "invoice_id, invoice_number, total_due, published_at"
 PUBLISHED_LINE_COLUMNS = "invoice_line_id, invoice_id, line_type, amount, invoice_number"
-
-
-def _publish(warehouse: Warehouse, project, as_of: str) -> None:
-    """What the publication job does: build and test, then append ready invoices."""
-    warehouse.dbt("build", "--exclude", "tag:publication", "test_type:unit", as_of=as_of, project_dir=project)
-    warehouse.dbt("build", "--select", "tag:publication", as_of=as_of, project_dir=project, publish=True)
 
 
 def _published(warehouse: Warehouse) -> tuple[list, list]:
@@ -48,7 +43,7 @@ def published_scenario(tmp_path_factory: pytest.TempPathFactory, scenario_build)
     """The scenario published at AS_OF, from a copy of the run's shared build (landed, seeded, built)."""
     shared, project = scenario_build
     warehouse = copy_duckdb(shared, tmp_path_factory.mktemp("late_events"))
-    _publish(warehouse, project, AS_OF)
+    publish(warehouse, project, AS_OF)
     return warehouse, project
 
 
@@ -69,8 +64,7 @@ def test_late_event_is_billed_as_a_graduated_delta_on_the_next_invoice(published
         "properties": '{"tokens": 1000, "model": "small"}',
         "ingested_at": datetime(2026, 4, 5, 12, 0),
     }])
-    warehouse.dbt("build", "--exclude", "tag:publication", "test_type:unit", as_of="2026-04-06T00:00:00",
-                  project_dir=project)
+    build(warehouse, project, "2026-04-06T00:00:00")
 
     adjustments = warehouse.query(
         "select i.contract_id, i.period_start, l.product_id, l.dimensions, l.quantity, l.amount, "
@@ -96,13 +90,12 @@ def test_late_event_is_billed_as_a_graduated_delta_on_the_next_invoice(published
 
 def test_an_adjustment_is_billed_once(published_scenario):
     warehouse, project = published_scenario
-    _publish(warehouse, project, "2026-05-03T00:00:00")
+    publish(warehouse, project, "2026-05-03T00:00:00")
     published_adjustments = warehouse.query(
         "select amount from {schema}.published_invoice_lines where line_type = 'adjustment' order by amount"
     )
     assert published_adjustments == [(Decimal("-1.35"),), (Decimal("-0.15"),), (Decimal("1.5"),)]
-    warehouse.dbt("build", "--exclude", "tag:publication", "test_type:unit", as_of="2026-05-03T00:00:00",
-                  project_dir=project)
+    build(warehouse, project, "2026-05-03T00:00:00")
     still_open = warehouse.query(
         "select count(*) from {schema}.invoice_lines where line_type = 'adjustment'"
     )

@@ -31,15 +31,13 @@ the 03-15 invoice, which itself bills its 7 calls at 3 (21).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg2
 import pytest
+from support.publishing import append_rows, build, publish
 from support.scenario import AS_OF, scenario_events, scenario_project
 from support.warehouse import Warehouse, copy_duckdb, land_rows, postgres_database
 
@@ -73,38 +71,6 @@ def _edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-def _append(path: Path, *rows: str) -> None:
-    path.write_text(path.read_text().rstrip("\n") + "\n" + "\n".join(rows) + "\n")
-
-
-def _build(warehouse: Warehouse, project: Path, as_of: str) -> None:
-    warehouse.dbt("build", "--exclude", "tag:publication", "test_type:unit", as_of=as_of, project_dir=project)
-
-
-def _publish(warehouse: Warehouse, project: Path, as_of: str) -> None:
-    """What the publication job does: build and test, approve, then append the approved rows."""
-    _build(warehouse, project, as_of)
-    warehouse.dbt("build", "--select", "tag:publication", as_of=as_of, project_dir=project, publish=True)
-
-
-@contextmanager
-def _postgres_copy(source: str) -> Iterator[str]:
-    """A new database made from ``source`` (Postgres copies it as a template)."""
-    from warehouse_billing.warehouse import postgres_settings
-
-    name = f"billing_test_rebill_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(**{**postgres_settings(), "dbname": "postgres"}, connect_timeout=5)
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(f'create database "{name}" template "{source}"')
-        yield name
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
-
-
 @pytest.fixture(scope="module", params=TARGETS)
 def published_scenario(request, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
     """The scenario published at its as_of, once per warehouse (tests take a copy)."""
@@ -113,13 +79,13 @@ def published_scenario(request, tmp_path_factory: pytest.TempPathFactory) -> Ite
     if request.param == "duckdb":
         warehouse = Warehouse("duckdb", work)
         land_rows(warehouse, scenario_events())
-        _publish(warehouse, project, AS_OF)
+        publish(warehouse, project, AS_OF)
         yield warehouse
     else:
         with postgres_database() as database:
             warehouse = Warehouse("postgres", work, pg_database=database)
             land_rows(warehouse, scenario_events())
-            _publish(warehouse, project, AS_OF)
+            publish(warehouse, project, AS_OF)
             yield warehouse
 
 
@@ -130,7 +96,7 @@ def started(published_scenario: Warehouse, tmp_path: Path) -> Iterator[tuple[War
     if published_scenario.target == "duckdb":
         yield copy_duckdb(published_scenario, tmp_path / "warehouse"), project
     else:
-        with _postgres_copy(published_scenario.pg_database) as database:
+        with postgres_database(template=published_scenario.pg_database) as database:
             yield Warehouse("postgres", tmp_path, pg_database=database), project
 
 
@@ -150,7 +116,7 @@ def test_an_in_place_price_edit_is_held_until_approved_then_billed_once(started)
 
     # the edit: same price_id, new unit price
     _edit(prices, JPY_CALLS_ROW, _price_row("4"))
-    _build(warehouse, project, "2026-04-02T01:00:00")
+    build(warehouse, project, "2026-04-02T01:00:00")
     assert warehouse.query(PREVIEW) == [
         ("c_gamma_jpy", datetime(2026, 2, 15), datetime(2026, 3, 15), "calls", "API calls",
          Decimal(3000), Decimal(4000), Decimal(1000), "awaiting approval", None, None),
@@ -160,26 +126,26 @@ def test_an_in_place_price_edit_is_held_until_approved_then_billed_once(started)
         f"and adjusts_invoice_id = '{february_id}'"
     ) == [(0,)]
     assert warehouse.query("select invoice_id from {schema}.int_rebill_pending_invoices") == [(february_id,)]
-    _publish(warehouse, project, "2026-04-16T00:00:00")  # 03-15 .. 04-15 is ready: published, no adjustment
+    publish(warehouse, project, "2026-04-16T00:00:00")  # 03-15 .. 04-15 is ready: published, no adjustment
     assert _invoice(warehouse, "2026-03-15")[1] == Decimal(10028)
     assert warehouse.query(ADJUSTMENTS) == []
 
     # finance approves: the difference goes on the next unpublished invoice, once
-    _append(project / "seeds" / "rebill_approvals.csv",
+    append_rows(project / "seeds" / "rebill_approvals.csv",
             "c_gamma_jpy,2026-02-15 00:00:00,finance lead,JPY calls repriced from 3 to 4")
-    _build(warehouse, project, "2026-05-16T00:00:00")
+    build(warehouse, project, "2026-05-16T00:00:00")
     assert warehouse.query(PREVIEW) == [
         ("c_gamma_jpy", datetime(2026, 2, 15), datetime(2026, 3, 15), "calls", "API calls",
          Decimal(3000), Decimal(4000), Decimal(1000), "approved, billed on the next invoice", "finance lead",
          "JPY calls repriced from 3 to 4"),
     ]
     assert warehouse.query("select count(*) from {schema}.int_rebill_pending_invoices") == [(0,)]
-    _publish(warehouse, project, "2026-05-16T00:00:00")
+    publish(warehouse, project, "2026-05-16T00:00:00")
     adjustments = warehouse.query(ADJUSTMENTS)
     assert [(period, amount, invoice) for period, amount, invoice, _ in adjustments] == [
         (datetime(2026, 4, 15), Decimal(1000), february_id)]
     assert _invoice(warehouse, "2026-04-15")[1] == Decimal(11000)
-    _publish(warehouse, project, "2026-05-16T00:00:00")  # a rerun adds nothing, and billed means no preview
+    publish(warehouse, project, "2026-05-16T00:00:00")  # a rerun adds nothing, and billed means no preview
     assert warehouse.query(ADJUSTMENTS) == adjustments
     assert warehouse.query(PREVIEW) == []
     assert warehouse.query(
@@ -187,14 +153,14 @@ def test_an_in_place_price_edit_is_held_until_approved_then_billed_once(started)
 
     # a second edit is not covered by the first approval: held again
     _edit(prices, _price_row("4"), _price_row("5"))
-    _build(warehouse, project, "2026-06-16T00:00:00")
+    build(warehouse, project, "2026-06-16T00:00:00")
     assert warehouse.query(PREVIEW) == [
         ("c_gamma_jpy", datetime(2026, 2, 15), datetime(2026, 3, 15), "calls", "API calls",
          Decimal(4000), Decimal(5000), Decimal(1000), "awaiting approval", None, None),
         ("c_gamma_jpy", datetime(2026, 3, 15), datetime(2026, 4, 15), "calls", "API calls",
          Decimal(28), Decimal(35), Decimal(7), "awaiting approval", None, None),
     ]
-    _publish(warehouse, project, "2026-06-16T00:00:00")
+    publish(warehouse, project, "2026-06-16T00:00:00")
     assert warehouse.query(ADJUSTMENTS) == adjustments
 
 
@@ -213,7 +179,7 @@ def test_end_dating_a_price_and_adding_a_new_row_holds_nothing(started):
          "ingested_at": datetime(2026, 4, 10) + timedelta(seconds=index)}
         for index in range(10)
     ])
-    _publish(warehouse, project, "2026-04-16T00:00:00")
+    publish(warehouse, project, "2026-04-16T00:00:00")
     assert [(period, amount, invoice) for period, amount, invoice, _ in warehouse.query(ADJUSTMENTS)] == [
         (datetime(2026, 3, 15), Decimal(30), february_id)]
     assert _invoice(warehouse, "2026-03-15")[1] == Decimal(10000 + 7 * 3 + 30)
@@ -230,7 +196,7 @@ def test_end_dating_a_price_and_adding_a_new_row_holds_nothing(started):
 
 def test_bad_rebill_approvals_fail_the_build_naming_the_row(tmp_path: Path):
     project = scenario_project(tmp_path)
-    _append(project / "seeds" / "rebill_approvals.csv",
+    append_rows(project / "seeds" / "rebill_approvals.csv",
             "c_nobody,2026-02-01 00:00:00,finance lead,typo",
             "c_gamma_jpy,2026-02-01 00:00:00,finance lead,not a period start",
             "c_alpha,2026-02-01 00:00:00,,nobody approved")

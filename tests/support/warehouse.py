@@ -278,8 +278,9 @@ def _normalize(value: Any) -> Any:
 
 
 @contextmanager
-def postgres_database(prefix: str = "billing_test_") -> Iterator[str]:
-    """A throwaway Postgres database; the test fails (never skips) when the server is unreachable."""
+def postgres_database(prefix: str = "billing_test_", template: str | None = None) -> Iterator[str]:
+    """A throwaway Postgres database (a copy of ``template`` if given); the test fails (never skips)
+    when the server is unreachable."""
     from warehouse_billing.warehouse import postgres_settings
 
     settings = postgres_settings()
@@ -291,7 +292,7 @@ def postgres_database(prefix: str = "billing_test_") -> Iterator[str]:
     admin.autocommit = True
     try:
         with admin.cursor() as cursor:
-            cursor.execute(f'create database "{name}"')
+            cursor.execute(f'create database "{name}"' + (f' template "{template}"' if template else ""))
         yield name
     finally:
         with admin.cursor() as cursor:
