@@ -26,6 +26,8 @@ from support.warehouse import Warehouse, land_rows
 
 pytestmark = pytest.mark.warehouse
 
+HEADER = "credit_note_id,invoice_number,amount,reason,approved_by,issued_at"
+
 def _invoice(warehouse: Warehouse, contract: str, period_start: str) -> tuple[str, int, Decimal]:
     return warehouse.query(
         "select invoice_id, invoice_number, total_due from {schema}.published_invoices "
