@@ -48,11 +48,11 @@ lint: setup
 	BILLING_DUCKDB_PATH=$(CURDIR)/target/lint.duckdb DBT_TARGET_PATH=$(CURDIR)/target/lint \
 	  DBT_LOG_PATH=$(CURDIR)/target/lint/logs $(BIN)/sqlfluff lint models --processes 2
 
-# pytest on three workers (pytest-xdist) on 2 cores: a worker often waits (on Postgres, Spark's JVM,
-# files), and with two the cores were busy about 60 % of a run. Whole files at a time: tests of one file share module-scoped
+# pytest on two workers (pytest-xdist), one per core (three were slower: 19.5 against about 17 minutes,
+# as Postgres and Spark's JVM keep the cores busy too). Whole files at a time: tests of one file share module-scoped
 # builds and some run in order. Builds used by several files are made once per run (tests/support/shared.py).
 # (--dist loadgroup would spread files finer, but does not group at all with pytest 9.2: xdist issue 1386.)
-PYTEST_PARALLEL ?= -n 3 --dist loadfile --no-loadscope-reorder
+PYTEST_PARALLEL ?= -n 2 --dist loadfile --no-loadscope-reorder
 
 test-python: setup postgres java
 	@echo "==> pytest (dbt builds on DuckDB and Postgres, dbt unit tests, loader, Dagster)"
