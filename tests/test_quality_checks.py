@@ -82,6 +82,10 @@ RAW_COLUMNS = {
     "occurred_at": "text",
     "properties": "text",
     "ingested_at": "timestamp",
+    "load_id": "text",
+    "source_topic": "text",
+    "source_partition": "integer",
+    "source_offset": "bigint",
 }
 MONEY = "decimal(38, 10)"
 

@@ -18,8 +18,9 @@ import os
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -31,6 +32,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from warehouse_billing.warehouse import (
+    LOADS_TABLE,
     RAW_TABLE,
     TARGETS,
     check_target,
@@ -42,6 +44,9 @@ from warehouse_billing.warehouse import (
 DATA_COLUMNS = ("event_id", "customer_id", "event_type", "occurred_at", "properties")
 RAW_COLUMNS = (*DATA_COLUMNS, "ingested_at")
 KNOWN_COLUMNS = frozenset(RAW_COLUMNS)
+# What a loader may write besides the data: the load (every row) and, for a Kafka message, where it was
+# read (warehouse.RAW_PROVENANCE_COLUMNS).
+PROVENANCE_COLUMNS = ("load_id", "source_topic", "source_partition", "source_offset")
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 CSV_SUFFIXES = (".csv",)
@@ -77,6 +82,7 @@ class LoadResult:
     ingested_at: datetime | None = None  # the load time stamped on every row; None when kept from the file
     seconds: float = 0.0
     note: str | None = None
+    load_id: str | None = None  # the row of raw.usage_loads this file became (None when rejected or empty)
 
     @property
     def ok(self) -> bool:
@@ -433,90 +439,145 @@ def _reader(path: Path) -> Any:
 # Writers
 
 
-def _stamped(table: pa.Table, stamp: datetime | None) -> pa.Table:
-    """The batch with its ingested_at column: the file's own values, or the load time on every row."""
-    if stamp is None:
+@dataclass
+class Load:
+    """One load: the rows one transaction appends, and its row of raw.usage_loads (decision 50)."""
+
+    source: str  # where the rows came from: a file path, or topic:partition:first-last for Kafka
+    load_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    rows: int = 0
+    first_ingested_at: datetime | None = None
+    last_ingested_at: datetime | None = None
+
+    def landing_table(self, table: pa.Table, stamp: datetime | None) -> pa.Table:
+        """The batch as it lands: with ingested_at (the file's own values or the load time) and load_id,
+        counted into this load."""
+        if stamp is not None:
+            table = table.append_column("ingested_at", pa.repeat(pa.scalar(stamp, _TIMESTAMP), table.num_rows))
+        table = table.append_column("load_id", pa.repeat(pa.scalar(self.load_id, pa.string()), table.num_rows))
+        if table.num_rows:
+            bounds = pc.min_max(table.column("ingested_at"))
+            low, high = bounds["min"].as_py(), bounds["max"].as_py()
+            if low is not None:
+                self.first_ingested_at = low if self.first_ingested_at is None else min(self.first_ingested_at, low)
+                self.last_ingested_at = high if self.last_ingested_at is None else max(self.last_ingested_at, high)
+        self.rows += table.num_rows
         return table
-    return table.append_column("ingested_at", pa.repeat(pa.scalar(stamp, _TIMESTAMP), table.num_rows))
 
 
-def _insert_duckdb(conn: Any, batches: Iterable[pa.Table], stamp: datetime | None) -> int:
-    rows = 0
-    columns = ", ".join(RAW_COLUMNS)
+def _columns(table: pa.Table) -> str:
+    return ", ".join(table.column_names)
+
+
+def _insert_duckdb(conn: Any, batches: Iterable[pa.Table], stamp: datetime | None, load: Load) -> None:
     for batch in batches:
-        table = _stamped(batch, stamp)
+        table = load.landing_table(batch, stamp)
         conn.register("_usage_events_batch", table)
         try:
+            columns = _columns(table)
             conn.execute(f"insert into {RAW_TABLE} ({columns}) select {columns} from _usage_events_batch")
         finally:
             conn.unregister("_usage_events_batch")
-        rows += table.num_rows
-    return rows
 
 
-def _copy_postgres(conn: Any, batches: Iterable[pa.Table], stamp: datetime | None) -> int:
-    rows = 0
-    copy = f"copy {RAW_TABLE} ({', '.join(RAW_COLUMNS)}) from stdin with (format csv)"
+def _copy_postgres(conn: Any, batches: Iterable[pa.Table], stamp: datetime | None, load: Load) -> None:
     # Quote every non-null value so that COPY reads an empty string as '' and only the unquoted
     # empty field as NULL.
     options = pa_csv.WriteOptions(include_header=False, quoting_style="all_valid")
     with conn.cursor() as cur:
         for batch in batches:
-            table = _stamped(batch, stamp)
+            table = load.landing_table(batch, stamp)
             buffer = io.BytesIO()
             pa_csv.write_csv(table, buffer, options)
             buffer.seek(0)
-            cur.copy_expert(copy, buffer)
-            rows += table.num_rows
-    return rows
+            cur.copy_expert(f"copy {RAW_TABLE} ({_columns(table)}) from stdin with (format csv)", buffer)
 
 
-def _insert_spark(session: Any, batches: Iterable[pa.Table], stamp: datetime | None) -> int:
+def _insert_spark(session: Any, batches: Iterable[pa.Table], stamp: datetime | None, load: Load) -> None:
     """All or nothing without transactions: the file is read and checked whole into a Parquet file of
     its own first (a bad row raises before Spark sees anything), then appended by one INSERT, whose
     job commit makes its output files visible only when every task has succeeded."""
     with tempfile.TemporaryDirectory(prefix="usage_events_load_") as staging:
         staged = Path(staging) / "batch.parquet"
-        rows = 0
         writer = None
+        columns = ""
         try:
             for batch in batches:
-                table = _stamped(batch, stamp).select(list(RAW_COLUMNS))
+                table = load.landing_table(batch, stamp)
                 if writer is None:
+                    columns = _columns(table)
                     writer = pq.ParquetWriter(staged, table.schema)
                 writer.write_table(table)
-                rows += table.num_rows
         finally:
             if writer is not None:
                 writer.close()
-        if rows == 0:
-            return 0
-        columns = ", ".join(RAW_COLUMNS)
+        if load.rows == 0:
+            return
         session.read.parquet(str(staged)).createOrReplaceTempView("usage_events_load")
         try:
             session.sql(f"insert into {RAW_TABLE} ({columns}) select {columns} from usage_events_load")
         finally:
             session.catalog.dropTempView("usage_events_load")
-    return rows
 
 
-def _load_one(conn: Any, target: str, path: Path, options: _ReadOptions, stamp: datetime | None) -> int:
+def _record_load(conn: Any, target: str, load: Load) -> None:
+    """Write the load's row of raw.usage_loads (in the caller's transaction on DuckDB and Postgres)."""
+    values = (
+        load.load_id,
+        load.source,
+        load.rows,
+        load.first_ingested_at,
+        load.last_ingested_at,
+        _to_utc_naive(datetime.now(UTC)),
+    )
+    columns = "load_id, source, row_count, first_ingested_at, last_ingested_at, loaded_at"
+    if target == "spark":
+        # After the rows (Spark has no transaction): a load row always means its rows are there. If the
+        # process dies in between, the rows are still processed, by the ingested_at watermark.
+        schema = "load_id string, source string, row_count bigint, first_ingested_at timestamp, " \
+            "last_ingested_at timestamp, loaded_at timestamp"
+        conn.createDataFrame([values], schema).write.insertInto(LOADS_TABLE)
+    elif target == "duckdb":
+        conn.execute(f"insert into {LOADS_TABLE} ({columns}) values (?, ?, ?, ?, ?, ?)", values)
+    else:
+        with conn.cursor() as cur:
+            cur.execute(f"insert into {LOADS_TABLE} ({columns}) values (%s, %s, %s, %s, %s, %s)", values)
+
+
+def write_load(
+    conn: Any, target: str, batches: Iterable[pa.Table], load: Load, stamp: datetime | None = None
+) -> Load:
+    """Append `batches` to raw.usage_events as one load and record it in raw.usage_loads; commits nothing.
+
+    Each batch holds DATA_COLUMNS as strings, `ingested_at` unless `stamp` gives it, and optionally
+    source_topic, source_partition and source_offset; `load_id` is added here. On DuckDB and Postgres the
+    caller owns the transaction: commit once, after this returns, and the load lands whole or not at all
+    (the Kafka consumer writes its offsets in the same transaction). A load of zero rows records nothing.
+    """
+    writers = {"duckdb": _insert_duckdb, "postgres": _copy_postgres, "spark": _insert_spark}
+    writers[target](conn, batches, stamp, load)
+    if load.rows:
+        _record_load(conn, target, load)
+    return load
+
+
+def _load_one(conn: Any, target: str, path: Path, options: _ReadOptions, stamp: datetime | None) -> Load:
     """Load one file in one transaction; any error rolls it back whole."""
     if not path.is_file():
         raise FileRejected("no such file")
     batches = _reader(path)(path, options)
+    load = Load(source=str(path))
     if target == "spark":
-        return _insert_spark(conn, batches, stamp)
-    write = _insert_duckdb if target == "duckdb" else _copy_postgres
+        return write_load(conn, target, batches, load, stamp)
     if target == "duckdb":
         conn.begin()  # psycopg2 opens its transaction implicitly
     try:
-        rows = write(conn, batches, stamp)
+        write_load(conn, target, batches, load, stamp)
     except BaseException:
         conn.rollback()
         raise
     conn.commit()
-    return rows
+    return load
 
 
 def _database_errors() -> tuple[type[Exception], ...]:
@@ -565,7 +626,9 @@ def load_files(
             result = LoadResult(path=str(path), target=target, ingested_at=stamp)
             started = time.perf_counter()
             try:
-                result.rows = _load_one(conn, target, path, options, stamp)
+                load = _load_one(conn, target, path, options, stamp)
+                result.rows = load.rows
+                result.load_id = load.load_id if load.rows else None
             except (FileRejected, OSError, pa.ArrowException) as exc:
                 result.error = f"{path}: {exc}"
             except database_errors as exc:  # a value the warehouse refuses

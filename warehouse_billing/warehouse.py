@@ -17,6 +17,9 @@ RAW_SCHEMA = "raw"
 RAW_TABLE = "raw.usage_events"
 
 # Everything is text except ingested_at: the raw layer keeps values as they arrived and staging types them.
+# The provenance columns after ingested_at are written by this project's loaders (decision 50): the load
+# a row arrived in (load_id, one row of raw.usage_loads) and, for a Kafka message, where it was read.
+# Rows landed by other tools leave them empty.
 RAW_TABLE_DDL = """
 create table if not exists raw.usage_events (
     event_id text,
@@ -24,10 +27,37 @@ create table if not exists raw.usage_events (
     event_type text,
     occurred_at text,
     properties text,
-    ingested_at timestamp
+    ingested_at timestamp,
+    load_id text,
+    source_topic text,
+    source_partition integer,
+    source_offset bigint
 )
 """
 
+# The columns added to raw.usage_events after its first release, with their type on each warehouse: a
+# raw table created before them gains them (empty on its old rows) the next time a loader starts.
+RAW_PROVENANCE_COLUMNS = {
+    "load_id": ("text", "string"),
+    "source_topic": ("text", "string"),
+    "source_partition": ("integer", "int"),
+    "source_offset": ("bigint", "bigint"),
+}
+
+# One row per load: written by the loader in the same transaction as the load's rows, so a run of dbt
+# sees a load whole or not at all, and can tell which loads it has not processed yet whatever their
+# ingested_at (macros/usage_batches.sql, decision 50).
+LOADS_TABLE = "raw.usage_loads"
+LOADS_TABLE_DDL = """
+create table if not exists raw.usage_loads (
+    load_id text not null,
+    source text not null,
+    row_count bigint not null,
+    first_ingested_at timestamp,
+    last_ingested_at timestamp,
+    loaded_at timestamp not null
+)
+"""
 
 # Spark has no `text` type, and its tables name a file format: Parquet, which every Spark reads.
 RAW_TABLE_DDL_SPARK = """
@@ -37,7 +67,22 @@ create table if not exists raw.usage_events (
     event_type string,
     occurred_at string,
     properties string,
-    ingested_at timestamp
+    ingested_at timestamp,
+    load_id string,
+    source_topic string,
+    source_partition int,
+    source_offset bigint
+) using parquet
+"""
+
+LOADS_TABLE_DDL_SPARK = """
+create table if not exists raw.usage_loads (
+    load_id string,
+    source string,
+    row_count bigint,
+    first_ingested_at timestamp,
+    last_ingested_at timestamp,
+    loaded_at timestamp
 ) using parquet
 """
 
@@ -134,7 +179,8 @@ def connect(target: str) -> Any:
 
 
 def ensure_raw_table(conn: Any, target: str) -> None:
-    """Create schema `raw` and table `raw.usage_events` if they do not exist yet (committed).
+    """Create schema `raw`, table `raw.usage_events` and table `raw.usage_loads` if they do not exist
+    yet, and add the provenance columns to a raw table created before them (committed).
 
     On Spark `conn` is the Spark session.
     """
@@ -142,12 +188,21 @@ def ensure_raw_table(conn: Any, target: str) -> None:
     if target == "spark":
         conn.sql(f"create database if not exists {RAW_SCHEMA}")
         conn.sql(RAW_TABLE_DDL_SPARK)
+        conn.sql(LOADS_TABLE_DDL_SPARK)
+        present = {field.name.lower() for field in conn.table(RAW_TABLE).schema.fields}
+        missing = [f"{name} {types[1]}" for name, types in RAW_PROVENANCE_COLUMNS.items() if name not in present]
+        if missing:
+            conn.sql(f"alter table {RAW_TABLE} add columns ({', '.join(missing)})")
         return
+    statements = [f"create schema if not exists {RAW_SCHEMA}", RAW_TABLE_DDL, LOADS_TABLE_DDL] + [
+        f"alter table {RAW_TABLE} add column if not exists {name} {types[0]}"
+        for name, types in RAW_PROVENANCE_COLUMNS.items()
+    ]
     if target == "duckdb":
-        conn.execute(f"create schema if not exists {RAW_SCHEMA}")
-        conn.execute(RAW_TABLE_DDL)
+        for statement in statements:
+            conn.execute(statement)
         return
     with conn.cursor() as cur:
-        cur.execute(f"create schema if not exists {RAW_SCHEMA}")
-        cur.execute(RAW_TABLE_DDL)
+        for statement in statements:
+            cur.execute(statement)
     conn.commit()

@@ -26,7 +26,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-RAW_COLUMNS = ("event_id", "customer_id", "event_type", "occurred_at", "properties", "ingested_at")
+# The landing contract (SPEC 2.1) and the provenance columns the project's loaders add (decision 50).
+RAW_COLUMNS = (
+    "event_id",
+    "customer_id",
+    "event_type",
+    "occurred_at",
+    "properties",
+    "ingested_at",
+    "load_id",
+    "source_topic",
+    "source_partition",
+    "source_offset",
+)
 PERIOD_CHANGE_AMOUNTS = ("total_due", "subtotal")
 
 @dataclass(frozen=True)
@@ -380,7 +392,8 @@ SUITES: tuple[Suite, ...] = (
     Suite(
         name="gx_raw_usage_schema",
         asset=("raw", "usage_events"),
-        description="raw.usage_events keeps the landing contract: its six columns, ingested_at on every row.",
+        description="raw.usage_events keeps the landing contract: its six columns and the loaders' provenance "
+        "columns, ingested_at on every row.",
         relation=_raw_schema_relation,
         expectations=_raw_schema_expectations,
         row_id_columns=("event_id", "customer_id", "occurred_at"),
