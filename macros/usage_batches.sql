@@ -6,10 +6,15 @@
     re-running a window changes nothing.
   - Without it: every row at or after the newest ingested_at the model already holds. That newest
     slice is recomputed, so rows landed later with the same ingested_at are never missed.
+  - Either way, the batch also starts no later than the first row of any load the project has not
+    processed yet (raw.usage_loads, int_usage_loads_processed; decision 50). A load whose transaction
+    committed after a run had moved past its ingested_at (a slow load overtaken by a faster one) or a
+    replay of archived rows with their old ingested_at is processed by the next run, whatever its
+    timestamps. Rows landed by tools that record no load keep the ingested_at rule alone.
   - A full refresh takes every row.
-  The bounds are resolved to literals when the model compiles (one small query on the model itself),
-  so the warehouse can skip the storage blocks of older rows instead of scanning the whole history.
-  Rows replayed with an ingested_at older than the batch need their window re-run (decision log).
+  The bounds are resolved to literals when the model compiles (small queries on the model itself and
+  on the loads), so the warehouse can skip the storage blocks of older rows instead of scanning the
+  whole history.
 
   raw_row_key: md5 of the payload hash, ingested_at and the row's occurrence number among raw rows
   identical in both (a file landed twice in one load). Almost no row has such a twin, so the numbering
@@ -101,18 +106,75 @@
     {%- endif -%}
 {%- endmacro %}
 
-{# The first ingested_at of the batch, as a timestamp expression (midnight of its day on Spark). #}
+{#
+  The first ingested_at of the batch, as a timestamp expression (midnight of its day on Spark): the
+  window's start or the model's watermark, or the first row of an unprocessed load if that is earlier.
+#}
 {% macro incremental_batch_start(watermark_column='ingested_at') -%}
     {%- if var('ingested_from', none) -%}
-        {%- set start = timestamp_literal(var('ingested_from')) -%}
+        {%- set start_text = var('ingested_from') | string | replace('T', ' ') | replace('Z', '') -%}
     {%- else -%}
-        {%- set start = timestamp_literal(newest_ingested_at(this, watermark_column)) -%}
+        {%- set start_text = newest_ingested_at(this, watermark_column) -%}
     {%- endif -%}
+    {%- set unprocessed_text = first_unprocessed_load_ingested_at() -%}
+    {%- if unprocessed_text is not none and timestamp_text_before(unprocessed_text, start_text) -%}
+        {%- set start_text = unprocessed_text -%}
+    {%- endif -%}
+    {%- set start = timestamp_literal(start_text) -%}
     {%- if batches_are_whole_days() -%}
         {{ dbt.date_trunc('day', start) }}
     {%- else -%}
         {{ start }}
     {%- endif -%}
+{%- endmacro %}
+
+{#
+  The first ingested_at of the loads (each ingestion day of a load counts on its own) that
+  int_usage_loads_processed does not list yet, as text; none when every load is processed, or when
+  either table does not exist (rows landed by other tools, or the first run after an upgrade: that run
+  records what it finds processed).
+#}
+{% macro first_unprocessed_load_ingested_at() -%}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {#- looked up in the graph: ref() and source() here would make every caller depend on them, and
+        int_usage_loads_processed depends on the callers -#}
+    {%- set loads = graph_relation(graph.sources.values(), 'source', 'usage_loads') -%}
+    {%- set processed = graph_relation(graph.nodes.values(), 'model', 'int_usage_loads_processed') -%}
+    {%- if loads is none or processed is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set query -%}
+        select min(loads.first_ingested_at)
+        from {{ loads }} as loads
+        where not exists (
+            select 1
+            from {{ processed }} as processed
+            where
+                processed.load_id = loads.load_id
+                and processed.ingestion_date = loads.ingestion_date
+        )
+    {%- endset -%}
+    {%- set first = query_value_text(query, '') -%}
+    {{ return(first if first != '' else none) }}
+{%- endmacro %}
+
+{# The existing relation of the graph's node of that resource type and name; none if it does not exist yet. #}
+{% macro graph_relation(nodes, resource_type, name) -%}
+    {%- for node in nodes if node.resource_type == resource_type and node.name == name -%}
+        {{ return(adapter.get_relation(node.database, node.schema, node.identifier or node.alias)) }}
+    {%- endfor -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{# Whether timestamp text `earlier` is before timestamp text `later` (ISO 8601, with or without 'T'). #}
+{% macro timestamp_text_before(earlier, later) -%}
+    {%- set parse = modules.datetime.datetime.fromisoformat -%}
+    {{ return(
+        parse(earlier | string | replace('T', ' ') | replace('Z', ''))
+        < parse(later | string | replace('T', ' ') | replace('Z', ''))
+    ) }}
 {%- endmacro %}
 
 {#

@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -441,13 +441,21 @@ def _reader(path: Path) -> Any:
 
 @dataclass
 class Load:
-    """One load: the rows one transaction appends, and its row of raw.usage_loads (decision 50)."""
+    """One load: the rows one transaction appends, and its rows of raw.usage_loads (decision 50)."""
 
     source: str  # where the rows came from: a file path, or topic:partition:first-last for Kafka
     load_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     rows: int = 0
-    first_ingested_at: datetime | None = None
-    last_ingested_at: datetime | None = None
+    # per UTC day of ingested_at: [row_count, first_ingested_at, last_ingested_at]
+    days: dict[date, list[Any]] = field(default_factory=dict)
+
+    @property
+    def first_ingested_at(self) -> datetime | None:
+        return min((day[1] for day in self.days.values()), default=None)
+
+    @property
+    def last_ingested_at(self) -> datetime | None:
+        return max((day[2] for day in self.days.values()), default=None)
 
     def landing_table(self, table: pa.Table, stamp: datetime | None) -> pa.Table:
         """The batch as it lands: with ingested_at (the file's own values or the load time) and load_id,
@@ -455,12 +463,22 @@ class Load:
         if stamp is not None:
             table = table.append_column("ingested_at", pa.repeat(pa.scalar(stamp, _TIMESTAMP), table.num_rows))
         table = table.append_column("load_id", pa.repeat(pa.scalar(self.load_id, pa.string()), table.num_rows))
-        if table.num_rows:
-            bounds = pc.min_max(table.column("ingested_at"))
-            low, high = bounds["min"].as_py(), bounds["max"].as_py()
-            if low is not None:
-                self.first_ingested_at = low if self.first_ingested_at is None else min(self.first_ingested_at, low)
-                self.last_ingested_at = high if self.last_ingested_at is None else max(self.last_ingested_at, high)
+        stamps = table.select(["ingested_at"]).append_column(
+            "ingestion_date", pc.cast(table.column("ingested_at"), pa.date32())
+        )
+        per_day = stamps.group_by("ingestion_date").aggregate(
+            [("ingested_at", "count"), ("ingested_at", "min"), ("ingested_at", "max")]
+        )
+        for day, count, low, high in zip(
+            *(per_day.column(name).to_pylist() for name in
+              ("ingestion_date", "ingested_at_count", "ingested_at_min", "ingested_at_max")),
+            strict=True,
+        ):
+            if day is None:  # rows without ingested_at cannot be placed on a day (rejected by the readers)
+                continue
+            known = self.days.setdefault(day, [0, low, high])
+            known[0] += count
+            known[1], known[2] = min(known[1], low), max(known[2], high)
         self.rows += table.num_rows
         return table
 
@@ -521,27 +539,26 @@ def _insert_spark(session: Any, batches: Iterable[pa.Table], stamp: datetime | N
 
 
 def _record_load(conn: Any, target: str, load: Load) -> None:
-    """Write the load's row of raw.usage_loads (in the caller's transaction on DuckDB and Postgres)."""
-    values = (
-        load.load_id,
-        load.source,
-        load.rows,
-        load.first_ingested_at,
-        load.last_ingested_at,
-        _to_utc_naive(datetime.now(UTC)),
-    )
-    columns = "load_id, source, row_count, first_ingested_at, last_ingested_at, loaded_at"
+    """Write the load's rows of raw.usage_loads (in the caller's transaction on DuckDB and Postgres)."""
+    loaded_at = _to_utc_naive(datetime.now(UTC))
+    values = [
+        (load.load_id, day, load.source, count, first, last, loaded_at)
+        for day, (count, first, last) in sorted(load.days.items())
+    ]
+    columns = "load_id, ingestion_date, source, row_count, first_ingested_at, last_ingested_at, loaded_at"
     if target == "spark":
         # After the rows (Spark has no transaction): a load row always means its rows are there. If the
         # process dies in between, the rows are still processed, by the ingested_at watermark.
-        schema = "load_id string, source string, row_count bigint, first_ingested_at timestamp, " \
-            "last_ingested_at timestamp, loaded_at timestamp"
-        conn.createDataFrame([values], schema).write.insertInto(LOADS_TABLE)
+        schema = (
+            "load_id string, ingestion_date date, source string, row_count bigint, "
+            "first_ingested_at timestamp, last_ingested_at timestamp, loaded_at timestamp"
+        )
+        conn.createDataFrame(values, schema).write.insertInto(LOADS_TABLE)
     elif target == "duckdb":
-        conn.execute(f"insert into {LOADS_TABLE} ({columns}) values (?, ?, ?, ?, ?, ?)", values)
+        conn.executemany(f"insert into {LOADS_TABLE} ({columns}) values (?, ?, ?, ?, ?, ?, ?)", values)
     else:
         with conn.cursor() as cur:
-            cur.execute(f"insert into {LOADS_TABLE} ({columns}) values (%s, %s, %s, %s, %s, %s)", values)
+            cur.executemany(f"insert into {LOADS_TABLE} ({columns}) values (%s, %s, %s, %s, %s, %s, %s)", values)
 
 
 def write_load(

@@ -44,13 +44,16 @@ RAW_PROVENANCE_COLUMNS = {
     "source_offset": ("bigint", "bigint"),
 }
 
-# One row per load: written by the loader in the same transaction as the load's rows, so a run of dbt
-# sees a load whole or not at all, and can tell which loads it has not processed yet whatever their
-# ingested_at (macros/usage_batches.sql, decision 50).
+# One row per load and ingestion day (a replay of archived rows spans many days; a file or a Kafka batch
+# stamped at its load time has one): written by the loader in the same transaction as the load's rows,
+# so a run of dbt sees a load whole or not at all, and can tell which loads it has not processed yet
+# whatever their ingested_at (macros/usage_batches.sql, decision 50). Per day, because Dagster processes
+# one ingestion day per partition: a replay is processed day by day, like any other rows.
 LOADS_TABLE = "raw.usage_loads"
 LOADS_TABLE_DDL = """
 create table if not exists raw.usage_loads (
     load_id text not null,
+    ingestion_date date not null,
     source text not null,
     row_count bigint not null,
     first_ingested_at timestamp,
@@ -78,6 +81,7 @@ create table if not exists raw.usage_events (
 LOADS_TABLE_DDL_SPARK = """
 create table if not exists raw.usage_loads (
     load_id string,
+    ingestion_date date,
     source string,
     row_count bigint,
     first_ingested_at timestamp,
@@ -194,15 +198,33 @@ def ensure_raw_table(conn: Any, target: str) -> None:
         if missing:
             conn.sql(f"alter table {RAW_TABLE} add columns ({', '.join(missing)})")
         return
-    statements = [f"create schema if not exists {RAW_SCHEMA}", RAW_TABLE_DDL, LOADS_TABLE_DDL] + [
-        f"alter table {RAW_TABLE} add column if not exists {name} {types[0]}"
-        for name, types in RAW_PROVENANCE_COLUMNS.items()
-    ]
+    # Only the missing columns are added: ALTER TABLE takes an exclusive lock even when it has nothing
+    # to do, and would queue every loader start (and every reader behind it) after any open load.
+    present_columns = (
+        "select column_name from information_schema.columns "
+        f"where table_schema = '{RAW_SCHEMA}' and table_name = 'usage_events'"
+    )
+    creates = [f"create schema if not exists {RAW_SCHEMA}", RAW_TABLE_DDL, LOADS_TABLE_DDL]
     if target == "duckdb":
-        for statement in statements:
+        for statement in creates:
+            conn.execute(statement)
+        present = {name for (name,) in conn.execute(present_columns).fetchall()}
+        for statement in _missing_column_statements(present):
             conn.execute(statement)
         return
     with conn.cursor() as cur:
-        for statement in statements:
+        for statement in creates:
+            cur.execute(statement)
+        cur.execute(present_columns)
+        present = {name for (name,) in cur.fetchall()}
+        for statement in _missing_column_statements(present):
             cur.execute(statement)
     conn.commit()
+
+
+def _missing_column_statements(present: set[str]) -> list[str]:
+    return [
+        f"alter table {RAW_TABLE} add column {name} {types[0]}"
+        for name, types in RAW_PROVENANCE_COLUMNS.items()
+        if name not in present
+    ]

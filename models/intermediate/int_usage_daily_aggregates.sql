@@ -29,7 +29,7 @@
     {%- set batch_condition = in_incremental_batch('ingested_at', 'newest_ingested_at') -%}
     {%- set first_touched_day = query_value_text(
         'select min(usage_date) from ' ~ classified_relation
-        ~ " where event_status = 'accepted' and " ~ batch_condition,
+        ~ " where event_status <> 'quarantined' and " ~ batch_condition,
         '9999-12-31'
     ) -%}
     {%- set read_from = dbt.dateadd('hour', -var('future_tolerance_hours'), timestamp_literal(first_touched_day)) -%}
@@ -38,12 +38,14 @@
 with
 
 {% if is_incremental() %}
+    {#- duplicates too: a batch that reaches back to an unprocessed load can turn an accepted row of an
+        earlier run into a duplicate, and its day must lose it -#}
     touched_days as (
 
         select distinct {{ recomputed_day_keys() | join(', ') }}
         from {{ classified_relation }}
         where
-            event_status = 'accepted'
+            event_status <> 'quarantined'
             and {{ batch_condition }}
 
     ),

@@ -5,6 +5,7 @@
         incremental_strategy=replace_strategy(),
         partition_by=spark_partition_by(['ingestion_date']),
         unique_key='raw_row_key',
+        on_schema_change='append_new_columns',
         indexes=postgres_indexes([['raw_row_key'], ['event_id'], ['ingested_at']]),
     )
 }}
@@ -181,6 +182,7 @@ final as (
         validated.properties_raw,
         validated.ingested_at,
         cast({{ dbt.date_trunc('day', 'validated.ingested_at') }} as date) as ingestion_date,
+        validated.load_id,
         validated.occurred_at,
         cast({{ dbt.date_trunc('day', 'validated.occurred_at') }} as date) as usage_date,
         validated.event_payload_hash,
