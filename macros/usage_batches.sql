@@ -138,6 +138,10 @@
     {%- if not execute -%}
         {{ return(none) }}
     {%- endif -%}
+    {#- asked once per model: a model states its batch several times, and they must all agree -#}
+    {%- if 'first_unprocessed_load' in model -%}
+        {{ return(model['first_unprocessed_load']) }}
+    {%- endif -%}
     {#- looked up in the graph: ref() and source() here would make every caller depend on them, and
         int_usage_loads_processed depends on the callers -#}
     {%- set loads = graph_relation(graph.sources.values(), 'source', 'usage_loads') -%}
@@ -157,7 +161,8 @@
         )
     {%- endset -%}
     {%- set first = query_value_text(query, '') -%}
-    {{ return(first if first != '' else none) }}
+    {%- do model.update({'first_unprocessed_load': first if first != '' else none}) -%}
+    {{ return(model['first_unprocessed_load']) }}
 {%- endmacro %}
 
 {# The existing relation of the graph's node of that resource type and name; none if it does not exist yet. #}
