@@ -19,7 +19,8 @@ from support.spark import SparkWarehouse
 from support.warehouse import DEMO_AS_OF, Warehouse, land_rows
 from warehouse_billing.demo_data import generate_events
 
-pytestmark = pytest.mark.warehouse
+# `make test-spark` runs this file on its own (`make test` leaves the Spark engine out: -m 'not spark').
+pytestmark = [pytest.mark.warehouse, pytest.mark.spark]
 
 # Every mart the billing build writes; the published ones are compared after a publication.
 BILLING_MARTS = (
