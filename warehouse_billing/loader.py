@@ -210,10 +210,56 @@ def _check_columns(names: Iterable[str], where: str) -> None:
         seen.add(name)
 
 
+class InvalidEvent(ValueError):
+    """A JSON text that is not one usage event; the message says why (without saying where)."""
+
+
+def _event_record(text: str) -> dict[str, Any]:
+    """Decode one JSON text into an event object, or raise InvalidEvent (the JSON Lines rules)."""
+    try:
+        record = _decoder.decode(text)
+    except ValueError as exc:
+        raise InvalidEvent(f"not valid JSON ({exc})") from None
+    if type(record) is not dict:
+        if isinstance(record, _DuplicateKeyObject):
+            keys = [key for key, _ in record.pairs]
+            repeated = sorted({key for key in keys if keys.count(key) > 1})
+            raise InvalidEvent(f"key {repeated[0]!r} appears twice")
+        kind = "an array" if isinstance(record, list) else f"the value {text.strip()[:40]}"
+        raise InvalidEvent(f"valid JSON but {kind}, not an object")
+    if not KNOWN_COLUMNS.issuperset(record):
+        unknown = next(name for name in record if name not in KNOWN_COLUMNS)
+        raise InvalidEvent(f"unknown column {unknown!r} (expected some of {', '.join(RAW_COLUMNS)})")
+    return record
+
+
+def _event_values(record: dict[str, Any], text: str) -> list[str | None]:
+    """The five data columns of a decoded event, as stored: strings as is, other values as JSON text."""
+    values = [value if type(value) is str else _value_text(value) for value in map(record.get, DATA_COLUMNS)]
+    # A NUL character cannot be stored in Postgres text; refuse it on every target so both warehouses
+    # always hold the same rows. (Only an escape can produce one: checked on the text first, for speed.)
+    if "\\u0000" in text and any(value is not None and "\x00" in value for value in values):
+        raise InvalidEvent("a value contains a NUL character (\\u0000)")
+    return values
+
+
+def event_row(text: str) -> list[str | None]:
+    """One usage event given as JSON text -> its five data columns (DATA_COLUMNS) as stored text.
+
+    The rules of a JSON Lines line: an object whose keys are among RAW_COLUMNS (an `ingested_at` key is
+    not returned: the loader stamps its own), string values kept as they are, numbers, booleans, arrays
+    and objects as their JSON text (digits as sent), null and missing keys as None. Anything else raises
+    InvalidEvent: not JSON, not an object, a key twice, an unknown key, a NUL character in a value.
+    The Kafka consumer lands each message through this, so a message and a file line of the same event
+    become the same raw row.
+    """
+    return _event_values(_event_record(text), text)
+
+
 def _read_jsonl(path: Path, options: _ReadOptions) -> Iterator[pa.Table]:
     keep_ingested_at, batch_rows = options.keep_ingested_at, options.batch_rows
     columns: dict[str, list[str | None]] = {name: [] for name in DATA_COLUMNS}
-    appenders = [(name, columns[name].append) for name in DATA_COLUMNS]
+    appenders = [columns[name].append for name in DATA_COLUMNS]
     ingested: list[datetime] = []
     rows = 0
 
@@ -240,27 +286,12 @@ def _read_jsonl(path: Path, options: _ReadOptions) -> Iterator[pa.Table]:
             except UnicodeDecodeError as exc:
                 raise FileRejected(f"{where}: not valid UTF-8 (byte {exc.start})") from None
             try:
-                record = _decoder.decode(text)
-            except ValueError as exc:
-                raise FileRejected(f"{where}: not valid JSON ({exc})") from None
-            if type(record) is not dict:
-                if isinstance(record, _DuplicateKeyObject):
-                    keys = [key for key, _ in record.pairs]
-                    repeated = sorted({key for key in keys if keys.count(key) > 1})
-                    raise FileRejected(f"{where}: key {repeated[0]!r} appears twice")
-                kind = "an array" if isinstance(record, list) else f"the value {text.strip()[:40]}"
-                raise FileRejected(f"{where}: valid JSON but {kind}, not an object")
-            if not KNOWN_COLUMNS.issuperset(record):
-                _check_columns(record, where)
-            for name, append in appenders:
-                value = record.get(name)
-                append(value if type(value) is str else _value_text(value))
-            # A NUL byte cannot be stored in Postgres text; reject on every target so both warehouses
-            # always hold the same rows.
-            if b"\\u0000" in raw and any(
-                values[-1] is not None and "\x00" in values[-1] for values in columns.values()
-            ):
-                raise FileRejected(f"{where}: a value contains a NUL character (\\u0000)")
+                record = _event_record(text)
+                values = _event_values(record, text)
+            except InvalidEvent as exc:
+                raise FileRejected(f"{where}: {exc}") from None
+            for append, value in zip(appenders, values):
+                append(value)
             if keep_ingested_at:
                 ingested.append(_parse_ingested_at(record.get("ingested_at"), where))
             elif "ingested_at" in record:
