@@ -228,3 +228,54 @@ def _missing_column_statements(present: set[str]) -> list[str]:
         for name, types in RAW_PROVENANCE_COLUMNS.items()
         if name not in present
     ]
+
+
+# The Kafka consumer's own tables (warehouse_billing.kafka_consumer, decision 51). Written in the same
+# transaction as the batch's raw rows: the offsets say which messages already landed (the warehouse, not
+# Kafka, is the record of that), the dead letters keep the messages that are not text at all.
+KAFKA_OFFSETS_TABLE = "raw.usage_kafka_offsets"
+KAFKA_OFFSETS_TABLE_DDL = """
+create table if not exists raw.usage_kafka_offsets (
+    consumer_group text not null,
+    topic text not null,
+    partition integer not null,
+    next_offset bigint not null,
+    load_id text,
+    updated_at timestamp not null,
+    primary key (consumer_group, topic, partition)
+)
+"""
+DEAD_LETTERS_TABLE = "raw.usage_dead_letters"
+DEAD_LETTERS_TABLE_DDL = """
+create table if not exists raw.usage_dead_letters (
+    source_topic text not null,
+    source_partition integer not null,
+    source_offset bigint not null,
+    message_key_base64 text,
+    message_value_base64 text,
+    error text not null,
+    received_at timestamp not null,
+    load_id text not null
+)
+"""
+
+
+def ensure_kafka_tables(conn: Any, target: str) -> None:
+    """Create the raw tables (ensure_raw_table) and the Kafka consumer's offsets and dead-letter tables
+    if they do not exist yet (committed). DuckDB and Postgres only: the consumer does not land on Spark."""
+    check_target(target)
+    if target == "spark":
+        raise ValueError(
+            "the Kafka consumer lands into DuckDB or Postgres, not Spark: on Spark read the topic with "
+            "Structured Streaming's Kafka source into raw.usage_events, or land files with "
+            "`python -m warehouse_billing.loader --target spark`"
+        )
+    ensure_raw_table(conn, target)
+    if target == "duckdb":
+        for statement in (KAFKA_OFFSETS_TABLE_DDL, DEAD_LETTERS_TABLE_DDL):
+            conn.execute(statement)
+        return
+    with conn.cursor() as cur:
+        for statement in (KAFKA_OFFSETS_TABLE_DDL, DEAD_LETTERS_TABLE_DDL):
+            cur.execute(statement)
+    conn.commit()
