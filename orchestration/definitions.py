@@ -7,6 +7,7 @@ from dagster_dbt import DbtProject
 
 from orchestration.dbt_assets import build_billing_assets
 from orchestration.jobs import build_publication_job, build_refresh_job
+from orchestration.kafka_sensor import kafka_sensors
 from orchestration.publication import build_publication_assets, checks_required_for_publication
 from orchestration.quality_checks import blocking_gx_check_keys, build_quality_checks
 from orchestration.resources import build_dbt_project, build_dbt_resource, prepare_manifest
@@ -17,7 +18,8 @@ RAW_USAGE_EVENTS = AssetSpec(
     key=["raw", "usage_events"],
     group_name="raw",
     description=(
-        "Raw usage as landed by warehouse_billing.loader (or any other tool); dbt source raw.usage_events."
+        "Raw usage as landed by warehouse_billing.loader, the Kafka consumer (or any other tool); dbt "
+        "source raw.usage_events."
     ),
 )
 
@@ -44,6 +46,7 @@ def build_definitions(
             build_hourly_refresh_schedule(refresh_job),
             build_daily_publication_schedule(publication_job),
         ],
+        sensors=kafka_sensors(refresh_job),  # the Kafka sensor, only when BILLING_KAFKA_TOPIC is set
         resources={"dbt": build_dbt_resource(project)},
     )
 

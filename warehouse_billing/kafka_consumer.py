@@ -270,6 +270,15 @@ class KafkaIngestor:
             if partition.partition in recorded:
                 partition.offset = recorded[partition.partition]
         consumer.assign(partitions)
+        if recorded:
+            # Bring Kafka's committed offsets up to the warehouse's (after a crash between the two commits
+            # they lag behind), so that lag monitoring and a fallback start agree with what landed.
+            from confluent_kafka import TopicPartition
+
+            consumer.commit(
+                offsets=[TopicPartition(self.settings.topic, partition, offset) for partition, offset in recorded.items()],
+                asynchronous=True,
+            )
         self.assigned = {partition.partition for partition in partitions}
         self.assigned_at = time.monotonic()
         log.info("assigned %s partitions %s (warehouse offsets: %s)", self.settings.topic,
