@@ -7,7 +7,7 @@ UV_VERSION := 0.13.9
 export BILLING_DUCKDB_PATH ?= $(CURDIR)/warehouse/billing.duckdb
 export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 
-.PHONY: java setup demo test test-all test-spark test-fast test-python test-pure test-unit lint postgres dagster-ui docs load bench clean
+.PHONY: java setup demo test test-all test-spark test-fast test-python test-pure test-unit lint postgres dagster-ui docs load consume-kafka bench bench-kafka clean
 
 # Create the virtual environment from the pinned lock file (uv makes a re-run take about a second).
 $(BIN)/dbt: requirements.lock pyproject.toml
@@ -110,11 +110,20 @@ dagster-ui: setup
 load: setup
 	$(BIN)/python -m warehouse_billing.loader --target $${TARGET:-duckdb} $(FILES)
 
-# Benchmarks (not part of the test suite): make bench [BENCH_ARGS="--n 100000000"]
+# Land a Kafka topic until stopped (BILLING_KAFKA_* in the environment): make consume-kafka [TARGET=postgres]
+consume-kafka: setup
+	$(BIN)/python -m warehouse_billing.kafka_consumer --target $${TARGET:-duckdb}
+
+# Benchmarks (not part of the test suite): make bench [BENCH_ARGS="--n 100000000"]. The Kafka ingestion
+# rate (bench/kafka.py, about a minute) runs first; `make bench-kafka` runs it alone.
 bench: setup postgres
 	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements-bench.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(BIN)/python -m bench.kafka
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+bench-kafka: setup postgres
+	$(BIN)/python -m bench.kafka $(BENCH_KAFKA_ARGS)
 
 clean:
 	rm -rf target logs warehouse dagster_home/storage dagster_home/history dagster_home/logs
