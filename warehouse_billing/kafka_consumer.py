@@ -202,17 +202,15 @@ def _is_storable(values: Iterable[str | None]) -> bool:
     return True
 
 
-def _text_problem(value: bytes | None) -> tuple[str | None, str | None]:
-    """(the value as text, None) or (None, why it cannot be a raw row)."""
+def _dead_letter_error(value: bytes | None) -> str:
+    """Why a message value cannot be a raw row (it is not text a warehouse column can hold)."""
     if value is None:
-        return None, "null value (a tombstone, or a message without a value)"
+        return "null value (a tombstone, or a message without a value)"
     try:
-        text = value.decode("utf-8")
+        value.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return None, f"value is not valid UTF-8 (byte {exc.start})"
-    if "\x00" in text:
-        return None, "value contains a NUL character, which warehouse text cannot hold"
-    return text, None
+        return f"value is not valid UTF-8 (byte {exc.start})"
+    return "value contains a NUL character, which warehouse text cannot hold"
 
 
 def _placeholders(target: str, count: int) -> str:
@@ -403,11 +401,9 @@ class KafkaIngestor:
         stamp = self.clock()
         if stamp.tzinfo is not None:
             stamp = stamp.astimezone(UTC).replace(tzinfo=None)
-        columns: list[list[str | None]] = [[] for _ in DATA_COLUMNS]
-        partitions_of_rows: list[int] = []
-        offsets_of_rows: list[int] = []
+        rows: list[list[Any]] = []  # the five data values, then partition and offset
         dead_letters: list[tuple] = []
-        ranges: dict[int, list[int]] = {}  # partition -> [first, last] offset landed
+        first_landed: dict[int, int] = {}  # partition -> first offset this batch lands
         load = Load(source="")
 
         if self.target == "duckdb":
@@ -423,13 +419,16 @@ class KafkaIngestor:
                     result.skipped += 1  # landed before (a redelivery, or a repeat within the batch)
                     continue
                 next_offsets[partition] = offset + 1
-                bounds = ranges.setdefault(partition, [offset, offset])
-                bounds[1] = offset
+                if partition not in first_landed:
+                    first_landed[partition] = offset
                 value = message.value()
-                text, problem = _text_problem(value)
-                if problem is not None:
+                try:
+                    text = value.decode("utf-8")
+                except (AttributeError, UnicodeDecodeError):  # a null value, or not UTF-8
+                    text = None
+                if text is None or "\x00" in text:
                     dead_letters.append((topic, partition, offset, _base64(message.key()), _base64(value),
-                                         problem, stamp, load.load_id))
+                                         _dead_letter_error(value), stamp, load.load_id))
                     continue
                 try:
                     values = event_row(text)
@@ -440,21 +439,22 @@ class KafkaIngestor:
                                 "staging quarantines it", topic, partition, offset, exc)
                     values = [None, None, None, None, text]
                     result.malformed += 1
-                for column, value_text in zip(columns, values):
-                    column.append(value_text)
-                partitions_of_rows.append(partition)
-                offsets_of_rows.append(offset)
+                values.append(partition)
+                values.append(offset)
+                rows.append(values)
 
             load.source = ", ".join(
-                f"{topic}:{partition}:{first}-{last}" for partition, (first, last) in sorted(ranges.items())
+                f"{topic}:{partition}:{first}-{next_offsets[partition] - 1}"
+                for partition, first in sorted(first_landed.items())
             )
-            if offsets_of_rows:
+            if rows:
+                columns = list(zip(*rows))
                 table = pa.Table.from_arrays(
-                    [pa.array(values, pa.string()) for values in columns]
+                    [pa.array(values, pa.string()) for values in columns[: len(DATA_COLUMNS)]]
                     + [
-                        pa.array([topic] * len(offsets_of_rows), pa.string()),
-                        pa.array(partitions_of_rows, pa.int32()),
-                        pa.array(offsets_of_rows, pa.int64()),
+                        pa.array([topic] * len(rows), pa.string()),
+                        pa.array(columns[-2], pa.int32()),
+                        pa.array(columns[-1], pa.int64()),
                     ],
                     names=[*DATA_COLUMNS, "source_topic", "source_partition", "source_offset"],
                 )
