@@ -56,7 +56,7 @@ def event_lines(n: int, work: Path) -> list[bytes]:
     con.close()
     assert len(rows) == n, f"generated {len(rows)} rows, wanted {n}"
     names = ("event_id", "customer_id", "event_type", "occurred_at", "properties")
-    return [json.dumps(dict(zip(names, row)), ensure_ascii=False).encode() for row in rows]
+    return [json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False).encode() for row in rows]
 
 
 @contextmanager
@@ -127,8 +127,10 @@ def measure_file(target: str, path: Path, n: int) -> dict[str, Any]:
 def measure_kafka(target: str, bootstrap: str, n: int) -> dict[str, Any]:
     from warehouse_billing.kafka_consumer import KafkaIngestor, KafkaSettings, consume
 
-    settings = KafkaSettings(bootstrap_servers=bootstrap, topic=TOPIC, group_id=f"bench-{uuid.uuid4().hex[:8]}",
-                             client_settings={"log_level": "3"})
+    settings = KafkaSettings(
+        bootstrap_servers=bootstrap, topic=TOPIC, group_id=f"bench-{uuid.uuid4().hex[:8]}",
+        client_settings={"log_level": "3"},
+    )
     landed = [0]
     batches: list[float] = []
     started = time.monotonic()  # the clock of ingestor.assigned_at
@@ -171,19 +173,26 @@ def produce_all(bootstrap: str, lines: list[bytes]) -> None:
     assert producer.flush(60) == 0
     probe = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-probe", "log_level": 3})
     for partition in range(PARTITIONS):
-        low, high = probe.get_watermark_offsets(TopicPartition(TOPIC, partition), timeout=10)
+        low, _high = probe.get_watermark_offsets(TopicPartition(TOPIC, partition), timeout=10)
         # The mock drops a partition's oldest messages past 5 MB: the bench must read every one.
         assert low == 0, f"the mock cluster dropped messages of partition {partition} (low watermark {low})"
     probe.close()
 
 
+COLUMNS = ("warehouse", "file loader (JSON Lines)", "Kafka consumer", "Kafka / file", "group join",
+           "Kafka after the join")
+HEADER = "| " + " | ".join(COLUMNS) + " |"
+
+
 def table(report: dict) -> str:
     lines = [
-        f"{report['n']:,} messages, {report['partitions']} partitions, batches of "
-        f"{report['batch_size']:,}, best of {report['repeat']} runs (commit {report['commit']}, {report['date']}, "
-        f"load average {report['load_before']} before)",
+        (
+            f"{report['n']:,} messages, {report['partitions']} partitions, batches of "
+            f"{report['batch_size']:,}, best of {report['repeat']} runs (commit {report['commit']}, "
+            f"{report['date']}, load average {report['load_before']} before)"
+        ),
         "",
-        "| warehouse | file loader (JSON Lines) | Kafka consumer | Kafka / file | group join | Kafka after the join |",
+        HEADER,
         "|---|---|---|---|---|---|",
     ]
     for target, result in report["targets"].items():
@@ -218,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     targets = ["duckdb"] + ([] if args.no_postgres else ["postgres"])
     report: dict[str, Any] = {
         "n": args.n, "partitions": PARTITIONS, "batch_size": DEFAULT_BATCH_SIZE, "repeat": args.repeat,
-        "date": datetime.now(UTC).strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "commit": os.popen("git rev-parse --short HEAD 2>/dev/null").read().strip() or "?",
         "load_before": round(os.getloadavg()[0], 2), "targets": {},
     }
@@ -238,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
             result["file"] = min(result["file_runs"], key=lambda run: run["seconds"])
             result["kafka"] = min(result["kafka_runs"], key=lambda run: run["seconds"])
             report["targets"][target] = result
-            log(f"{target}: file {result['file']['rows_per_s']:,} rows/s, Kafka {result['kafka']['rows_per_s']:,} msg/s")
+            log(f"{target}: file {result['file']['rows_per_s']:,} rows/s, "
+                f"Kafka {result['kafka']['rows_per_s']:,} msg/s")
     jsonl.unlink()
     results = Path(args.results_dir)
     results.mkdir(parents=True, exist_ok=True)

@@ -34,7 +34,18 @@ from warehouse_billing.loader import DATA_COLUMNS, load_files
 from warehouse_billing.warehouse import connect
 
 # Short group timings, so a rebalance takes half a second on the mock (it waits session timeout - 1 s).
-TEST_CLIENT_SETTINGS = {"session.timeout.ms": "1500", "heartbeat.interval.ms": "100", "log_level": "3", "fetch.wait.max.ms": "100"}
+# An empty fetch waits fetch.wait.max.ms on the mock: keep it short too.
+TEST_CLIENT_SETTINGS = {
+    "session.timeout.ms": "1500", "heartbeat.interval.ms": "100", "fetch.wait.max.ms": "100",
+    "log_level": "3",
+}
+
+
+# A process that opens a DuckDB file read-write and keeps it, as a Dagster run writing it would.
+HOLD_DUCKDB_FILE = (
+    "import duckdb, sys, time; connection = duckdb.connect(sys.argv[1]); print('holding', flush=True); "
+    "time.sleep(60)"
+)
 
 
 class Crash(Exception):
@@ -53,11 +64,13 @@ def new_topic(kafka: MockKafkaCluster, partitions: int) -> str:
     return name
 
 
-def settings_for(kafka: MockKafkaCluster, topic: str, group: str | None = None, batch_size: int = 1000) -> KafkaSettings:
+def settings_for(
+    kafka: MockKafkaCluster, topic: str, group: str | None = None, batch_size: int = 1000
+) -> KafkaSettings:
     """Settings of a consumer of `topic`, in the group `group` (default: one named after the topic)."""
     return KafkaSettings(
-        bootstrap_servers=kafka.bootstrap_servers, topic=topic, group_id=group or f"billing-{topic}", batch_size=batch_size,
-        batch_timeout_seconds=0.2, client_settings=TEST_CLIENT_SETTINGS,
+        bootstrap_servers=kafka.bootstrap_servers, topic=topic, group_id=group or f"billing-{topic}",
+        batch_size=batch_size, batch_timeout_seconds=0.2, client_settings=TEST_CLIENT_SETTINGS,
     )
 
 
@@ -75,7 +88,8 @@ def produce(kafka: MockKafkaCluster, topic: str, values: list[bytes | None], par
 
     for index, value in enumerate(values):
         key = keys[index] if keys else None
-        producer.produce(topic, value=value, key=key, partition=index % partitions, on_delivery=delivered(index))
+        producer.produce(topic, value=value, key=key, partition=index % partitions,
+                         on_delivery=delivered(index))
     assert producer.flush(10) == 0
     return [placed[index] for index in range(len(values))]
 
@@ -113,8 +127,8 @@ def query(target: str, sql: str, parameters: tuple = ()) -> list[tuple]:
 
 def kafka_rows(target: str, topic: str) -> list[tuple]:
     """(partition, offset) of every raw row read from `topic`."""
-    return query(target, "select source_partition, source_offset from raw.usage_events where source_topic = %s "
-                         "order by 1, 2", (topic,))
+    return query(target, "select source_partition, source_offset from raw.usage_events "
+                         "where source_topic = %s order by 1, 2", (topic,))
 
 
 def committed(ingestor: KafkaIngestor, partitions: int) -> dict[int, int]:
@@ -133,8 +147,9 @@ def drain(ingestor: KafkaIngestor, results: list[BatchResult] | None = None, mes
         if results is not None:
             results.append(result)
 
-    consume(ingestor, max_seconds=20, on_batch=keep, should_stop=lambda: sum(r.messages for r in seen) >= messages)
-    consume(ingestor, idle_seconds=0.5, max_seconds=20, on_batch=keep)
+    consume(ingestor, max_seconds=20, on_batch=keep,
+            should_stop=lambda: sum(result.messages for result in seen) >= messages)
+    consume(ingestor, idle_seconds=0.3, max_seconds=20, on_batch=keep)
 
 
 # --- landing -----------------------------------------------------------------------------------------
@@ -153,8 +168,9 @@ def test_messages_land_once_like_file_rows_with_offsets_and_one_load_per_batch(
     assert kafka_rows(warehouse_target, topic) == sorted(placed)
     assert sum(result.rows for result in results) == count and len(results) >= 4  # batches of at most 40
     # One raw.usage_loads row per batch, counting exactly that batch's rows.
-    loads = query(warehouse_target, "select l.load_id, l.row_count, count(e.load_id) from raw.usage_loads as l "
-                                    "left join raw.usage_events as e on e.load_id = l.load_id group by 1, 2")
+    loads = query(warehouse_target, "select l.load_id, l.row_count, count(e.load_id) "
+                                    "from raw.usage_loads as l left join raw.usage_events as e "
+                                    "on e.load_id = l.load_id group by 1, 2")
     assert sorted(load_id for load_id, _, _ in loads) == sorted(result.load_id for result in results)
     assert all(row_count == landed for _, row_count, landed in loads)
     assert dict(query(warehouse_target, "select partition, next_offset from raw.usage_kafka_offsets "
@@ -246,7 +262,9 @@ def test_two_consumers_landing_the_same_messages_at_once_serialize_on_the_offset
         except threading.BrokenBarrierError:
             pass
 
-    landers = [KafkaIngestor(settings_for(kafka, topic), "postgres", after_offsets_read=meet) for _ in range(2)]
+    landers = [
+        KafkaIngestor(settings_for(kafka, topic), "postgres", after_offsets_read=meet) for _ in range(2)
+    ]
     try:
         landers[0].after_offsets_read = None
         landers[0].land(earlier)  # the partition's offset row exists from now on
@@ -265,7 +283,9 @@ def test_two_consumers_landing_the_same_messages_at_once_serialize_on_the_offset
     assert len(kafka_rows("postgres", topic)) == 20
 
 
-def test_two_consumers_in_one_group_split_the_partitions(postgres_warehouse: str, kafka: MockKafkaCluster) -> None:
+def test_two_consumers_in_one_group_split_the_partitions(
+    postgres_warehouse: str, kafka: MockKafkaCluster
+) -> None:
     topic, count = new_topic(kafka, 4), 200
     first = KafkaIngestor(settings_for(kafka, topic, batch_size=25), "postgres")
     second = KafkaIngestor(settings_for(kafka, topic, batch_size=25), "postgres")
@@ -293,8 +313,11 @@ def test_two_consumers_in_one_group_split_the_partitions(postgres_warehouse: str
         first.close()
         second.close()
     assert kafka_rows("postgres", topic) == sorted(placed)
-    rows_by_load = query("postgres", "select load_id, array_agg(distinct source_partition) from raw.usage_events "
-                                     "where source_topic = %s group by load_id", (topic,))
+    partitions_of_each_load = (
+        "select load_id, array_agg(distinct source_partition) from raw.usage_events "
+        "where source_topic = %s group by load_id"
+    )
+    rows_by_load = query("postgres", partitions_of_each_load, (topic,))
     assert all(set(partitions) <= owners[id(first)] or set(partitions) <= owners[id(second)]
                for _, partitions in rows_by_load)
 
@@ -331,7 +354,8 @@ def test_poison_messages_go_to_dead_letters_and_malformed_text_lands_as_a_raw_ro
     ]
     assert [error.split(" ")[0] for *_, error in dead] == ["value", "null", "value"]
     rows = query(warehouse_target, "select source_offset, event_id, customer_id, event_type, occurred_at, "
-                                   "properties from raw.usage_events where source_topic = %s order by 1", (topic,))
+                                   "properties from raw.usage_events where source_topic = %s order by 1",
+                 (topic,))
     assert [row[0] for row in rows] == [0, 4, 5, 6, 7, 8]  # nothing dropped: rows + dead letters = 9
     assert rows[1:5] == [(offset, None, None, None, None, values[offset].decode()) for offset in (4, 5, 6, 7)]
     assert (rows[0][1], rows[5][1]) == ("evt_00001", "evt_00002")
@@ -383,8 +407,7 @@ def test_the_sensor_lands_each_tick_and_requests_one_refresh_per_new_loads(
         # A run holding the DuckDB file: the tick skips, and the messages wait for the next one.
         produce(kafka, topic, [event_text(n, "later") for n in range(4)], partitions=2)
         holder = subprocess.Popen(
-            [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-                                   "print('holding', flush=True); time.sleep(60)", duckdb_warehouse],
+            [sys.executable, "-c", HOLD_DUCKDB_FILE, duckdb_warehouse],
             stdout=subprocess.PIPE, text=True,
         )
         try:
@@ -433,7 +456,10 @@ def test_the_scenario_streamed_with_resends_and_a_crash_bills_every_event_once(
 
     # Everything lands at the end of March, after the scenario's last event and before its as_of.
     settings = settings_for(kafka, topic, batch_size=500)
-    at_month_end = lambda: datetime(2026, 3, 31, 12)  # noqa: E731
+
+    def at_month_end() -> datetime:
+        return datetime(2026, 3, 31, 12)
+
     crashed: list[BatchResult] = []
 
     def crash(result: BatchResult) -> None:
@@ -451,8 +477,9 @@ def test_the_scenario_streamed_with_resends_and_a_crash_bills_every_event_once(
 
     # The models the checks read and what they need (seeds included), without the data tests: those
     # are other files' business. January's events arrive over 35 days late here: widen the window.
-    warehouse.dbt("build", "--select", "+invoice_lines", "+usage_event_reconciliation", "+quarantined_usage_events",
-                  "--exclude", "resource_type:test", "resource_type:unit_test", "tag:publication", as_of=AS_OF, project_dir=project,
+    warehouse.dbt("build", "--select", "+invoice_lines", "+usage_event_reconciliation",
+                  "+quarantined_usage_events", "--exclude", "resource_type:test", "resource_type:unit_test",
+                  "tag:publication", as_of=AS_OF, project_dir=project,
                   extra_vars={"late_arrival_window_days": 90})
     received, accepted, duplicates, quarantined = warehouse.query(
         "select sum(received_count), sum(accepted_count), sum(duplicate_count), sum(quarantined_count) "
@@ -468,5 +495,7 @@ def test_the_scenario_streamed_with_resends_and_a_crash_bills_every_event_once(
     ))
     assert billed == {
         "calls": sum(1 for row in events if row["event_type"] == "api_call"),
-        "tokens": sum(json.loads(row["properties"])["tokens"] for row in events if row["event_type"] == "tokens"),
+        "tokens": sum(
+            json.loads(row["properties"])["tokens"] for row in events if row["event_type"] == "tokens"
+        ),
     }

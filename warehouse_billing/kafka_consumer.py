@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 
 import pyarrow as pa
 
@@ -93,7 +93,9 @@ class KafkaSettings:
     client_settings: Mapping[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
-        shown = {key: "***" if key in SECRET_PROPERTIES else value for key, value in self.client_settings.items()}
+        shown = {
+            key: "***" if key in SECRET_PROPERTIES else value for key, value in self.client_settings.items()
+        }
         return (
             f"KafkaSettings(bootstrap_servers={self.bootstrap_servers!r}, topic={self.topic!r}, "
             f"group_id={self.group_id!r}, batch_size={self.batch_size}, "
@@ -110,7 +112,8 @@ class KafkaSettings:
         def setting(name: str) -> str | None:
             return (environ.get(name) or "").strip() or None
 
-        missing = [name for name in ("BILLING_KAFKA_BOOTSTRAP_SERVERS", "BILLING_KAFKA_TOPIC") if not setting(name)]
+        required = ("BILLING_KAFKA_BOOTSTRAP_SERVERS", "BILLING_KAFKA_TOPIC")
+        missing = [name for name in required if not setting(name)]
         if missing:
             raise KafkaSettingsError(f"set {' and '.join(missing)} (the Kafka cluster and the topic to read)")
         try:
@@ -273,8 +276,9 @@ class KafkaIngestor:
             # they lag behind), so that lag monitoring and a fallback start agree with what landed.
             from confluent_kafka import TopicPartition
 
+            topic = self.settings.topic
             consumer.commit(
-                offsets=[TopicPartition(self.settings.topic, partition, offset) for partition, offset in recorded.items()],
+                offsets=[TopicPartition(topic, partition, offset) for partition, offset in recorded.items()],
                 asynchronous=True,
             )
         self.assigned = {partition.partition for partition in partitions}
@@ -306,7 +310,8 @@ class KafkaIngestor:
             return {}
         rows = self._execute(
             f"select partition, next_offset from {KAFKA_OFFSETS_TABLE} "
-            f"where consumer_group = %s and topic = %s and partition in ({_placeholders(self.target, len(partitions))})",
+            "where consumer_group = %s and topic = %s "
+            f"and partition in ({_placeholders(self.target, len(partitions))})",
             [self.settings.group_id, self.settings.topic, *partitions],
         )
         if self.target == "postgres":
@@ -328,7 +333,8 @@ class KafkaIngestor:
         )
         select = (
             f"select partition, next_offset from {KAFKA_OFFSETS_TABLE} "
-            f"where consumer_group = %s and topic = %s and partition in ({_placeholders(self.target, len(ordered))}) "
+            "where consumer_group = %s and topic = %s "
+            f"and partition in ({_placeholders(self.target, len(ordered))}) "
             "order by partition"
         )
         if self.target == "duckdb":  # one writer per file: nothing to lock against
@@ -448,7 +454,7 @@ class KafkaIngestor:
                 for partition, first in sorted(first_landed.items())
             )
             if rows:
-                columns = list(zip(*rows))
+                columns = list(zip(*rows, strict=True))
                 table = pa.Table.from_arrays(
                     [pa.array(values, pa.string()) for values in columns[: len(DATA_COLUMNS)]]
                     + [
@@ -487,7 +493,9 @@ class KafkaIngestor:
         for message in messages:
             consumed[message.partition()] = max(consumed.get(message.partition(), 0), message.offset() + 1)
         offsets = [
-            TopicPartition(self.settings.topic, partition, max(position, result.next_offsets.get(partition, 0)))
+            TopicPartition(
+                self.settings.topic, partition, max(position, result.next_offsets.get(partition, 0))
+            )
             for partition, position in sorted(consumed.items())
         ]
         try:
@@ -521,7 +529,8 @@ class KafkaIngestor:
 
         first: dict[int, int] = {}
         for message in messages:
-            first[message.partition()] = min(first.get(message.partition(), message.offset()), message.offset())
+            partition, offset = message.partition(), message.offset()
+            first[partition] = min(first.get(partition, offset), offset)
         for partition, offset in first.items():
             try:
                 self.consumer.seek(TopicPartition(self.settings.topic, partition, offset))
@@ -535,7 +544,7 @@ class KafkaIngestor:
         finally:
             self.conn.close()
 
-    def __enter__(self) -> KafkaIngestor:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -613,7 +622,8 @@ def main(argv: list[str] | None = None) -> int:
         "each message once. Runs until stopped unless --max-batches or --idle-seconds says otherwise.",
     )
     parser.add_argument("--target", choices=TARGETS, default=configured_target(),
-                        help="warehouse to land into: duckdb or postgres (default: $BILLING_TARGET or duckdb)")
+                        help="warehouse to land into: duckdb or postgres "
+                        "(default: $BILLING_TARGET or duckdb)")
     parser.add_argument("--max-batches", type=int, help="stop after this many batches with messages")
     parser.add_argument("--idle-seconds", type=float, help="stop after this long without a message")
     args = parser.parse_args(argv)
@@ -648,7 +658,7 @@ def main(argv: list[str] | None = None) -> int:
                 should_stop=lambda: stop_requested,
                 on_batch=lambda result: log.info("%s", result.summary()),
             )
-    except Exception as exc:  # a warehouse or Kafka error: the batch in hand rolled back, nothing committed
+    except Exception as exc:  # noqa: BLE001 - any error stops the consumer: the batch in hand rolled back
         log.error("stopped: %s", exc)
         return 1
     print(

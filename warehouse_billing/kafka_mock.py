@@ -26,6 +26,7 @@ import signal
 import sys
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 _RD_KAFKA_PRODUCER = 0
 
@@ -87,7 +88,8 @@ class MockKafkaCluster:
         if not self._cluster:
             self._library.rd_kafka_destroy(self._handle)
             raise RuntimeError("librdkafka could not create a mock cluster")
-        self._library.rd_kafka_mock_group_initial_rebalance_delay_ms(self._cluster, initial_rebalance_delay_ms)
+        delay = self._library.rd_kafka_mock_group_initial_rebalance_delay_ms
+        delay(self._cluster, initial_rebalance_delay_ms)
         self.bootstrap_servers: str = self._library.rd_kafka_mock_cluster_bootstraps(self._cluster).decode()
 
     def create_topic(self, name: str, partitions: int, replication_factor: int = 1) -> None:
@@ -96,7 +98,8 @@ class MockKafkaCluster:
             self._cluster, name.encode(), partitions, replication_factor
         )
         if code:
-            raise RuntimeError(f"cannot create topic {name!r}: {self._library.rd_kafka_err2str(code).decode()}")
+            reason = self._library.rd_kafka_err2str(code).decode()
+            raise RuntimeError(f"cannot create topic {name!r}: {reason}")
 
     def close(self) -> None:
         """Stop the brokers (connected clients see their connections close)."""
@@ -107,7 +110,7 @@ class MockKafkaCluster:
             self._library.rd_kafka_destroy(self._handle)
             self._handle = None
 
-    def __enter__(self) -> MockKafkaCluster:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -128,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with MockKafkaCluster(args.brokers) as cluster:
         cluster.create_topic(args.topic, args.partitions)
-        print(f"export BILLING_KAFKA_BOOTSTRAP_SERVERS={cluster.bootstrap_servers} BILLING_KAFKA_TOPIC={args.topic}")
+        print(f"export BILLING_KAFKA_BOOTSTRAP_SERVERS={cluster.bootstrap_servers} "
+              f"BILLING_KAFKA_TOPIC={args.topic}")
         print("mock cluster running; Ctrl-C stops it", file=sys.stderr, flush=True)
         try:
             signal.pause()
