@@ -322,6 +322,31 @@ def test_two_consumers_in_one_group_split_the_partitions(
                for _, partitions in rows_by_load)
 
 
+def test_a_consumer_starting_while_a_run_reads_the_raw_table_does_not_wait_for_it(
+    postgres_warehouse: str,
+) -> None:
+    """`add column if not exists` locks the raw table exclusively even when the column exists: a sensor
+    tick must not queue behind a dbt run's reads (and the run's next reads behind the tick)."""
+    from warehouse_billing.warehouse import ensure_kafka_tables
+
+    setup = connect("postgres")
+    ensure_kafka_tables(setup, "postgres")
+    setup.close()
+    run = connect("postgres")  # a dbt run in the middle of reading raw.usage_events
+    starting = connect("postgres")
+    try:
+        with run.cursor() as cursor:
+            cursor.execute("select count(*) from raw.usage_events")
+        with starting.cursor() as cursor:
+            cursor.execute("set lock_timeout = '1s'")
+        starting.commit()
+        ensure_kafka_tables(starting, "postgres")  # raises LockNotAvailable if it asks for the lock
+    finally:
+        run.rollback()
+        run.close()
+        starting.close()
+
+
 # --- what is not an event ----------------------------------------------------------------------------
 
 
