@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -345,6 +346,30 @@ def test_a_consumer_starting_while_a_run_reads_the_raw_table_does_not_wait_for_i
         run.rollback()
         run.close()
         starting.close()
+
+
+def test_the_command_line_consumer(
+    duckdb_warehouse: str, kafka: MockKafkaCluster, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    from warehouse_billing.kafka_consumer import main
+
+    topic = new_topic(kafka, 2)
+    produce(kafka, topic, [event_text(n) for n in range(12)], partitions=2)
+    monkeypatch.setenv("BILLING_KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrap_servers)
+    assert main(["--target", "spark"]) == 2
+    assert "Structured Streaming" in capsys.readouterr().err
+    monkeypatch.delenv("BILLING_KAFKA_TOPIC", raising=False)
+    assert main([]) == 2
+    assert "BILLING_KAFKA_TOPIC" in capsys.readouterr().err
+
+    environment = {**os.environ, "BILLING_KAFKA_TOPIC": topic, "BILLING_KAFKA_GROUP_ID": f"cli-{topic}",
+                   "BILLING_KAFKA_BATCH_TIMEOUT_SECONDS": "0.2"}
+    command = [sys.executable, "-m", "warehouse_billing.kafka_consumer", "--idle-seconds", "0.5"]
+    drained = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=60)
+    assert drained.returncode == 0, drained.stderr
+    assert "12 messages: 12 rows landed" in drained.stdout
+    assert len(kafka_rows("duckdb", topic)) == 12
 
 
 # --- what is not an event ----------------------------------------------------------------------------
