@@ -270,8 +270,6 @@ def ensure_kafka_tables(conn: Any, target: str) -> None:
             "Structured Streaming's Kafka source into raw.usage_events, or land files with "
             "`python -m warehouse_billing.loader --target spark`"
         )
-    if _kafka_tables_exist(conn, target):
-        return
     ensure_raw_table(conn, target)
     if target == "duckdb":
         for statement in (KAFKA_OFFSETS_TABLE_DDL, DEAD_LETTERS_TABLE_DDL):
@@ -282,33 +280,3 @@ def ensure_kafka_tables(conn: Any, target: str) -> None:
             cur.execute(statement)
     conn.commit()
 
-
-def _kafka_tables_exist(conn: Any, target: str) -> bool:
-    """True when every table and column the Kafka consumer writes exists (a catalog read, no lock).
-
-    Checked first because the DDL is not free on Postgres: `alter table ... add column if not exists`
-    takes an ACCESS EXCLUSIVE lock even when the column exists, so a consumer or sensor tick starting
-    while a dbt run reads raw.usage_events would wait for the run, and queue the run's next reads
-    behind it.
-    """
-    wanted = {
-        "usage_events": set(RAW_PROVENANCE_COLUMNS),
-        "usage_loads": {"load_id"},
-        "usage_kafka_offsets": {"next_offset"},
-        "usage_dead_letters": {"message_value_base64"},
-    }
-    sql = (
-        "select table_name, column_name from information_schema.columns "
-        f"where table_schema = '{RAW_SCHEMA}' and table_name in ({', '.join(repr(name) for name in wanted)})"
-    )
-    if target == "duckdb":
-        rows = conn.execute(sql).fetchall()
-    else:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            rows = cur.fetchall()
-        conn.rollback()  # end the catalog read's transaction
-    present: dict[str, set[str]] = {}
-    for table, column in rows:
-        present.setdefault(table, set()).add(column)
-    return all(columns <= present.get(table, set()) for table, columns in wanted.items())
