@@ -193,18 +193,6 @@ def _base64(data: bytes | None) -> str | None:
     return None if data is None else base64.b64encode(data).decode("ascii")
 
 
-def _is_storable(values: Iterable[str | None]) -> bool:
-    """False when a value holds a lone surrogate (from a JSON escape such as \\ud800): no warehouse can
-    store it as UTF-8 text."""
-    try:
-        for value in values:
-            if value is not None:
-                value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _dead_letter_error(value: bytes | None) -> str:
     """Why a message value cannot be a raw row (it is not text a warehouse column can hold)."""
     if value is None:
@@ -438,8 +426,6 @@ class KafkaIngestor:
                     continue
                 try:
                     values = event_row(text)
-                    if "\\u" in text and not _is_storable(values):  # only an escape can make one
-                        raise InvalidEvent("a value holds an unpaired surrogate escape")
                 except InvalidEvent as exc:
                     log.warning("%s[%d] offset %d is not a usage event (%s): stored as raw text, "
                                 "staging quarantines it", topic, partition, offset, exc)

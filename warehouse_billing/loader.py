@@ -240,7 +240,21 @@ def _event_values(record: dict[str, Any], text: str) -> list[str | None]:
     # always hold the same rows. (Only an escape can produce one: checked on the text first, for speed.)
     if "\\u0000" in text and any(value is not None and "\x00" in value for value in values):
         raise InvalidEvent("a value contains a NUL character (\\u0000)")
+    # An unpaired surrogate escape (\ud800) decodes to a string no warehouse can store as UTF-8 text.
+    if "\\u" in text and not _is_storable(values):
+        raise InvalidEvent("a value holds an unpaired surrogate escape (such as \\ud800)")
     return values
+
+
+def _is_storable(values: Iterable[str | None]) -> bool:
+    """False when a value holds a lone surrogate: it cannot be encoded as UTF-8."""
+    try:
+        for value in values:
+            if value is not None:
+                value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def event_row(text: str) -> list[str | None]:
@@ -249,7 +263,8 @@ def event_row(text: str) -> list[str | None]:
     The rules of a JSON Lines line: an object whose keys are among RAW_COLUMNS (an `ingested_at` key is
     not returned: the loader stamps its own), string values kept as they are, numbers, booleans, arrays
     and objects as their JSON text (digits as sent), null and missing keys as None. Anything else raises
-    InvalidEvent: not JSON, not an object, a key twice, an unknown key, a NUL character in a value.
+    InvalidEvent: not JSON, not an object, a key twice, an unknown key, a NUL character or an unpaired
+    surrogate escape in a value.
     The Kafka consumer lands each message through this, so a message and a file line of the same event
     become the same raw row.
     """
