@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from support.scenario import built_scenario, scenario_events
+from support.spend import assert_daily_spend_ties_out
 from support.warehouse import Warehouse, copy_duckdb
 
 pytestmark = pytest.mark.warehouse
@@ -175,3 +176,8 @@ def test_credit_ledger_matches_the_hand_computed_balances(scenario: Warehouse):
     )
     actual = {(grant, _day(start)): tuple(rest) for grant, start, *rest in rows}
     assert actual == EXPECTED_LEDGER
+
+
+def test_daily_spend_sums_to_each_invoices_usage_lines(scenario: Warehouse):
+    """Graduated, volume, package and unit charges, a max and a latest metric, across periods."""
+    assert_daily_spend_ties_out(scenario)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from support.projects import copy_project
+from support.spend import assert_daily_spend_ties_out
 from support.warehouse import Warehouse, land_rows
 
 pytestmark = pytest.mark.warehouse
@@ -68,3 +69,12 @@ def test_percentage_line_is_rated_per_event(tmp_path: Path):
     ]
     warehouse.dbt("run", "--exclude", "tag:publication", "--full-refresh", project_dir=project)
     assert warehouse.query(query) == lines
+    # daily spend: the percentage fee rated event by event still sums to its line, and the dbt check
+    # that says so fails once a day's amount is off by a cent
+    assert_daily_spend_ties_out(warehouse)
+    passing = warehouse.dbt("test", "--select", "daily_spend_ties_out_to_usage_lines", project_dir=project)
+    assert "WARN=0" in passing.stdout, passing.stdout[-2000:]
+    warehouse.execute("update {schema}.daily_spend set amount = amount + 0.01 "
+                      "where usage_date = cast('2026-09-20' as date)")
+    result = warehouse.dbt("test", "--select", "daily_spend_ties_out_to_usage_lines", project_dir=project)
+    assert "WARN=1" in result.stdout, result.stdout[-2000:]

@@ -1,0 +1,110 @@
+{#
+  One row per open billing period of a contract (as_of before its period_end): what the customer has
+  used and spent so far, and where the period is heading (SPEC 6.3). usage_amount_so_far is the sum of
+  daily_spend; amount_due_so_far is the period's draft invoice as it stands (fees, terms and credits
+  included). The projection replaces the usage spent so far by its run rate over the whole period:
+  usage_amount_so_far x covered hours / hours elapsed (the first hour counts as one), rounded to the
+  currency's minor units; fees, terms and credits stay as on the draft. It is a straight line: tiers,
+  caps and commitments reached later are not foreseen (decision 52 measures it on the demo).
+#}
+with
+
+invoices as (
+
+    select * from {{ ref('invoices') }}
+
+),
+
+billing_periods as (
+
+    select * from {{ ref('int_contract_billing_periods') }}
+
+),
+
+daily_spend as (
+
+    select * from {{ ref('daily_spend') }}
+
+),
+
+currencies as (
+
+    select * from {{ ref('stg_seed__currencies') }}
+
+),
+
+spend_so_far as (
+
+    select
+        invoice_id,
+        sum(amount) as usage_amount_so_far,
+        sum(event_count) as event_count_so_far,
+        max(usage_date) as last_usage_date
+    from daily_spend
+    group by invoice_id
+
+),
+
+open_periods as (
+
+    select
+        invoice_id,
+        {{ dbt.datediff('coverage_starts_at', 'coverage_ends_at', 'hour') }} as covered_hours,  -- noqa: LT05
+        {{ dbt.datediff('coverage_starts_at', as_of(), 'hour') }} as elapsed_hours  -- noqa: LT05
+    from billing_periods
+    where
+        period_end > {{ as_of() }}
+        and coverage_starts_at <= {{ as_of() }}
+
+),
+
+projected as (
+
+    select
+        invoices.invoice_id,
+        invoices.contract_id,
+        invoices.customer_id,
+        invoices.currency,
+        invoices.period_start,
+        invoices.period_end,
+        cast(coalesce(spend_so_far.event_count_so_far, 0) as {{ dbt.type_bigint() }}) as event_count_so_far,
+        coalesce(spend_so_far.usage_amount_so_far, 0) as usage_amount_so_far,
+        invoices.total_due as amount_due_so_far,
+        {{ round_to_minor_units(
+            'coalesce(spend_so_far.usage_amount_so_far, 0) * open_periods.covered_hours'
+            ~ ' / case when open_periods.elapsed_hours < 1 then 1 else open_periods.elapsed_hours end',
+            'currencies.minor_units'
+        ) }} as projected_usage_amount,
+        spend_so_far.last_usage_date
+    from invoices
+    inner join open_periods
+        on invoices.invoice_id = open_periods.invoice_id
+    left join spend_so_far
+        on invoices.invoice_id = spend_so_far.invoice_id
+    left join currencies
+        on invoices.currency = currencies.currency
+
+),
+
+final as (
+
+    select
+        invoice_id,
+        contract_id,
+        customer_id,
+        currency,
+        period_start,
+        period_end,
+        event_count_so_far,
+        cast(usage_amount_so_far as {{ money_type() }}) as usage_amount_so_far,
+        cast(amount_due_so_far as {{ money_type() }}) as amount_due_so_far,
+        cast(projected_usage_amount as {{ money_type() }}) as projected_usage_amount,
+        cast(amount_due_so_far - usage_amount_so_far + projected_usage_amount as {{ money_type() }})
+            as projected_period_end_amount,
+        last_usage_date,
+        {{ as_of() }} as as_of
+    from projected
+
+)
+
+select * from final
