@@ -49,8 +49,9 @@ open_periods as (
 
     select
         invoice_id,
-        {{ dbt.datediff('coverage_starts_at', 'coverage_ends_at', 'hour') }} as covered_hours,  -- noqa: LT05
-        {{ dbt.datediff('coverage_starts_at', as_of(), 'hour') }} as elapsed_hours  -- noqa: LT05
+        {#- whole hours, as integers: Postgres' datediff is a double, and money stays exact -#}
+        cast({{ dbt.datediff('coverage_starts_at', 'coverage_ends_at', 'hour') }} as {{ dbt.type_bigint() }}) as covered_hours,  -- noqa: LT05
+        cast({{ dbt.datediff('coverage_starts_at', as_of(), 'hour') }} as {{ dbt.type_bigint() }}) as elapsed_hours  -- noqa: LT05
     from billing_periods
     where
         period_end > {{ as_of() }}
@@ -71,8 +72,10 @@ projected as (
         coalesce(spend_so_far.usage_amount_so_far, 0) as usage_amount_so_far,
         invoices.total_due as amount_due_so_far,
         {{ round_to_minor_units(
-            'coalesce(spend_so_far.usage_amount_so_far, 0) * open_periods.covered_hours'
-            ~ ' / case when open_periods.elapsed_hours < 1 then 1 else open_periods.elapsed_hours end',
+            divide_truncated(
+                'coalesce(spend_so_far.usage_amount_so_far, 0) * open_periods.covered_hours',
+                'case when open_periods.elapsed_hours < 1 then 1 else open_periods.elapsed_hours end'
+            ),
             'currencies.minor_units'
         ) }} as projected_usage_amount,
         spend_so_far.last_usage_date
