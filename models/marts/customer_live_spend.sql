@@ -2,10 +2,12 @@
   One row per open billing period of a contract (as_of before its period_end): what the customer has
   used and spent so far, and where the period is heading (SPEC 6.3). usage_amount_so_far is the sum of
   daily_spend; amount_due_so_far is the period's draft invoice as it stands (fees, terms and credits
-  included). The projection replaces the usage spent so far by its run rate over the whole period:
-  usage_amount_so_far x covered hours / hours elapsed (the first hour counts as one), rounded to the
-  currency's minor units; fees, terms and credits stay as on the draft. It is a straight line: tiers,
-  caps and commitments reached later are not foreseen (decision 52 measures it on the demo).
+  included). The projection extends each usage charge that accumulates (a count or a sum) at its run
+  rate: its amount so far x covered hours / hours elapsed (the first hour counts as one). A charge on a
+  level (max, latest: storage, seats) or on distinct values keeps its amount so far, and so does a
+  charge without events (billed whatever happens). The sum is rounded to the currency's minor units;
+  fees, terms and credits stay as on the draft. Tiers reached later are not foreseen (decision 52
+  measures the projection on the demo's history).
 #}
 with
 
@@ -24,6 +26,12 @@ billing_periods as (
 daily_spend as (
 
     select * from {{ ref('daily_spend') }}
+
+),
+
+charges_to_date as (
+
+    select * from {{ ref('int_usage_charges_to_date') }}
 
 ),
 
@@ -59,6 +67,42 @@ open_periods as (
 
 ),
 
+{# each usage charge of an open period as it stands: its latest usage day #}
+charges_so_far as (
+
+    select
+        invoice_id,
+        aggregation,
+        amount_to_date,
+        row_number() over (
+            partition by invoice_id, price_id, dimensions
+            order by usage_date desc
+        ) as recency_rank
+    from charges_to_date
+
+),
+
+{# what the accumulating charges would add by the period's end at their run rate #}
+run_rate_increases as (
+
+    select
+        charges_so_far.invoice_id,
+        sum(
+            {{ divide_truncated(
+                'charges_so_far.amount_to_date * open_periods.covered_hours',
+                'case when open_periods.elapsed_hours < 1 then 1 else open_periods.elapsed_hours end'
+            ) }} - charges_so_far.amount_to_date
+        ) as increase_unrounded
+    from charges_so_far
+    inner join open_periods
+        on charges_so_far.invoice_id = open_periods.invoice_id
+    where
+        charges_so_far.recency_rank = 1
+        and charges_so_far.aggregation in ('count', 'sum')
+    group by charges_so_far.invoice_id
+
+),
+
 projected as (
 
     select
@@ -72,10 +116,7 @@ projected as (
         coalesce(spend_so_far.usage_amount_so_far, 0) as usage_amount_so_far,
         invoices.total_due as amount_due_so_far,
         {{ round_to_minor_units(
-            divide_truncated(
-                'coalesce(spend_so_far.usage_amount_so_far, 0) * open_periods.covered_hours',
-                'case when open_periods.elapsed_hours < 1 then 1 else open_periods.elapsed_hours end'
-            ),
+            'coalesce(spend_so_far.usage_amount_so_far, 0) + coalesce(run_rate_increases.increase_unrounded, 0)',
             'currencies.minor_units'
         ) }} as projected_usage_amount,
         spend_so_far.last_usage_date
@@ -84,6 +125,8 @@ projected as (
         on invoices.invoice_id = open_periods.invoice_id
     left join spend_so_far
         on invoices.invoice_id = spend_so_far.invoice_id
+    left join run_rate_increases
+        on invoices.invoice_id = run_rate_increases.invoice_id
     left join currencies
         on invoices.currency = currencies.currency
 
