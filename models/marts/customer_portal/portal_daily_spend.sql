@@ -1,0 +1,21 @@
+{#
+  Each record represents one contract x metric x dimension group x UTC day of spend (as in `daily_spend`), of the customer the session names
+  (session_customer_id(), macros/access.sql); no rows when the session names none. A security-barrier
+  view on Postgres, read by billing_customer (decision 53).
+#}
+with
+
+daily_spend as (
+
+    select * from {{ ref('daily_spend') }}
+
+),
+
+final as (
+
+    select * from daily_spend
+    where customer_id = {{ session_customer_id() }}
+
+)
+
+select * from final
