@@ -198,28 +198,38 @@ def ensure_raw_table(conn: Any, target: str) -> None:
         if missing:
             conn.sql(f"alter table {RAW_TABLE} add columns ({', '.join(missing)})")
         return
-    # Only the missing columns are added: ALTER TABLE takes an exclusive lock even when it has nothing
-    # to do, and would queue every loader start (and every reader behind it) after any open load.
-    present_columns = (
-        "select column_name from information_schema.columns "
-        f"where table_schema = '{RAW_SCHEMA}' and table_name = 'usage_events'"
+    # Only what is missing is created or added, read from the catalog first: ALTER TABLE takes an
+    # exclusive lock even when it has nothing to do (every loader start would queue behind any open
+    # load), and Postgres refuses `create schema if not exists` to a loader role without CREATE on the
+    # database even when the schema exists (billing_loader, decision 53).
+    catalog = (
+        "select table_name, column_name from information_schema.columns "
+        f"where table_schema = '{RAW_SCHEMA}' and table_name in ('usage_events', 'usage_loads')"
     )
-    creates = [f"create schema if not exists {RAW_SCHEMA}", RAW_TABLE_DDL, LOADS_TABLE_DDL]
     if target == "duckdb":
-        for statement in creates:
-            conn.execute(statement)
-        present = {name for (name,) in conn.execute(present_columns).fetchall()}
-        for statement in _missing_column_statements(present):
+        for statement in _missing_raw_statements(conn.execute(catalog).fetchall()):
             conn.execute(statement)
         return
     with conn.cursor() as cur:
-        for statement in creates:
-            cur.execute(statement)
-        cur.execute(present_columns)
-        present = {name for (name,) in cur.fetchall()}
-        for statement in _missing_column_statements(present):
+        cur.execute(catalog)
+        for statement in _missing_raw_statements(cur.fetchall()):
             cur.execute(statement)
     conn.commit()
+
+
+def _missing_raw_statements(catalog_rows: list[tuple[str, str]]) -> list[str]:
+    """The statements that create what the catalog rows (table, column) of schema raw lack."""
+    tables: dict[str, set[str]] = {}
+    for table, column in catalog_rows:
+        tables.setdefault(table, set()).add(column)
+    statements = []
+    if not tables:
+        statements.append(f"create schema if not exists {RAW_SCHEMA}")
+    if "usage_events" not in tables:
+        statements.append(RAW_TABLE_DDL)
+    if "usage_loads" not in tables:
+        statements.append(LOADS_TABLE_DDL)
+    return statements + _missing_column_statements(tables.get("usage_events", set(RAW_PROVENANCE_COLUMNS)))
 
 
 def _missing_column_statements(present: set[str]) -> list[str]:
