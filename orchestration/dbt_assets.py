@@ -36,6 +36,8 @@ from warehouse_billing.clock import normalize_as_of
 PUBLICATION_SELECTOR = "tag:publication"
 BILLING_STEP = "billing_dbt_models"
 MODEL_FOLDERS = ("staging", "intermediate", "marts")
+# Tags that make a group of their own, whatever folder the model is in.
+TAG_GROUPS = ("publication", "usage_and_spend")
 
 
 class DbtRunConfig(Config):
@@ -69,10 +71,12 @@ class BillingDbtTranslator(DagsterDbtTranslator):
 
 
 def group_for_node(dbt_resource_props: Mapping[str, Any]) -> str:
-    """``publication`` for tagged models, else the first folder under ``models/``; seeds: ``seeds``;
-    snapshots of the seeds (decision 49): ``snapshots``."""
-    if "publication" in (dbt_resource_props.get("tags") or []):
-        return "publication"
+    """``publication`` and ``usage_and_spend`` for models with that tag, else the first folder under
+    ``models/``; seeds: ``seeds``; snapshots of the seeds (decision 49): ``snapshots``."""
+    tags = dbt_resource_props.get("tags") or []
+    for tag in TAG_GROUPS:
+        if tag in tags:
+            return tag
     if dbt_resource_props.get("resource_type") in ("seed", "snapshot"):
         return f"{dbt_resource_props['resource_type']}s"
     fqn = dbt_resource_props.get("fqn") or []

@@ -123,13 +123,15 @@ def warehouse_target(request: pytest.FixtureRequest) -> str:
 def scenario_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Warehouse, Path]:
     """The contract scenario landed and built on DuckDB (no publication), once per run.
 
-    Returns the warehouse and its project copy. Several files start from this state (the scenario's
+    With the usage and spend marts (the scenario's figures and the portal views read them). Returns the
+    warehouse and its project copy. Several files start from this state (the scenario's
     figures, the publication guarantees, late events): they take a copy with
     ``support.warehouse.copy_duckdb`` and never open this file themselves.
     """
 
     def build(folder: Path) -> None:
-        build_scenario(Warehouse("duckdb", folder), scenario_project(folder), scenario_events(), AS_OF)
+        build_scenario(Warehouse("duckdb", folder), scenario_project(folder), scenario_events(), AS_OF,
+                       usage_and_spend=True)
 
     folder = build_once(tmp_path_factory, "scenario_duckdb", build)
     return Warehouse("duckdb", folder), folder / "project"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.publishing import BILLING_ONLY
 from support.scenario import AS_OF, scenario_events, scenario_project
 from support.warehouse import DBT_EXECUTABLE, REPO_ROOT, Warehouse, land_rows, postgres_database
 
@@ -46,7 +47,7 @@ def test_a_second_duckdb_writer_fails_clearly_and_the_first_completes(tmp_path: 
         if code != 0:
             assert "lock" in output.lower(), output[-2000:]
     # whatever happened, a clean rerun finds consistent state
-    warehouse.dbt("build", "--exclude", "tag:publication", "test_type:unit", as_of=AS_OF, project_dir=project)
+    warehouse.dbt("build", *BILLING_ONLY, as_of=AS_OF, project_dir=project)
 
 
 @pytest.mark.warehouse

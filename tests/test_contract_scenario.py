@@ -145,7 +145,7 @@ def scenario(request, tmp_path_factory: pytest.TempPathFactory, scenario_build: 
         yield copy_duckdb(scenario_build[0], tmp_path_factory.mktemp("scenario_duckdb"))
         return
     with built_scenario(request.param, tmp_path_factory.mktemp(f"scenario_{request.param}"),
-                        scenario_events()) as warehouse:
+                        scenario_events(), usage_and_spend=True) as warehouse:
         yield warehouse
 
 

@@ -62,6 +62,7 @@ GX_CHECKS = {
     "gx_invoice_period_change": "invoices",
 }
 PUBLICATION = ["published_invoices", "published_invoice_lines"]
+SPEND = ["int_usage_charges_to_date", "daily_usage", "daily_spend", "customer_live_spend", "customer_credit_balances"]
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +83,10 @@ def test_definitions_load_with_every_mart_and_publication_model(defs: Definition
     assert {groups[name] for name in MARTS} == {"marts"}
     assert {groups[name] for name in PUBLICATION} == {"publication"}
     assert groups["stg_raw__usage_events"] == "staging"
-    assert {group for name, group in groups.items() if name.startswith("int_")} == {"intermediate"}
+    assert {groups[name] for name in SPEND} == {"usage_and_spend"}
+    assert {group for name, group in groups.items() if name.startswith("int_") and name not in SPEND} == {
+        "intermediate"
+    }
     assert groups["currencies"] == "seeds"
     assert groups["prices_snapshot"] == "snapshots"
 
@@ -291,6 +295,14 @@ def test_the_run_config_schema_has_full_refresh_off_by_default(defs: Definitions
                 "tags": ["publication"],
             },
             "publication",
+        ),
+        (
+            {
+                "resource_type": "model",
+                "fqn": ["warehouse_billing", "marts", "usage_and_spend", "daily_spend"],
+                "tags": ["usage_and_spend"],
+            },
+            "usage_and_spend",
         ),
         ({"resource_type": "seed", "fqn": ["warehouse_billing", "currencies"], "tags": []}, "seeds"),
         ({"resource_type": "snapshot", "fqn": ["warehouse_billing", "prices_snapshot"]}, "snapshots"),

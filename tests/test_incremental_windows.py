@@ -68,12 +68,12 @@ def _run_sequence(warehouse: Warehouse, rows: list[dict]) -> None:
     cuts = [first + timedelta(days=days) for days in (30, 31, 32, 60)]
     land_rows(warehouse, [row for row in rows if row["ingested_at"] < cuts[0]])
     warehouse.dbt("seed")
-    warehouse.dbt("run", "--exclude", "tag:publication")
+    warehouse.dbt("run", "--exclude", "tag:publication", "tag:usage_and_spend")
     land_rows(warehouse, [row for row in rows if row["ingested_at"] >= cuts[0]])
     for start, end in zip(cuts, cuts[1:], strict=False):
-        warehouse.dbt("run", "--exclude", "tag:publication", extra_vars=_window(start, end))
-    warehouse.dbt("run", "--exclude", "tag:publication", extra_vars=_window(cuts[0], cuts[1]))
-    warehouse.dbt("run", "--exclude", "tag:publication")
+        warehouse.dbt("run", "--exclude", "tag:publication", "tag:usage_and_spend", extra_vars=_window(start, end))
+    warehouse.dbt("run", "--exclude", "tag:publication", "tag:usage_and_spend", extra_vars=_window(cuts[0], cuts[1]))
+    warehouse.dbt("run", "--exclude", "tag:publication", "tag:usage_and_spend")
 
 
 @pytest.mark.parametrize("target", ["duckdb", "postgres"])
@@ -89,7 +89,7 @@ def test_windows_then_watermark_equal_a_full_refresh(tmp_path: Path, demo_rows: 
 def _check_sequence_equals_full_refresh(warehouse: Warehouse, rows: list[dict]) -> None:
     _run_sequence(warehouse, rows)
     incremental = _state(warehouse)
-    warehouse.dbt("run", "--exclude", "tag:publication", "--full-refresh")
+    warehouse.dbt("run", "--exclude", "tag:publication", "tag:usage_and_spend", "--full-refresh")
     full_refresh = _state(warehouse)
     assert len(incremental["classified"]) == len(rows)
     assert len(incremental["invoices"]) > 50
@@ -129,7 +129,7 @@ def test_a_resend_days_later_is_a_duplicate_and_billed_once(tmp_path: Path):
         land_rows(warehouse, [row for row in rows if start <= row["ingested_at"] < end])
         if start == cuts[0]:
             warehouse.dbt("seed")
-        warehouse.dbt("run", "--exclude", "tag:publication", extra_vars=_window(start, end))
+        warehouse.dbt("run", "--exclude", "tag:publication", "tag:usage_and_spend", extra_vars=_window(start, end))
 
     outcomes = warehouse.query(
         "select event_id, cast(ingested_at as date), event_status, is_conflicting_duplicate "
@@ -159,7 +159,7 @@ def test_a_resend_days_later_is_a_duplicate_and_billed_once(tmp_path: Path):
     assert users == (1,)  # u2 came only with the conflicting duplicate, which is not billed
 
     before = _state(warehouse)
-    warehouse.dbt("run", "--exclude", "tag:publication", "--full-refresh")
+    warehouse.dbt("run", "--exclude", "tag:publication", "tag:usage_and_spend", "--full-refresh")
     assert _state(warehouse) == before
 
 
@@ -168,7 +168,7 @@ def _built_on_duckdb(tmp_path: Path, rows: list[dict]) -> Warehouse:
     warehouse = Warehouse("duckdb", tmp_path)
     land_rows(warehouse, rows)
     warehouse.dbt("seed")
-    warehouse.dbt("run", "--exclude", "tag:publication")
+    warehouse.dbt("run", "--exclude", "tag:publication", "tag:usage_and_spend")
     return warehouse
 
 
@@ -185,7 +185,7 @@ def test_rerunning_a_window_changes_nothing(tmp_path: Path, demo_build: Warehous
     warehouse = copy_duckdb(demo_build, tmp_path)
     before = _state(warehouse)
     window = _window(datetime(2026, 10, 10), datetime(2026, 10, 11))
-    warehouse.dbt("run", "--exclude", "tag:publication", extra_vars=window)
+    warehouse.dbt("run", "--exclude", "tag:publication", "tag:usage_and_spend", extra_vars=window)
     assert _state(warehouse) == before
 
 
@@ -202,10 +202,10 @@ def test_a_price_edit_rerates_days_already_rated(tmp_path: Path, demo_build: War
         "update {schema}.prices set dimensions = '{{\"model\": \"xlarge\"}}' "
         "where price_id = 'std_input_tokens_large'"
     )
-    warehouse.dbt("run", "--exclude", "tag:publication")
+    warehouse.dbt("run", "--exclude", "tag:publication", "tag:usage_and_spend")
     assert warehouse.query(large_tokens)[0][0] == 0
     incremental = _state(warehouse)
-    warehouse.dbt("run", "--exclude", "tag:publication", "--full-refresh")
+    warehouse.dbt("run", "--exclude", "tag:publication", "tag:usage_and_spend", "--full-refresh")
     assert _state(warehouse) == incremental
 
 
@@ -220,19 +220,19 @@ def test_usage_before_its_billing_period_opens_is_rated_once_it_does(tmp_path: P
     warehouse = Warehouse("duckdb", tmp_path)
     land_rows(warehouse, rows)
     warehouse.dbt("seed")
-    warehouse.dbt("run", "--exclude", "tag:publication", as_of="2026-09-30T23:00:00")
+    warehouse.dbt("run", "--exclude", "tag:publication", "tag:usage_and_spend", as_of="2026-09-30T23:00:00")
     rated_days = (
         "select cast(usage_date as varchar), price_id from {schema}.int_usage_daily_price_matches "
         "where metric_id = 'api_requests' order by usage_date"
     )
     assert warehouse.query(rated_days) == [("2026-09-30", "grw_api_requests")]
-    warehouse.dbt("run", "--exclude", "tag:publication", as_of="2026-10-02T00:00:00")
+    warehouse.dbt("run", "--exclude", "tag:publication", "tag:usage_and_spend", as_of="2026-10-02T00:00:00")
     assert warehouse.query(rated_days) == [
         ("2026-09-30", "grw_api_requests"),
         ("2026-10-01", "grw_api_requests"),
     ]
     incremental = _state(warehouse)
-    warehouse.dbt("run", "--exclude", "tag:publication", "--full-refresh", as_of="2026-10-02T00:00:00")
+    warehouse.dbt("run", "--exclude", "tag:publication", "tag:usage_and_spend", "--full-refresh", as_of="2026-10-02T00:00:00")
     assert _state(warehouse) == incremental
 
 
@@ -247,8 +247,8 @@ def test_a_shortened_contract_loses_the_days_past_its_new_end(tmp_path: Path, de
     assert warehouse.query(november_days)[0][0] > 0
     # ct_0001 (monthly, calendar) now ends when its November period would have started.
     warehouse.execute("update {schema}.contracts set ends_at = '2026-11-01 00:00:00' where contract_id = 'ct_0001'")
-    warehouse.dbt("run", "--exclude", "tag:publication")
+    warehouse.dbt("run", "--exclude", "tag:publication", "tag:usage_and_spend")
     assert warehouse.query(november_days)[0][0] == 0
     incremental = warehouse.query(STATE_QUERIES["daily_priced"])
-    warehouse.dbt("run", "--exclude", "tag:publication", "--full-refresh")
+    warehouse.dbt("run", "--exclude", "tag:publication", "tag:usage_and_spend", "--full-refresh")
     assert warehouse.query(STATE_QUERIES["daily_priced"]) == incremental

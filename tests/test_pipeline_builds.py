@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from support.publishing import BILLING_ONLY
 from support.reference_rating import rate_invoice
 from support.warehouse import DEMO_AS_OF, Warehouse, land_rows, postgres_database
 
@@ -139,7 +140,7 @@ def test_hand_checked_invoice_totals(duckdb_demo: Warehouse, labelled_demo_rows,
 def test_rebuild_with_the_same_as_of_changes_nothing(request: pytest.FixtureRequest, target: str):
     warehouse: Warehouse = request.getfixturevalue(f"{target}_demo")
     before = _marts(warehouse)
-    warehouse.dbt("run", "--exclude", "tag:publication", as_of=DEMO_AS_OF)
+    warehouse.dbt("run", *BILLING_ONLY, as_of=DEMO_AS_OF)
     assert _marts(warehouse) == before
 
 
@@ -156,13 +157,13 @@ def test_incremental_batches_equal_a_full_refresh(tmp_path: Path, labelled_demo_
     ]
     for batch in batches:
         land_rows(warehouse, batch)
-        warehouse.dbt("build", "--exclude", "tag:publication")  # seeds included
+        warehouse.dbt("build", *BILLING_ONLY)  # seeds included
     classified_query = (
         "select raw_row_key, event_status, quarantine_reason, is_conflicting_duplicate "
         "from {schema}.int_usage_events_classified order by raw_row_key"
     )
     incremental = {"classified": warehouse.query(classified_query), **_marts(warehouse)}
-    warehouse.dbt("build", "--exclude", "tag:publication", "--full-refresh")
+    warehouse.dbt("build", *BILLING_ONLY, "--full-refresh")
     full_refresh = {"classified": warehouse.query(classified_query), **_marts(warehouse)}
     assert len(incremental["classified"]) == len(rows)
     for name in incremental:

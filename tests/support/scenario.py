@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from support.projects import copy_project
+from support.publishing import BILLING_ONLY
 from support.warehouse import Warehouse, land_rows, postgres_database
 
 SCENARIO_SEEDS = Path(__file__).resolve().parents[1] / "scenarios" / "contracts"
@@ -67,23 +68,26 @@ def scenario_project(destination: Path) -> Path:
     return copy_project(destination / "project", seeds=SCENARIO_SEEDS)
 
 
-def build_scenario(warehouse: Warehouse, project: Path, rows: list[dict], as_of: str = AS_OF) -> Warehouse:
-    """Land ``rows``, seed the scenario and build it (no publication, no dbt unit tests).
+def build_scenario(warehouse: Warehouse, project: Path, rows: list[dict], as_of: str = AS_OF,
+                   usage_and_spend: bool = False) -> Warehouse:
+    """Land ``rows``, seed the scenario and build it (no publication, no dbt unit tests; the usage and
+    spend marts only if asked).
 
     One ``dbt build``: it loads the seeds before the models that read them (a ``dbt seed`` first
     would only load them twice)."""
     land_rows(warehouse, rows)
-    warehouse.dbt("build", "--exclude", "tag:publication", "test_type:unit", as_of=as_of, project_dir=project)
+    excluded = [name for name in BILLING_ONLY if not (usage_and_spend and name == "tag:usage_and_spend")]
+    warehouse.dbt("build", *excluded, as_of=as_of, project_dir=project)
     return warehouse
 
 
 @contextmanager
-def built_scenario(target: str, work: Path, rows: list[dict]) -> Iterator[Warehouse]:
+def built_scenario(target: str, work: Path, rows: list[dict], usage_and_spend: bool = False) -> Iterator[Warehouse]:
     """The scenario project with `rows` landed and built (no publication) on one warehouse."""
     project = scenario_project(work)
 
     def build(warehouse: Warehouse) -> Warehouse:
-        return build_scenario(warehouse, project, rows)
+        return build_scenario(warehouse, project, rows, usage_and_spend=usage_and_spend)
 
     if target == "duckdb":
         yield build(Warehouse("duckdb", work))

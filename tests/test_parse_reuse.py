@@ -1,0 +1,56 @@
+"""The premise of the tests' parse reuse (support.warehouse._parsed_project): a parse of the project
+does not depend on the run-time vars, so commands that differ only in them may share one.
+
+If a model ever reads one of them where dbt parses (a ref inside ``{% if var('publish') %}``, a
+config set from ``as_of``), the two parses below differ and this test names the nodes: then take
+that var out of ``RUN_TIME_VARS``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.warehouse import REPO_ROOT, RUN_TIME_VARS, Warehouse, _environment
+
+pytestmark = pytest.mark.warehouse
+
+# Two sets of run-time vars as far apart as the tests use them.
+DAILY_RUN = {"as_of": "2026-04-02T00:00:00", "publish": False}
+PUBLICATION_OVER_A_WINDOW = {
+    "as_of": "2026-11-21T00:00:00",
+    "publish": True,
+    "publication_approval_id": "approval_1",
+    "ingested_from": "2026-09-01T00:00:00",
+    "ingested_to": "2026-09-02T00:00:00",
+}
+# Fields that record when or where a parse ran, not what it produced.
+PARSE_CIRCUMSTANCES = ("created_at", "root_path")
+
+
+def _parse(run_vars: dict[str, Any], work: Path) -> dict[str, dict]:
+    from dbt.cli.main import dbtRunner
+
+    env = Warehouse("duckdb", work).env
+    with _environment(env):
+        result = dbtRunner().invoke(["parse", "--project-dir", str(REPO_ROOT), "--profiles-dir", str(REPO_ROOT),
+                                     "--vars", json.dumps(run_vars)])
+    assert result.success, result.exception
+    manifest = result.result.writable_manifest().to_dict()
+    parsed: dict[str, dict] = {}
+    for section in ("nodes", "sources", "macros", "unit_tests", "exposures", "semantic_models", "metrics"):
+        for unique_id, node in (manifest.get(section) or {}).items():
+            parsed[unique_id] = {key: value for key, value in node.items() if key not in PARSE_CIRCUMSTANCES}
+    return parsed
+
+
+def test_the_run_time_vars_change_nothing_in_a_parse(tmp_path: Path) -> None:
+    assert set(DAILY_RUN) | set(PUBLICATION_OVER_A_WINDOW) == set(RUN_TIME_VARS)
+    daily = _parse(DAILY_RUN, tmp_path / "daily")
+    publication = _parse(PUBLICATION_OVER_A_WINDOW, tmp_path / "publication")
+    assert daily.keys() == publication.keys()
+    differing = sorted(unique_id for unique_id in daily if daily[unique_id] != publication[unique_id])
+    assert differing == [], f"these nodes parse differently under other run-time vars: {differing}"
+    assert len(daily) > 300, "the comparison covers the whole project"
