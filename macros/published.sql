@@ -72,7 +72,7 @@
 {%- endmacro %}
 
 {% macro default__publication_lock() -%}
-    select 1
+    {#- nothing to run: dbt skips a hook that renders empty -#}
 {%- endmacro %}
 
 {% macro postgres__publication_lock() -%}

@@ -18,7 +18,7 @@
             ) }}
         {%- endif -%}
     {%- endif -%}
-    select 1
+    {#- nothing to run: dbt skips a hook that renders empty -#}
 {%- endmacro %}
 
 {#

@@ -228,7 +228,7 @@ def test_resolve_as_of_prefers_config_else_run_creation_time() -> None:
 def test_dbt_vars_and_args() -> None:
     assert dbt_vars("2026-11-21T00:00:00") == {"as_of": "2026-11-21T00:00:00", "publish": False}
     args = dbt_build_args("2026-11-21T00:00:00", publish=True)
-    assert args[:2] == ["build", "--vars"]
+    assert args[:2] == ["build", "--vars"] and args[3:] == ["--exclude-resource-type", "unit_test"]
     assert json.loads(args[2]) == {"as_of": "2026-11-21T00:00:00", "publish": True}
 
 
@@ -261,7 +261,7 @@ def test_full_refresh_is_run_config_that_reaches_dbt_as_a_flag() -> None:
     assert "--full-refresh" not in dbt_build_args("2026-11-21T00:00:00")
     window = TimeWindow(datetime(2026, 4, 5, tzinfo=UTC), datetime(2026, 4, 6, tzinfo=UTC))
     args = dbt_build_args("2026-11-21T00:00:00", publish=True, window=window, full_refresh=True)
-    assert args[:2] == ["build", "--vars"] and args[3:] == ["--full-refresh"]
+    assert args[:2] == ["build", "--vars"] and args[-1] == "--full-refresh"
     assert json.loads(args[2]) == {
         "as_of": "2026-11-21T00:00:00",
         "publish": True,

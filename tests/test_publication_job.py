@@ -115,7 +115,7 @@ def test_publishes_every_ready_invoice_once(warehouse: Path) -> None:
     # A second run with the same as_of publishes nothing new and changes nothing, even as a full
     # refresh: full_refresh is run config, both dbt steps get --full-refresh, and the published_*
     # models (full_refresh: false in their dbt config) are not rebuilt. (A plain rerun is the weaker
-    # case; test_publication_guarantees.py reruns dbt ten times.)
+    # case; test_publication_guarantees.py reruns dbt three times.)
     second = _run(warehouse, full_refresh=True)
     assert second.success
     assert _dbt_args(second, BILLING_STEP)["full_refresh"] is True
