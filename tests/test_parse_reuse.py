@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.projects import copy_project
+from support.publishing import append_rows
 from support.warehouse import REPO_ROOT, RUN_TIME_VARS, Warehouse, _environment
 
 pytestmark = pytest.mark.warehouse
@@ -54,3 +56,20 @@ def test_the_run_time_vars_change_nothing_in_a_parse(tmp_path: Path) -> None:
     differing = sorted(unique_id for unique_id in daily if daily[unique_id] != publication[unique_id])
     assert differing == [], f"these nodes parse differently under other run-time vars: {differing}"
     assert len(daily) > 300, "the comparison covers the whole project"
+
+
+def test_copies_sharing_a_parse_each_load_their_own_seeds(tmp_path: Path) -> None:
+    """dbt-duckdb reads a seed file from the parse's root_path: a shared parse must point it at the
+    project the command runs in, not at the copy that was parsed first (and edited since)."""
+    first, second = copy_project(tmp_path / "first"), copy_project(tmp_path / "second")
+    currencies = (first / "seeds" / "currencies.csv").read_text().strip().splitlines()
+    warehouses = []
+    for name in ("first_warehouse", "second_warehouse"):
+        (tmp_path / name).mkdir()
+        warehouses.append(Warehouse("duckdb", tmp_path / name))
+    warehouses[0].dbt("seed", "--select", "currencies", project_dir=first)
+    append_rows(first / "seeds" / "currencies.csv", "XTS,2")
+    warehouses[0].dbt("seed", "--select", "currencies", project_dir=first)
+    warehouses[1].dbt("seed", "--select", "currencies", project_dir=second)  # the parse of first, unedited
+    assert warehouses[0].query("select count(*) from {schema}.currencies") == [(len(currencies),)]
+    assert warehouses[1].query("select count(*) from {schema}.currencies") == [(len(currencies) - 1,)]

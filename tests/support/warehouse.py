@@ -202,10 +202,11 @@ def _parsed_project(args: Sequence[str], project_dir: Path, dbt_vars: str, env: 
     produce the same manifest. Three differences from dbt's rule, on purpose: warehouses of one
     target share a parse although their DuckDB files and target folders differ, since nothing in the
     project reads those at parse time (models, macros and dbt_project.yml read target.type, .schema,
-    .database); copies of the project with the same files share one too (a parse holds no absolute
-    path but the seeds' root_path, which dbt reads only when the seed is missing from the project
-    it runs in); and the run-time vars (RUN_TIME_VARS) are left out of the key. About 2.5 s saved
-    per reuse: a test that publishes month after month used to parse at every step.
+    .database); copies of the project with the same files share one too (the only absolute path a
+    parse holds is each seed's root_path, set here to the project the command runs in: dbt-duckdb
+    loads seed files from it, so a copy would otherwise load another copy's seeds, edited since);
+    and the run-time vars (RUN_TIME_VARS) are left out of the key. About 2.5 s saved per reuse: a
+    test that publishes month after month used to parse at every step.
     """
     from dbt.cli.main import dbtRunner
     from dbt.contracts.graph.manifest import Manifest
@@ -226,6 +227,9 @@ def _parsed_project(args: Sequence[str], project_dir: Path, dbt_vars: str, env: 
             return None  # the command parses again and reports the error in its own log
         _parsed_projects[key] = parse.result.to_msgpack(extended_mashumaro_encoder)
     manifest = Manifest.from_msgpack(_parsed_projects[key], decoder=extended_mashumuro_decoder)
+    for node in manifest.nodes.values():
+        if node.resource_type == "seed":
+            node.root_path = str(project_dir)
     # What dbt does to a manifest it reads back from its partial-parse file before using it.
     manifest.build_parent_and_child_maps()
     manifest.build_flat_graph()
