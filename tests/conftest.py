@@ -11,6 +11,7 @@ folder, and only one process at a time may re-parse the dbt project into the che
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,6 +94,8 @@ def worker_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
         patch.setenv("DAGSTER_HOME", str(home / "dagster_home"))
         patch.setenv("BILLING_DUCKDB_PATH", str(home / "default.duckdb"))
         patch.setenv("BILLING_QUALITY_REPORTS_DIR", str(home / "quality_reports"))
+        # the dbt subprocesses of the Dagster jobs too: no dbt.log (support.warehouse.Warehouse.env says why)
+        patch.setenv("DBT_LOG_LEVEL_FILE", os.environ.get("DBT_LOG_LEVEL_FILE", "none"))
         yield
 
 
