@@ -4,7 +4,7 @@
 
 customer_live_spend projects a period's usage spend as the spend so far at its run rate over the
 covered hours for charges that accumulate (count, sum), and keeps the rest as they stand
-(models/marts/customer_live_spend.sql). For every closed period with usage spend, this replays that
+(models/marts/usage_and_spend/customer_live_spend.sql). For every closed period with usage spend, this replays that
 formula at midnight a few days into the period from int_usage_charges_to_date (each charge as it stood
 before that midnight), and compares it with what the period's usage lines came to. It reads the built
 warehouse only: run it after `make demo`.
