@@ -326,7 +326,8 @@ def where_next(db_path: Path) -> None:
     print(f"  GX reports:    {reports}/<run id>/index.html (Great Expectations data docs)")
     print("  Marts:         invoices, invoice_lines, published_invoices, published_invoice_lines,")
     print("                 invoice_holds, published_credit_notes, quarantined_usage_events,")
-    print("                 usage_event_reconciliation")
+    print("                 usage_event_reconciliation, rebilling_preview, credit_ledger")
+    print("  Usage, spend:  daily_usage, daily_spend, customer_live_spend, customer_credit_balances")
     print(
         '  Example:       .venv/bin/python -c "import duckdb; '
         f"print(duckdb.connect('{db_path}', read_only=True).sql('select * from published_invoices limit 5'))\""
