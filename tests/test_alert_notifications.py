@@ -58,8 +58,8 @@ ALERT_BUILD = tuple(name for name in BILLING_ONLY if name != "tag:usage_and_spen
 
 def _notifications(warehouse: Warehouse) -> list[tuple]:
     rows = warehouse.query(
-        "select alert_id, period_start, grant_id, crossing_number, crossed_on, crossed_value, currency, as_of,"
-        " notification_id from {schema}.alert_notifications order by alert_id, period_start, grant_id"
+        "select alert_id, period_start, grant_id, crossing_number, crossed_on, crossed_value, currency,"
+        " as_of, notification_id from {schema}.alert_notifications order by alert_id, period_start, grant_id"
     )
     ids = [row[-1] for row in rows]
     assert len(ids) == len(set(ids)), f"a notification_id repeats: {ids}"
@@ -114,18 +114,24 @@ def test_a_later_run_adds_the_new_crossing_and_keeps_the_first_as_of(runs):
 
 
 BAD_ALERTS = {
-    "bad_metric,c_alpha,usage,storage_gb,10,": "usage_alerts row bad_metric: metric_id storage_gb is not in billable_metrics",
+    "bad_metric,c_alpha,usage,storage_gb,10,":
+        "usage_alerts row bad_metric: metric_id storage_gb is not in billable_metrics",
     "bad_zero,c_alpha,spend,,0,USD": "usage_alerts row bad_zero: threshold must be set and greater than 0",
-    "bad_negative,c_alpha,usage,api_calls,-5,": "usage_alerts row bad_negative: threshold must be set and greater than 0",
+    "bad_negative,c_alpha,usage,api_calls,-5,":
+        "usage_alerts row bad_negative: threshold must be set and greater than 0",
     "bad_currency,c_gamma_jpy,spend,,100,USD":
         "usage_alerts row bad_currency: currency USD differs from contract c_gamma_jpy currency JPY",
-    "bad_no_currency,c_alpha,credit_balance,,10,": "usage_alerts row bad_no_currency: a credit_balance alert needs",
-    "bad_type,c_alpha,overage,,10,USD": "usage_alerts row bad_type: alert_type must be spend, usage or credit_balance",
+    "bad_no_currency,c_alpha,credit_balance,,10,":
+        "usage_alerts row bad_no_currency: a credit_balance alert needs",
+    "bad_type,c_alpha,overage,,10,USD":
+        "usage_alerts row bad_type: alert_type must be spend, usage or credit_balance",
     "bad_no_metric,c_alpha,usage,,10,": "usage_alerts row bad_no_metric: a usage alert needs a metric_id",
     "bad_extra_metric,c_alpha,spend,api_calls,10,USD":
         "usage_alerts row bad_extra_metric: a spend alert has no metric_id, got api_calls",
-    "bad_contract,c_nobody,spend,,10,USD": "usage_alerts row bad_contract: contract_id c_nobody is not in contracts",
-    "a_twice,c_alpha,spend,,10,USD\na_twice,c_alpha,spend,,20,USD": "usage_alerts row a_twice: alert_id appears 2 times",
+    "bad_contract,c_nobody,spend,,10,USD":
+        "usage_alerts row bad_contract: contract_id c_nobody is not in contracts",
+    "a_twice,c_alpha,spend,,10,USD\na_twice,c_alpha,spend,,20,USD":
+        "usage_alerts row a_twice: alert_id appears 2 times",
 }
 
 
