@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import AssetSpec, Definitions
 from dagster_dbt import DbtProject
 
+from orchestration.alert_sensor import alert_sensors
 from orchestration.dbt_assets import build_billing_assets
 from orchestration.jobs import build_publication_job, build_refresh_job
 from orchestration.kafka_sensor import kafka_sensors
@@ -46,7 +47,8 @@ def build_definitions(
             build_hourly_refresh_schedule(refresh_job),
             build_daily_publication_schedule(publication_job),
         ],
-        sensors=kafka_sensors(refresh_job),  # the Kafka sensor, only when BILLING_KAFKA_TOPIC is set
+        # the Kafka sensor only with BILLING_KAFKA_TOPIC, the alert sensor only with BILLING_ALERT_WEBHOOK_URL
+        sensors=[*kafka_sensors(refresh_job), *alert_sensors()],
         resources={"dbt": build_dbt_resource(project)},
     )
 

@@ -68,6 +68,12 @@ credit_note_errors as (
 
 ),
 
+usage_alert_errors as (
+
+    select * from {{ ref('int_reference_errors__usage_alerts') }}
+
+),
+
 final as (
 
     select * from billable_metric_errors
@@ -89,6 +95,8 @@ final as (
     select * from currency_errors
     union all
     select * from credit_note_errors
+    union all
+    select * from usage_alert_errors
 
 )
 
