@@ -185,8 +185,9 @@ def test_usage_spend_per_customer_is_the_ratio_of_its_parts(semantic_layer) -> N
     spend = sql_figures(warehouse, SPEND_BY_CURRENCY_AND_MONTH.replace("{figure}", "sum(amount)"))
     customers = sql_figures(warehouse, SPEND_BY_CURRENCY_AND_MONTH.replace(
         "{figure}", "count(distinct case when event_count > 0 then customer_id end)"))
-    answered = {(row["invoice__currency"], row["metric_time__month"][:10]): float(row["usage_spend_per_customer"])
-                for row in rows if row["usage_spend_per_customer"] != ""}
+    ratio = "usage_spend_per_customer"
+    answered = {(row["invoice__currency"], row["metric_time__month"][:10]): float(row[ratio])
+                for row in rows if row[ratio] != ""}
     expected = {group: float(spend[group]) / float(count) for group, count in customers.items() if count}
     assert answered == expected
     # a month with spend rows but no priced event has no ratio (no division by zero)
@@ -250,7 +251,8 @@ def test_a_wrong_definition_is_caught(semantic_layer, tmp_path: Path) -> None:
     warehouse = semantic_layer["warehouse"]
     project = scenario_project(tmp_path)
     usage_model = project / "models" / "semantic" / "daily_usage.yml"
-    usage_model.write_text(_replace_once(usage_model.read_text(), "expr: dimensions\n", "expr: dimension_json\n"))
+    usage_model.write_text(_replace_once(usage_model.read_text(), "expr: dimensions\n",
+                                         "expr: dimension_json\n"))
     metrics = project / "models" / "semantic" / "_semantic__metrics.yml"
     metrics.write_text(_replace_once(metrics.read_text(), "{{ Dimension('invoice__status') }} = 'ready'",
                                      "{{ Dimension('invoice__status') }} in ('ready', 'draft')"))
