@@ -7,7 +7,7 @@ UV_VERSION := 0.13.9
 export BILLING_DUCKDB_PATH ?= $(CURDIR)/warehouse/billing.duckdb
 export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 
-.PHONY: java setup demo test test-all test-spark test-fast test-python test-pure test-unit lint postgres dagster-ui docs load consume-kafka bench bench-kafka clean
+.PHONY: java setup demo test test-all test-spark test-fast test-python test-pure test-unit lint postgres dagster-ui docs metrics load consume-kafka bench bench-kafka clean
 
 # Create the virtual environment from the pinned lock file (uv makes a re-run take about a second).
 $(BIN)/dbt: requirements.lock pyproject.toml
@@ -104,6 +104,15 @@ docs: setup
 	@mkdir -p warehouse
 	$(BIN)/dbt docs generate --profiles-dir . --static --quiet
 	@echo "==> open target/static_index.html (one self-contained file), or: $(BIN)/dbt docs serve --profiles-dir ."
+
+# The semantic layer (README "Semantic layer"): parse the project into target/ (mf reads
+# target/semantic_manifest.json there, whatever DBT_TARGET_PATH says), then check every semantic model,
+# dimension, measure and metric against the warehouse at $$BILLING_DUCKDB_PATH (run `make demo` first),
+# or run one query: make metrics QUERY="--metrics billed_revenue --group-by invoice__currency".
+# DuckDB lets one process write a file: stop `make dagster-ui` runs first.
+metrics: setup
+	DBT_TARGET_PATH=$(CURDIR)/target $(BIN)/dbt parse --profiles-dir . --quiet
+	DBT_PROFILES_DIR=$(CURDIR) $(BIN)/mf $(if $(QUERY),query $(QUERY),validate-configs)
 
 dagster-ui: setup
 	@mkdir -p warehouse
