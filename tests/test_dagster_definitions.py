@@ -62,7 +62,10 @@ GX_CHECKS = {
     "gx_invoice_period_change": "invoices",
 }
 PUBLICATION = ["published_invoices", "published_invoice_lines"]
-SPEND = ["int_usage_charges_to_date", "daily_usage", "daily_spend", "customer_live_spend", "customer_credit_balances"]
+SPEND = [
+    "int_usage_charges_to_date", "int_metric_quantities_to_date", "daily_usage", "daily_spend", "customer_live_spend",
+    "customer_credit_balances", "alert_notifications",
+]
 
 
 @pytest.fixture(scope="module")
