@@ -11,6 +11,8 @@ import base64
 import hashlib
 import hmac
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -44,6 +46,8 @@ class Receiver(BaseHTTPRequestHandler):
             count = sum(1 for seen, _ in server.requests if seen["idempotency-key"] == key)
         if key in server.hang_for:
             time.sleep(server.hang_seconds)
+        if server.probe_duckdb:
+            server.probes.append(_open_from_another_process(server.probe_duckdb))
         status = 500 if count <= server.failures else 204
         if status == 204:
             with server.lock:
@@ -66,6 +70,9 @@ class WebhookServer(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.requests: list[tuple[dict, bytes]] = []
         self.accepted: list[str] = []
+        # a DuckDB file to open from another process while each request waits for its answer
+        self.probe_duckdb: str | None = None
+        self.probes: list[str] = []
 
     @property
     def url(self) -> str:
@@ -158,6 +165,26 @@ def _pass(target: str, server: WebhookServer, clock: Clock, timeout: float = 5.0
     """One delivery pass; the connection is closed before the test reads the warehouse (one writer)."""
     with AlertDelivery(WebhookSettings(server.url, SECRET, timeout), target, clock=clock) as delivery:
         return delivery.deliver_due()
+
+
+def _open_from_another_process(path: str) -> str:
+    """Open the DuckDB file for writing from another process (as a Dagster run would): "" or the error."""
+    probe = subprocess.run([sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1]).close()", path],
+                           capture_output=True, text=True, check=False)
+    return probe.stderr.strip().splitlines()[-1] if probe.returncode else ""
+
+
+@pytest.mark.parametrize("webhook_server", [{}], indirect=True)
+def test_the_duckdb_file_is_free_while_a_receiver_answers(tmp_path: Path, monkeypatch,
+                                                          webhook_server: WebhookServer):
+    """DuckDB has one writer per file: a pass must not hold it while a receiver takes its time."""
+    path = str(tmp_path / "warehouse.duckdb")
+    monkeypatch.setenv("BILLING_DUCKDB_PATH", path)
+    _write_notifications("duckdb")
+    webhook_server.probe_duckdb = path
+    attempts = _pass("duckdb", webhook_server, Clock(START), timeout=30.0)
+    assert [attempt.delivered for attempt in attempts] == [True, True, True]
+    assert webhook_server.probes == ["", "", ""], webhook_server.probes
 
 
 def _verify(headers: dict, body: bytes) -> bool:

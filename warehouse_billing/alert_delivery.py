@@ -147,7 +147,13 @@ def _utc_now() -> datetime:
 
 
 class AlertDelivery:
-    """One pass over the due notifications of one warehouse (a DB-API connection it owns while open)."""
+    """One pass over the due notifications of one warehouse.
+
+    It holds no connection while it waits for a receiver: each read, and each attempt's log row, opens
+    its own and closes it. A DuckDB file has one writer, and a receiver may take the whole timeout,
+    so a connection held through a pass would block the Dagster run that writes the file for up to
+    the batch size times the timeout.
+    """
 
     def __init__(self, settings: WebhookSettings, target: str | None = None, *,
                  clock: Callable[[], datetime] = _utc_now,
@@ -158,14 +164,7 @@ class AlertDelivery:
         self.settings = settings
         self.clock = clock
         self.opener = opener
-        self.conn = connect(self.target)
-        try:
-            self._execute(f"create schema if not exists {RAW_SCHEMA}")
-            self._execute(DELIVERIES_TABLE_DDL)
-            self._commit()
-        except BaseException:
-            self.conn.close()
-            raise
+        self._execute(f"create schema if not exists {RAW_SCHEMA}", DELIVERIES_TABLE_DDL)
 
     def __enter__(self) -> AlertDelivery:
         return self
@@ -174,26 +173,34 @@ class AlertDelivery:
         self.close()
 
     def close(self) -> None:
-        self.conn.close()
+        """Nothing to release: no connection outlives the statements it ran."""
 
     # -- warehouse ------------------------------------------------------------------------------------
 
-    def _execute(self, statement: str, parameters: tuple = ()) -> list[tuple]:
-        if self.target == "duckdb":
-            cursor = self.conn.execute(statement.replace("%s", "?"), list(parameters))
-            return cursor.fetchall() if cursor.description else []
-        with self.conn.cursor() as cur:
-            cur.execute(statement, parameters)
-            return cur.fetchall() if cur.description else []
-
-    def _commit(self) -> None:
-        self.conn.commit()
+    def _execute(self, *statements: str, parameters: tuple = ()) -> list[tuple]:
+        """Run the statements in one short transaction of a connection of their own, committed;
+        the last one's rows."""
+        conn = connect(self.target)
+        try:
+            rows: list[tuple] = []
+            for statement in statements:
+                if self.target == "duckdb":
+                    cursor = conn.execute(statement.replace("%s", "?"), list(parameters))
+                    rows = cursor.fetchall() if cursor.description else []
+                else:
+                    with conn.cursor() as cur:
+                        cur.execute(statement, parameters)
+                        rows = cur.fetchall() if cur.description else []
+            conn.commit()
+            return rows
+        finally:
+            conn.close()
 
     def _notifications_exist(self) -> bool:
         schema = marts_schema(self.target)
         rows = self._execute(
             "select count(*) from information_schema.tables where table_schema = %s and table_name = %s",
-            (schema, "alert_notifications"),
+            parameters=(schema, "alert_notifications"),
         )
         return rows[0][0] > 0
 
@@ -223,7 +230,7 @@ class AlertDelivery:
             order by coalesce(attempts.next_attempt_at, notifications.as_of), notifications.notification_id
             limit {int(limit)}
             """,
-            (self.clock(),),
+            parameters=(self.clock(),),
         )
         return [
             {**dict(zip(NOTIFICATION_COLUMNS, row[:-1], strict=True)), "attempts_made": row[-1]}
@@ -253,10 +260,9 @@ class AlertDelivery:
         self._execute(
             f"insert into {DELIVERIES_TABLE} (notification_id, attempt, attempted_at, http_status, error,"
             " delivered_at, next_attempt_at) values (%s, %s, %s, %s, %s, %s, %s)",
-            (attempt.notification_id, attempt.attempt, attempted_at, attempt.http_status, attempt.error,
-             delivered_at, next_attempt_at),
+            parameters=(attempt.notification_id, attempt.attempt, attempted_at, attempt.http_status,
+                        attempt.error, delivered_at, next_attempt_at),
         )
-        self._commit()
 
     # -- webhook --------------------------------------------------------------------------------------
 
