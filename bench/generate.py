@@ -238,6 +238,15 @@ def make_project_copy(repo: Path, dest: Path, customers: int = DEFAULT_CUSTOMERS
         for k in range(1, customers + 1):
             writer.writerow([f"ct_{k:05d}", f"cus_{k:05d}", rate_card_of(k), CONTRACT_START, "", "monthly",
                              "calendar", "USD", "", 30])
+    # Alerts on the bench's contracts, so that the alert mart has real work: a spend alert on every
+    # contract and a usage alert on input tokens on every third one (thresholds the larger customers cross).
+    with open(seeds / "usage_alerts.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["alert_id", "contract_id", "alert_type", "metric_id", "threshold", "currency"])
+        for k in range(1, customers + 1):
+            writer.writerow([f"al_{k:05d}_spend", f"ct_{k:05d}", "spend", "", "100.00", "USD"])
+            if k % 3 == 0:
+                writer.writerow([f"al_{k:05d}_tokens", f"ct_{k:05d}", "usage", "input_tokens", "1000000", ""])
     # contract-level reference data of the demo would name contracts that do not exist here
     for name in EMPTIED_SEEDS:
         path = seeds / name

@@ -44,7 +44,15 @@ TARGETS = {
     "c_over_b": ("project incremental / project full", 0.15, ""),
     "pg_d_over_floor": ("Postgres project full / Postgres floor", 1.5, "at 10M"),
     "pandas_inc_over_c": ("pandas incremental / project incremental (want >= 10)", 10.0, "at 10M, higher is better"),
+    "usage_full_over_b": ("usage and spend marts, full / billing full", 0.10, "at 10M"),
+    "usage_inc_over_c": ("usage and spend marts, incremental / billing incremental", 0.10, "at 10M"),
 }
+
+# (b) and (c) build the billing (raw to invoices); the usage and spend surface (tag usage_and_spend:
+# daily usage and spend, live spend, credit balances, alerts, the semantic layer's time spine) is built
+# right after by a second dbt run, (b+) and (c+), so that what it adds is measured on its own.
+BILLING = ["--exclude", "tag:publication", "tag:usage_and_spend"]
+USAGE_AND_SPEND = ["--select", "tag:usage_and_spend"]
 
 
 def log(message: str) -> None:
@@ -385,10 +393,15 @@ class SizeRun:
         seed = project.dbt("dbt_seed_duckdb", ["seed", "--full-refresh"], gen.T0, self.logs)
         log(f"dbt seed: {seed.wall_s:.1f} s (not timed as part of the build)")
         waited = wait_for_quiet(self.args.quiet_wait)
-        full = project.dbt("project_full_duckdb", ["run", "--full-refresh", "--exclude", "tag:publication"],
-                           gen.T0, self.logs)
+        full = project.dbt("project_full_duckdb", ["run", "--full-refresh", *BILLING], gen.T0, self.logs)
         full.extra["waited_for_quiet_s"] = waited
         self.record("b_project_full", "(b) project full build (dbt run), DuckDB", full, self.history_rows)
+        waited = wait_for_quiet(self.args.quiet_wait)
+        usage_full = project.dbt("usage_and_spend_full_duckdb", ["run", "--full-refresh", *USAGE_AND_SPEND],
+                                 gen.T0, self.logs)
+        usage_full.extra["waited_for_quiet_s"] = waited
+        self.record("b_usage_and_spend_full", "(b+) usage and spend marts after (b), DuckDB", usage_full,
+                    self.history_rows)
         self.project_full = project.totals()
         self.checks.append(compare("project_full_duckdb", self.project_full, "floor_full_duckdb", floor_full))
         if self.args.profile:
@@ -396,9 +409,14 @@ class SizeRun:
 
         gen.copy_raw(project_db, self.work / "gen.duckdb", "new_day", self.memory_limit)
         waited = wait_for_quiet(self.args.quiet_wait)
-        inc = project.dbt("project_incremental_duckdb", ["run", "--exclude", "tag:publication"], gen.T1, self.logs)
+        inc = project.dbt("project_incremental_duckdb", ["run", *BILLING], gen.T1, self.logs)
         inc.extra["waited_for_quiet_s"] = waited
         self.record("c_project_incremental", "(c) project incremental build (dbt run), DuckDB", inc,
+                    self.new_day_rows)
+        waited = wait_for_quiet(self.args.quiet_wait)
+        usage_inc = project.dbt("usage_and_spend_incremental_duckdb", ["run", *USAGE_AND_SPEND], gen.T1, self.logs)
+        usage_inc.extra["waited_for_quiet_s"] = waited
+        self.record("c_usage_and_spend_incremental", "(c+) usage and spend marts after (c), DuckDB", usage_inc,
                     self.new_day_rows)
         self.project_inc = project.totals()
         self.checks.append(compare("project_incremental_duckdb", self.project_inc,
@@ -409,7 +427,7 @@ class SizeRun:
         # The same run once more with nothing new: what an incremental run costs whatever its data
         # (dbt's start-up and compilation, the watermark queries, the rated tables rebuilt).
         waited = wait_for_quiet(self.args.quiet_wait)
-        noop = project.dbt("project_noop_duckdb", ["run", "--exclude", "tag:publication"], gen.T1, self.logs)
+        noop = project.dbt("project_noop_duckdb", ["run", *BILLING], gen.T1, self.logs)
         noop.extra["waited_for_quiet_s"] = waited
         self.record("c0_project_noop", "(c0) project run with nothing new (fixed cost), DuckDB", noop, 0)
         self.checks.append(compare("project_noop_duckdb", project.totals(),
@@ -502,7 +520,7 @@ class SizeRun:
             seed = project.dbt("dbt_seed_spark", ["seed", "--full-refresh"], gen.T0, self.logs)
             log(f"dbt seed on Spark: {seed.wall_s:.1f} s (not timed as part of the build)")
             waited = wait_for_quiet(self.args.quiet_wait)
-            full = project.dbt("project_full_spark", ["run", "--full-refresh", "--exclude", "tag:publication"],
+            full = project.dbt("project_full_spark", ["run", "--full-refresh", *BILLING],
                                gen.T0, self.logs)
             full.extra["waited_for_quiet_s"] = waited
             self.record("f_project_full_spark", "(f) project full build (dbt run), Spark local", full,
@@ -515,7 +533,7 @@ class SizeRun:
             self.measured("spark_land_new_day", [PYTHON, "-m", "bench.spark_step", "land", "--parquet",
                                                  str(new_day)], env)
             waited = wait_for_quiet(self.args.quiet_wait)
-            inc = project.dbt("project_incremental_spark", ["run", "--exclude", "tag:publication"], gen.T1,
+            inc = project.dbt("project_incremental_spark", ["run", *BILLING], gen.T1,
                               self.logs)
             inc.extra["waited_for_quiet_s"] = waited
             self.record("f_project_incremental_spark", "(f') project incremental build (dbt run), Spark local",
@@ -550,7 +568,7 @@ class SizeRun:
                         {"statements": self.floor_statements("floor_full_postgres")})
             floor_totals = postgres_totals(database, FLOOR_TOTALS_SQL)
             waited = wait_for_quiet(self.args.quiet_wait)
-            full = project.dbt("project_full_postgres", ["run", "--full-refresh", "--exclude", "tag:publication"],
+            full = project.dbt("project_full_postgres", ["run", "--full-refresh", *BILLING],
                                gen.T0, self.logs)
             full.extra["waited_for_quiet_s"] = waited
             self.record("d_project_full_postgres", "(d) project full build (dbt run), Postgres", full,
@@ -587,6 +605,8 @@ class SizeRun:
             "c_over_a_inc": ratio("c_project_incremental", "a_floor_incremental"),
             "c_over_b": ratio("c_project_incremental", "b_project_full"),
             "c0_over_c": ratio("c0_project_noop", "c_project_incremental"),
+            "usage_full_over_b": ratio("b_usage_and_spend_full", "b_project_full"),
+            "usage_inc_over_c": ratio("c_usage_and_spend_incremental", "c_project_incremental"),
             "pg_d_over_floor": ratio("d_project_full_postgres", "d_floor_full_postgres"),
             "spark_f_over_b": ratio("f_project_full_spark", "b_project_full"),
             "spark_f_inc_over_c": ratio("f_project_incremental_spark", "c_project_incremental"),
@@ -611,6 +631,8 @@ def cpu_ratios(run: dict) -> dict:
         "b_over_a": ratio("b_project_full", "a_floor_full"),
         "c_over_a_inc": ratio("c_project_incremental", "a_floor_incremental"),
         "c_over_b": ratio("c_project_incremental", "b_project_full"),
+        "usage_full_over_b": ratio("b_usage_and_spend_full", "b_project_full"),
+        "usage_inc_over_c": ratio("c_usage_and_spend_incremental", "c_project_incremental"),
         "pandas_inc_over_c": ratio("e_pandas_incremental", "c_project_incremental"),
         "polars_inc_over_c": ratio("e_polars_incremental", "c_project_incremental"),
     }
