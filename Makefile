@@ -7,7 +7,7 @@ UV_VERSION := 0.13.9
 export BILLING_DUCKDB_PATH ?= $(CURDIR)/warehouse/billing.duckdb
 export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 
-.PHONY: java setup demo test test-all test-spark test-fast test-python test-pure test-unit lint postgres dagster-ui docs metrics load consume-kafka bench bench-kafka clean
+.PHONY: java browser setup demo dashboard test test-all test-side test-spark test-browser test-fast test-python test-pure test-unit lint postgres dagster-ui docs metrics load consume-kafka bench bench-kafka clean
 
 # Create the virtual environment from the pinned lock file (uv makes a re-run take about a second).
 $(BIN)/dbt: requirements.lock pyproject.toml
@@ -34,6 +34,28 @@ java:
 	      && apt-get install -y -qq openjdk-17-jre-headless >/dev/null) \
 	  || (echo "error: Spark needs Java 17: install openjdk-17-jre-headless (Debian/Ubuntu) or another JDK 17 and put its java on PATH" >&2; exit 1)
 
+# The dashboards' browser test needs Chromium: Debian's, installed when missing (root and apt), or a
+# clear message where that cannot be done.
+browser:
+	@command -v chromium >/dev/null \
+	  || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+	      && echo "==> installing Chromium (Debian package chromium)" \
+	      && apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+	  || (echo "error: the dashboards' browser test needs Chromium: install Debian's chromium package or put a chromium on PATH" >&2; exit 1)
+
+# The dashboards (README "Dashboards"): the finance and customer pages on the demo warehouse's read-only
+# copy (made by `make demo`, which runs first if there is no copy), or on Postgres with BILLING_TARGET=postgres.
+DASHBOARD_PORT ?= 8501
+DASHBOARD_ADDRESS ?= 127.0.0.1
+DASHBOARD_COPY := $(or $(BILLING_DASHBOARD_DUCKDB_PATH),$(dir $(BILLING_DUCKDB_PATH))dashboard/$(notdir $(BILLING_DUCKDB_PATH)))
+dashboard: setup
+	@if [ "$${BILLING_TARGET:-duckdb}" = duckdb ] && [ ! -f "$(DASHBOARD_COPY)" ]; then \
+	  echo "==> no dashboard copy at $(DASHBOARD_COPY): running make demo first"; $(MAKE) --no-print-directory demo; fi
+	@echo "==> finance:  http://$(DASHBOARD_ADDRESS):$(DASHBOARD_PORT)/finance"
+	@echo "==> customer: http://$(DASHBOARD_ADDRESS):$(DASHBOARD_PORT)/customer?customer_id=cus_0061"
+	$(BIN)/streamlit run dashboards/app.py --server.headless true --server.port $(DASHBOARD_PORT) \
+	  --server.address $(DASHBOARD_ADDRESS) --browser.gatherUsageStats false
+
 # Make sure the local PostgreSQL server is up (the test suite needs it and fails without it).
 postgres:
 	@pg_isready -q -h $${BILLING_PG_HOST:-127.0.0.1} -p $${BILLING_PG_PORT:-5432} \
@@ -56,7 +78,7 @@ PYTEST_PARALLEL ?= -n 2 --dist loadfile --no-loadscope-reorder
 
 test-python: setup postgres
 	@echo "==> pytest (dbt builds on DuckDB and Postgres, dbt unit tests, loader, Kafka, Dagster)"
-	$(BIN)/pytest -q $(PYTEST_PARALLEL) -m "not spark" --durations=20
+	$(BIN)/pytest -q $(PYTEST_PARALLEL) -m "not spark and not browser" --durations=20
 
 # The same project on Apache Spark (SPEC 6.5): about 6 minutes alone, one Spark session in one process.
 # Apart from `make test` because it is CPU-bound: beside the other workers it made the suite 3 to 4
@@ -65,6 +87,13 @@ test-python: setup postgres
 test-spark: setup java
 	@echo "==> pytest -m spark (the project on a local Spark session; Java 17)"
 	$(BIN)/pytest -q -m spark --durations=10 tests/test_spark.py
+
+# The dashboards in headless Chromium (tests/test_dashboards_browser.py): `make demo` and `make dashboard`
+# as a person runs them, in a scratch folder, then each page read and photographed (target/screenshots/).
+# About 5 minutes, mostly the demo; beside `make test` in test-all, after Spark.
+test-browser: setup browser
+	@echo "==> pytest -m browser (the demo's dashboards in headless Chromium)"
+	$(BIN)/pytest -q -m browser --durations=5 tests/test_dashboards_browser.py
 
 # The pytest tests that build no dbt project (marker `warehouse`): generator, loader, Dagster
 # definitions, quality checks on tiny tables.
@@ -90,8 +119,13 @@ test: lint test-python
 # The whole test suite: everything above and the Spark engine (what CI runs), side by side: Spark is
 # one CPU-bound process and fills what the two pytest workers leave idle (each one's output is printed
 # when it finishes; the first failure fails the whole).
-test-all: setup postgres java
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test test-spark
+test-all: setup postgres java browser
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test test-side
+
+# What test-all runs beside `make test`: Spark, then the dashboards in a browser (one after the other).
+test-side:
+	@$(MAKE) --no-print-directory test-spark
+	@$(MAKE) --no-print-directory test-browser
 
 # The edit loop, under 3 minutes: lint, the dbt unit tests and pytest without the warehouse builds,
 # side by side (each one's output is printed when it finishes).

@@ -6,6 +6,7 @@ from dagster import AssetSpec, Definitions
 from dagster_dbt import DbtProject
 
 from orchestration.alert_sensor import alert_sensors
+from orchestration.dashboard_copy import build_dashboard_copy_asset
 from orchestration.dbt_assets import build_billing_assets
 from orchestration.jobs import build_publication_job, build_refresh_job
 from orchestration.kafka_sensor import kafka_sensors
@@ -37,10 +38,11 @@ def build_definitions(
     quality = build_quality_checks(quality_config)
     gate = checks_required_for_publication(billing, blocking_gx_check_keys(quality_config))
     publication = build_publication_assets(project, gate_checks=gate)
-    refresh_job = build_refresh_job(billing, quality)
-    publication_job = build_publication_job(billing, publication, quality)
+    dashboard_copy = build_dashboard_copy_asset(project, after=publication.keys)  # DuckDB only
+    refresh_job = build_refresh_job(billing, quality, dashboard_copy)
+    publication_job = build_publication_job(billing, publication, quality, dashboard_copy)
     return Definitions(
-        assets=[RAW_USAGE_EVENTS, billing, publication],
+        assets=[RAW_USAGE_EVENTS, billing, publication, *([dashboard_copy] if dashboard_copy else [])],
         asset_checks=[quality],
         jobs=[refresh_job, publication_job],
         schedules=[

@@ -21,12 +21,19 @@ def _with_checks(selection: AssetSelection, quality: AssetChecksDefinition | Non
     return selection | AssetSelection.checks(quality) if quality is not None else selection
 
 
+def _with_dashboard_copy(selection: AssetSelection, dashboard_copy: AssetsDefinition | None) -> AssetSelection:
+    """Add the dashboards' DuckDB copy (DuckDB target only), refreshed once the run's models are built."""
+    return selection | AssetSelection.assets(dashboard_copy) if dashboard_copy is not None else selection
+
+
 def build_refresh_job(
-    billing: AssetsDefinition, quality: AssetChecksDefinition | None = None
+    billing: AssetsDefinition,
+    quality: AssetChecksDefinition | None = None,
+    dashboard_copy: AssetsDefinition | None = None,
 ) -> UnresolvedAssetJobDefinition:
     return define_asset_job(
         REFRESH_JOB,
-        selection=_with_checks(AssetSelection.assets(billing), quality),
+        selection=_with_checks(_with_dashboard_copy(AssetSelection.assets(billing), dashboard_copy), quality),
         description=(
             "dbt build of every billing model, seed and test, then the Great Expectations checks; "
             "never publishes."
@@ -38,10 +45,13 @@ def build_publication_job(
     billing: AssetsDefinition,
     publication: AssetsDefinition,
     quality: AssetChecksDefinition | None = None,
+    dashboard_copy: AssetsDefinition | None = None,
 ) -> UnresolvedAssetJobDefinition:
     return define_asset_job(
         PUBLICATION_JOB,
-        selection=_with_checks(AssetSelection.assets(billing, publication), quality),
+        selection=_with_checks(
+            _with_dashboard_copy(AssetSelection.assets(billing, publication), dashboard_copy), quality
+        ),
         description=(
             "dbt build of the billing models and their tests, the Great Expectations checks, then, "
             "only if every blocking check passed, dbt build of the publication models with "

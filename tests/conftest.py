@@ -93,6 +93,8 @@ def worker_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DAGSTER_HOME", str(home / "dagster_home"))
         patch.setenv("BILLING_DUCKDB_PATH", str(home / "default.duckdb"))
+        # the dashboards' copy goes beside each test's warehouse, not to a developer's configured one
+        patch.delenv("BILLING_DASHBOARD_DUCKDB_PATH", raising=False)
         patch.setenv("BILLING_QUALITY_REPORTS_DIR", str(home / "quality_reports"))
         # the dbt subprocesses of the Dagster jobs too: no dbt.log (support.warehouse.Warehouse.env says why)
         patch.setenv("DBT_LOG_LEVEL_FILE", os.environ.get("DBT_LOG_LEVEL_FILE", "none"))

@@ -15,8 +15,12 @@ from pathlib import Path
 import psycopg2
 import psycopg2.errors
 import pytest
+from support.dashboards import run_page, table_with
+from support.publishing import append_rows
 from support.scenario import AS_OF, scenario_events, scenario_project
 from support.warehouse import Warehouse, copy_duckdb, land_rows, postgres_database
+
+from warehouse_billing.dashboard_data import DashboardSource, money_text
 
 pytestmark = pytest.mark.warehouse
 
@@ -27,8 +31,10 @@ PORTAL_VIEWS = {
     "portal_daily_spend": "daily_spend",
     "portal_live_spend": "customer_live_spend",
     "portal_credit_balances": "customer_credit_balances",
+    "portal_alert_notifications": "alert_notifications",
 }
 SCENARIO_CUSTOMERS = ("cus_a", "cus_b", "cus_c", "cus_d")
+ACCESS_ALERTS = ("acc_alpha_spend,c_alpha,spend,,1.00,USD", "acc_delta_spend,c_delta,spend,,1.00,USD")
 MARTS_SCHEMA = "analytics"
 PORTAL_SCHEMA = "analytics_customer_portal"
 RAW_INSERT = (
@@ -47,6 +53,8 @@ def access_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wareh
     """The scenario landed, the roles created, and the project built as billing_transformer."""
     work = tmp_path_factory.mktemp("access")
     project = scenario_project(work)
+    # spend alerts that the April drafts of two customers cross, so that the alerts view has rows to hide
+    append_rows(project / "seeds" / "usage_alerts.csv", *ACCESS_ALERTS)
     with postgres_database() as database:
         warehouse = Warehouse("postgres", work, pg_database=database)
         land_rows(warehouse, scenario_events())
@@ -174,3 +182,43 @@ def test_duckdb_portal_views_follow_the_session_variable(scenario_build: tuple[W
         assert connection.execute(f"select distinct customer_id from {view}").fetchall() == [("cus_b",)]
     finally:
         connection.close()
+
+
+@pytest.fixture
+def pages_on_postgres(access_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> Warehouse:
+    """The dashboards pointed at the access build (decision 57), logged in as the superuser, which
+    the pages leave for their own role."""
+    for key, value in access_warehouse.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("BILLING_TARGET", "postgres")
+    return access_warehouse
+
+
+def test_finance_dashboard_reads_as_billing_reader(pages_on_postgres: Warehouse) -> None:
+    source = DashboardSource.finance()
+    assert source.query("select current_user")[1] == [("billing_reader",)]
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+        source.query("select count(*) from raw.usage_events")
+    with pytest.raises(psycopg2.errors.ReadOnlySqlTransaction):  # read-only even where the role may write
+        source.query("create temporary table dashboard_probe (x int)")
+    invoices = pages_on_postgres.query("select count(*) from {schema}.invoices")[0][0]
+    page = run_page("finance")
+    assert [message.value for message in page.success][0] == f"All {invoices} invoices tie out to their lines."
+
+
+def test_customer_dashboard_reads_as_billing_customer_its_own_rows(pages_on_postgres: Warehouse) -> None:
+    source = DashboardSource.customer("cus_a")
+    assert source.query("select current_user, current_setting('billing.customer_id')")[1] == [
+        ("billing_customer", "cus_a")]
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+        source.query("select count(*) from {invoices}")  # the marts stay closed to the customer page
+    past = pages_on_postgres.query(
+        "select invoice_id, total_due from {schema}.invoices where customer_id = 'cus_a' and status <> 'draft'")
+    alerts = pages_on_postgres.query(
+        "select alert_id from {schema}.alert_notifications where customer_id = 'cus_a'")
+    assert past and alerts == [("acc_alpha_spend",)]
+    page = run_page("customer", "cus_a")
+    shown = table_with(page, "total_due")
+    assert sorted(zip(shown["invoice_id"], shown["total_due"])) == sorted(
+        (invoice_id, money_text(total)) for invoice_id, total in past)
+    assert list(table_with(page, "alert_id")["alert_id"]) == ["acc_alpha_spend"]  # not cus_d's

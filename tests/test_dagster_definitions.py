@@ -39,6 +39,7 @@ from orchestration.jobs import (
     REFRESH_JOB,
     run_config_for,
 )
+from orchestration.dashboard_copy import DASHBOARD_COPY, build_dashboard_copy_asset, exposure_models
 from orchestration.partitions import DAILY_INGESTION_PARTITIONS, partition_range_tags
 from orchestration.publication import blocking_check_keys, gate_problems
 from orchestration.quality_checks import QUALITY_STEP
@@ -119,9 +120,11 @@ def test_refresh_job_builds_everything_but_publication(defs: Definitions) -> Non
     selected = job.asset_layer.selected_asset_keys
     assert _keys(*MARTS) <= selected
     assert not _keys(*PUBLICATION) & selected
-    assert {node.name for node in job.graph.node_defs} == {BILLING_STEP, QUALITY_STEP}
+    assert {node.name for node in job.graph.node_defs} == {BILLING_STEP, QUALITY_STEP, DASHBOARD_COPY}
     # The Great Expectations checks run after the dbt build, every one of them (raw usage included).
     assert _upstream_nodes(job, QUALITY_STEP) == {BILLING_STEP}
+    # the dashboards' DuckDB copy is refreshed once the models it serves are built and checked
+    assert _upstream_nodes(job, DASHBOARD_COPY) == {BILLING_STEP, QUALITY_STEP}
     assert set(GX_CHECKS) <= {key.name for key in job.asset_layer.asset_graph.asset_check_keys}
 
 
@@ -132,6 +135,22 @@ def test_publication_job_runs_billing_then_publication(defs: Definitions) -> Non
     # skipped if either fails); the GX step waits for the billing step.
     assert _upstream_nodes(job, PUBLICATION_STEP) == {BILLING_STEP, QUALITY_STEP}
     assert _upstream_nodes(job, QUALITY_STEP) == {BILLING_STEP}
+    # the copy opens the DuckDB file, which the publication step writes: it comes last
+    assert _upstream_nodes(job, DASHBOARD_COPY) == {BILLING_STEP, QUALITY_STEP, PUBLICATION_STEP}
+
+
+def test_the_dashboard_copy_waits_for_what_the_dashboards_read(defs: Definitions) -> None:
+    copy = defs.resolve_assets_def(AssetKey(DASHBOARD_COPY))
+    read = set(exposure_models(build_dbt_project().manifest_path))
+    assert {"invoices", "invoice_lines", "portal_live_spend", "portal_alert_notifications"} <= read
+    assert _keys(*read, *PUBLICATION) <= {dep.asset_key for dep in copy.specs_by_key[AssetKey(DASHBOARD_COPY)].deps}
+    assert copy.partitions_def == DAILY_INGESTION_PARTITIONS
+
+
+def test_no_dashboard_copy_on_postgres(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Postgres serves the dashboards itself (many readers beside the writer)."""
+    monkeypatch.setenv("BILLING_TARGET", "postgres")
+    assert build_dashboard_copy_asset(build_dbt_project()) is None
 
 
 def test_great_expectations_checks_on_raw_usage_rated_usage_and_invoices(defs: Definitions) -> None:

@@ -17,6 +17,7 @@ from warehouse_billing.demo import ingestion_span
 from warehouse_billing.demo_data import generate_events, write_events
 from orchestration.jobs import BILLING_STEP, PUBLICATION_JOB, PUBLICATION_STEP, run_config_for
 from warehouse_billing.loader import load_files
+from orchestration.dashboard_copy import DASHBOARD_COPY
 from orchestration.partitions import partition_range_for, partition_range_tags
 from orchestration.quality_checks import QUALITY_STEP
 from warehouse_billing.quality.config import load_quality_config
@@ -126,6 +127,10 @@ def test_publishes_every_ready_invoice_once(warehouse: Path) -> None:
         q("select * from published_invoice_lines order by 1"),
     )
     assert after == before, "a second run, full refresh or not, must never rebuild or add to published invoices"
+    # the job's last step refreshed the dashboards' read-only copy (decision 57) with this run's marts
+    copy = warehouse.parent / "dashboard" / warehouse.name
+    for sql in ("select * from invoices order by 1", "select * from published_invoices order by 1"):
+        assert _query(copy, sql) == q(sql)
 
 
 def _assert_great_expectations_ran(result: ExecuteInProcessResult, reports: Path) -> None:
@@ -140,7 +145,7 @@ def _assert_great_expectations_ran(result: ExecuteInProcessResult, reports: Path
         assert evaluation.severity == expected
     assert (reports / result.run_id / "index.html").exists()
     order = [e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_START]
-    assert order == [BILLING_STEP, QUALITY_STEP, PUBLICATION_STEP]
+    assert order == [BILLING_STEP, QUALITY_STEP, PUBLICATION_STEP, DASHBOARD_COPY]
 
 
 def test_a_failing_dbt_test_stops_publication(

@@ -38,15 +38,16 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from warehouse_billing import REPO_ROOT
+from warehouse_billing.dashboard_data import dashboard_copy_path
 
 if TYPE_CHECKING:
     from orchestration.local_runs import CheckReport, JobRunOutcome
 
 DEMO_AS_OF = "2026-11-21T00:00:00"
 DEFAULT_DB = REPO_ROOT / "warehouse" / "billing.duckdb"
-EVENTS_FILE = REPO_ROOT / "warehouse" / "demo_events.jsonl"
-STORY_FILES = (REPO_ROOT / "warehouse" / "demo_story_first_run.jsonl",
-               REPO_ROOT / "warehouse" / "demo_story_late_batch.jsonl")
+# The demo's generated files, beside the warehouse file (so that a demo elsewhere leaves the repo alone)
+EVENTS_FILE_NAME = "demo_events.jsonl"
+STORY_FILE_NAMES = ("demo_story_first_run.jsonl", "demo_story_late_batch.jsonl")
 # The second run of the story: a week after the first (DEMO_AS_OF), November still open.
 LATE_BATCH_AS_OF = "2026-11-28T00:00:00"
 # Who the story is about (seeds/contracts.csv): ct_0093 on rc_standard (no fine-tuning price) and
@@ -66,14 +67,15 @@ class Progress:
         print(f"[{time.monotonic() - self.started:7.1f}s] {message}", flush=True)
 
 
-def generate(progress: Progress, scale: float, seed: int) -> Path:
+def generate(progress: Progress, scale: float, seed: int, folder: Path) -> Path:
     from warehouse_billing.demo_data import generate_events, write_events
 
     rows = list(generate_events(scale=scale, seed=seed))
-    EVENTS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    write_events(EVENTS_FILE, rows)
-    progress(f"1/5 generated {len(rows):,} demo events -> {EVENTS_FILE.relative_to(REPO_ROOT)}")
-    return EVENTS_FILE
+    events_file = folder / EVENTS_FILE_NAME
+    events_file.parent.mkdir(parents=True, exist_ok=True)
+    write_events(events_file, rows)
+    progress(f"1/5 generated {len(rows):,} demo events -> {_relative(str(events_file))}")
+    return events_file
 
 
 def _event(event_id: str, customer: str, event_type: str, occurred: datetime, ingested: datetime,
@@ -101,12 +103,18 @@ def story_events() -> tuple[list[dict], list[dict]]:
     return fine_tuning, late_batch
 
 
-def write_story_files() -> tuple[Path, Path]:
+def story_files(folder: Path) -> tuple[Path, Path]:
+    first, late = STORY_FILE_NAMES
+    return folder / first, folder / late
+
+
+def write_story_files(folder: Path) -> tuple[Path, Path]:
     from warehouse_billing.demo_data import write_events
 
-    for path, rows in zip(STORY_FILES, story_events(), strict=True):
+    paths = story_files(folder)
+    for path, rows in zip(paths, story_events(), strict=True):
         write_events(path, rows)
-    return STORY_FILES
+    return paths
 
 
 def land(progress: Progress, events_file: Path, db_path: Path) -> tuple[datetime, datetime]:
@@ -116,7 +124,7 @@ def land(progress: Progress, events_file: Path, db_path: Path) -> tuple[datetime
     for stale in (db_path, db_path.with_name(db_path.name + ".wal")):
         stale.unlink(missing_ok=True)
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    first_story_file, _ = write_story_files()
+    first_story_file, _ = write_story_files(db_path.parent)
     results = load_files([events_file, first_story_file], target="duckdb", keep_ingested_at=True)
     for result in results:
         if not result.ok:
@@ -129,11 +137,11 @@ def land(progress: Progress, events_file: Path, db_path: Path) -> tuple[datetime
     return first, last
 
 
-def land_late_batch(progress: Progress) -> tuple[datetime, datetime]:
+def land_late_batch(progress: Progress, folder: Path) -> tuple[datetime, datetime]:
     """The story's second act: October requests that arrive after October was published."""
     from warehouse_billing.loader import load_files
 
-    _, late_file = STORY_FILES
+    _, late_file = story_files(folder)
     (result,) = load_files([late_file], target="duckdb", keep_ingested_at=True)
     if not result.ok:
         raise SystemExit(f"loading {late_file} failed: {result.error}")
@@ -327,7 +335,9 @@ def where_next(db_path: Path) -> None:
     print("  Marts:         invoices, invoice_lines, published_invoices, published_invoice_lines,")
     print("                 invoice_holds, published_credit_notes, quarantined_usage_events,")
     print("                 usage_event_reconciliation, rebilling_preview, credit_ledger")
-    print("  Usage, spend:  daily_usage, daily_spend, customer_live_spend, customer_credit_balances")
+    print("  Usage, spend:  daily_usage, daily_spend, customer_live_spend, customer_credit_balances,")
+    print("                 alert_notifications")
+    print(f"  Dashboards:    make dashboard   (finance and customer pages on the copy in {_relative(str(dashboard_copy_path(db_path)))})")
     print(
         '  Example:       .venv/bin/python -c "import duckdb; '
         f"print(duckdb.connect('{db_path}', read_only=True).sql('select * from published_invoices limit 5'))\""
@@ -350,13 +360,13 @@ def main(argv: list[str] | None = None) -> int:
     db_path = Path(os.environ.get("BILLING_DUCKDB_PATH") or DEFAULT_DB).resolve()
     os.environ["BILLING_DUCKDB_PATH"] = os.fspath(db_path)
     os.environ["BILLING_TARGET"] = "duckdb"
-    events_file = generate(progress, args.scale, args.seed)
+    events_file = generate(progress, args.scale, args.seed, db_path.parent)
     ingested = land(progress, events_file, db_path)
     seed_and_parse(progress)
     outcome = publish(progress, args.as_of, ingested)
     succeeded = outcome.success
     if succeeded:
-        late = land_late_batch(progress)
+        late = land_late_batch(progress, db_path.parent)
         late_outcome = publish(progress, LATE_BATCH_AS_OF, late)
         succeeded = late_outcome.success
     progress("5/5 summary")
