@@ -164,7 +164,7 @@ class AlertDelivery:
         self.settings = settings
         self.clock = clock
         self.opener = opener
-        self._execute(f"create schema if not exists {RAW_SCHEMA}", DELIVERIES_TABLE_DDL)
+        self._ensure_log_table()
 
     def __enter__(self) -> AlertDelivery:
         return self
@@ -195,6 +195,23 @@ class AlertDelivery:
             return rows
         finally:
             conn.close()
+
+    def _ensure_log_table(self) -> None:
+        """Create the delivery log (and schema raw) only when missing, read from the catalog first:
+        Postgres refuses `create schema if not exists` to a role without CREATE on the database even
+        when the schema exists, and every pass would otherwise ask (as ensure_raw_table does)."""
+        table = DELIVERIES_TABLE.split(".")[-1]
+        present = self._execute(
+            "select count(*) from information_schema.tables where table_schema = %s and table_name = %s",
+            parameters=(RAW_SCHEMA, table),
+        )
+        if present[0][0]:
+            return
+        schema_exists = self._execute(
+            "select count(*) from information_schema.schemata where schema_name = %s", parameters=(RAW_SCHEMA,)
+        )[0][0]
+        statements = ([] if schema_exists else [f"create schema if not exists {RAW_SCHEMA}"]) + [DELIVERIES_TABLE_DDL]
+        self._execute(*statements)
 
     def _notifications_exist(self) -> bool:
         schema = marts_schema(self.target)
