@@ -102,10 +102,10 @@
 #}
 {% macro approved_for_publication(invoice_id_column) -%}
     {#- invoice_id_column none: any approval recorded under this id at this as_of (credit notes) -#}
-    {%- if not var('publish', false) -%}
+    {%- if not run_var('publish', false) -%}
         {{ return('false') }}
     {%- endif -%}
-    {%- set approval_id = var('publication_approval_id', none) -%}
+    {%- set approval_id = run_var('publication_approval_id', none) -%}
     {%- if approval_id is none or approval_id == '' -%}
         {%- if execute -%}
             {{ log("publish is true but no publication_approval_id was given: " ~ this.identifier

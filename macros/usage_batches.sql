@@ -91,7 +91,7 @@
 #}
 {% macro in_incremental_batch(ingested_at_column, watermark_column='ingested_at') -%}
     {{ ingested_at_column }} >= {{ incremental_batch_start(watermark_column) }}
-    {%- if var('ingested_from', none) and var('ingested_to', none) %}
+    {%- if run_var('ingested_from', none) and run_var('ingested_to', none) %}
         and {{ ingested_at_column }} < {{ incremental_batch_end() }}
     {%- endif %}
 {%- endmacro %}
@@ -99,10 +99,10 @@
 {# The end (exclusive) of a window's batch: ingested_to, or the midnight after its last instant on Spark. #}
 {% macro incremental_batch_end() -%}
     {%- if batches_are_whole_days() -%}
-        {%- set last_instant = dbt.dateadd('second', -1, timestamp_literal(var('ingested_to'))) -%}
+        {%- set last_instant = dbt.dateadd('second', -1, timestamp_literal(run_var('ingested_to'))) -%}
         {{ dbt.dateadd('day', 1, dbt.date_trunc('day', last_instant)) }}
     {%- else -%}
-        {{ timestamp_literal(var('ingested_to')) }}
+        {{ timestamp_literal(run_var('ingested_to')) }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -111,8 +111,8 @@
   window's start or the model's watermark, or the first row of an unprocessed load if that is earlier.
 #}
 {% macro incremental_batch_start(watermark_column='ingested_at') -%}
-    {%- if var('ingested_from', none) -%}
-        {%- set start_text = var('ingested_from') | string | replace('T', ' ') | replace('Z', '') -%}
+    {%- if run_var('ingested_from', none) -%}
+        {%- set start_text = run_var('ingested_from') | string | replace('T', ' ') | replace('Z', '') -%}
     {%- else -%}
         {%- set start_text = newest_ingested_at(this, watermark_column) -%}
     {%- endif -%}
@@ -221,8 +221,8 @@
     {%- endif -%}
     {%- set condition -%}
         {{ ingested_at_column }} >= {{ dbt.date_trunc('day', incremental_batch_start(watermark_column)) }}
-        {%- if var('ingested_from', none) and var('ingested_to', none) %}
-            {%- set last_instant = dbt.dateadd('second', -1, timestamp_literal(var('ingested_to'))) %}
+        {%- if run_var('ingested_from', none) and run_var('ingested_to', none) %}
+            {%- set last_instant = dbt.dateadd('second', -1, timestamp_literal(run_var('ingested_to'))) %}
             and {{ ingested_at_column }} < {{ dbt.dateadd('day', 1, dbt.date_trunc('day', last_instant)) }}
         {%- endif %}
     {%- endset -%}

@@ -13,6 +13,7 @@ re-process. It never changes ``as_of``.
 """
 
 import json
+import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +26,7 @@ from dagster import (
     Failure,
     TimeWindow,
 )
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource, DbtProject, dbt_assets
 from pydantic import Field
 
 from orchestration.partitions import DAILY_INGESTION_PARTITIONS, SINGLE_RUN_BACKFILL, window_vars
@@ -38,6 +39,8 @@ BILLING_STEP = "billing_dbt_models"
 MODEL_FOLDERS = ("staging", "intermediate", "marts")
 # Tags that make a group of their own, whatever folder the model is in.
 TAG_GROUPS = ("publication", "usage_and_spend")
+# The run's dbt vars as JSON, read by the macro run_var while dbt executes (dbt_cli says why).
+RUN_VARS_ENV = "BILLING_DBT_RUN_VARS"
 
 
 class DbtRunConfig(Config):
@@ -109,23 +112,33 @@ def dbt_vars(
     }
 
 
-def dbt_build_args(
-    as_of: str,
-    *,
-    publish: bool = False,
-    window: TimeWindow | None = None,
-    full_refresh: bool = False,
-    approval_id: str | None = None,
-) -> list[str]:
-    """``dbt build --vars ... --exclude-resource-type unit_test [--full-refresh]``; dagster-dbt adds
-    ``--select`` for the step's assets.
+def dbt_build_args(*, full_refresh: bool = False) -> list[str]:
+    """``dbt build --exclude-resource-type unit_test [--full-refresh]``; dagster-dbt adds ``--select``
+    for the step's assets, and the run's vars reach dbt through the environment (``dbt_cli``).
 
     The dbt unit tests check the SQL against fixed inputs: they belong to CI (``make test``), where
     the SQL changes, not to every production run, where only the data does (dbt's own advice). They
     were 42 of the billing step's nodes."""
-    run_vars = dbt_vars(as_of, publish=publish, window=window, approval_id=approval_id)
-    args = ["build", "--vars", json.dumps(run_vars, sort_keys=True), "--exclude-resource-type", "unit_test"]
+    args = ["build", "--exclude-resource-type", "unit_test"]
     return [*args, "--full-refresh"] if full_refresh else args
+
+
+def dbt_cli(dbt: DbtCliResource, args: list[str], run_vars: Mapping[str, Any], **kwargs: Any) -> DbtCliInvocation:
+    """Start ``dbt <args>`` with the run's vars in ``BILLING_DBT_RUN_VARS`` (macro ``run_var``), not in
+    ``--vars``: dbt re-parses the whole project when --vars differ from its last parse's, and these differ
+    every run (about 8 s per step on 2 cores). dagster-dbt copies the parse ``prepare_manifest`` made,
+    without vars, into each invocation's target folder, so each step parses partially, i.e. not at all
+    when nothing changed (issue 16, decision 58). The variable is set only while dagster-dbt starts the
+    subprocess, which copies the environment then."""
+    previous = os.environ.get(RUN_VARS_ENV)
+    os.environ[RUN_VARS_ENV] = json.dumps(dict(run_vars), sort_keys=True)
+    try:
+        return dbt.cli(args, **kwargs)
+    finally:
+        if previous is None:
+            os.environ.pop(RUN_VARS_ENV, None)
+        else:
+            os.environ[RUN_VARS_ENV] = previous
 
 
 def run_as_of(context: AssetExecutionContext | AssetCheckExecutionContext, config: DbtRunConfig) -> str:
@@ -171,7 +184,8 @@ def build_billing_assets(project: DbtProject) -> AssetsDefinition:
             f"dbt build of the billing models, as_of {as_of}, "
             f"{window_text(window, full_refresh=config.full_refresh)}"
         )
-        args = dbt_build_args(as_of, window=window, full_refresh=config.full_refresh)
-        yield from dbt.cli(args, context=context).stream()
+        run_vars = dbt_vars(as_of, window=window)
+        invocation = dbt_cli(dbt, dbt_build_args(full_refresh=config.full_refresh), run_vars, context=context)
+        yield from invocation.stream()
 
     return billing_dbt_models

@@ -51,6 +51,7 @@ from orchestration.dbt_assets import (
     BillingDbtTranslator,
     DbtRunConfig,
     dbt_build_args,
+    dbt_cli,
     dbt_vars,
     run_as_of,
     run_window,
@@ -178,17 +179,12 @@ def build_publication_assets(project: DbtProject, gate_checks: Sequence[AssetChe
         )
         approval_id = context.run.run_id
         approval_args = json.dumps({"approval_id": approval_id, "approved_by": f"dagster run {approval_id}"})
-        # the same vars as the build below, so that dbt parses the project once for both
+        # the same run vars as the build below (through the environment: dbt_cli says why)
         publish_vars = dbt_vars(as_of, publish=True, window=window, approval_id=approval_id)
-        dbt.cli(
-            ["run-operation", "record_publication_approval", "--args", approval_args,
-             "--vars", json.dumps(publish_vars, sort_keys=True)],
-            manifest=project.manifest_path,
-        ).wait()
+        dbt_cli(dbt, ["run-operation", "record_publication_approval", "--args", approval_args], publish_vars,
+                manifest=project.manifest_path).wait()
         # --full-refresh reaches dbt, which leaves the published_* tables alone (full_refresh: false).
-        args = dbt_build_args(
-            as_of, publish=True, window=window, full_refresh=config.full_refresh, approval_id=approval_id
-        )
-        yield from dbt.cli(args, context=context).stream()
+        args = dbt_build_args(full_refresh=config.full_refresh)
+        yield from dbt_cli(dbt, args, publish_vars, context=context).stream()
 
     return publication_dbt_models

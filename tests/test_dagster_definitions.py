@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from datetime import UTC, datetime
@@ -249,9 +248,9 @@ def test_resolve_as_of_prefers_config_else_run_creation_time() -> None:
 
 def test_dbt_vars_and_args() -> None:
     assert dbt_vars("2026-11-21T00:00:00") == {"as_of": "2026-11-21T00:00:00", "publish": False}
-    args = dbt_build_args("2026-11-21T00:00:00", publish=True)
-    assert args[:2] == ["build", "--vars"] and args[3:] == ["--exclude-resource-type", "unit_test"]
-    assert json.loads(args[2]) == {"as_of": "2026-11-21T00:00:00", "publish": True}
+    # the vars reach dbt through the environment, not --vars (dbt_cli; test_parse_reuse.py)
+    assert dbt_build_args() == ["build", "--exclude-resource-type", "unit_test"]
+    assert dbt_build_args(full_refresh=True) == ["build", "--exclude-resource-type", "unit_test", "--full-refresh"]
 
 
 def test_dbt_vars_carry_the_partition_window_next_to_an_independent_as_of() -> None:
@@ -263,9 +262,6 @@ def test_dbt_vars_carry_the_partition_window_next_to_an_independent_as_of() -> N
         "ingested_to": "2026-04-08T00:00:00",
     }
     assert dbt_vars("2026-11-21T02:00:00", publish=True, window=window) == expected
-    args = dbt_build_args("2026-11-21T02:00:00", publish=True, window=window)
-    assert args[:2] == ["build", "--vars"]
-    assert json.loads(args[2]) == expected
 
 
 def test_run_config_gives_each_step_the_same_as_of() -> None:
@@ -280,16 +276,8 @@ def test_run_config_gives_each_step_the_same_as_of() -> None:
 
 def test_full_refresh_is_run_config_that_reaches_dbt_as_a_flag() -> None:
     assert DbtRunConfig().full_refresh is False
-    assert "--full-refresh" not in dbt_build_args("2026-11-21T00:00:00")
-    window = TimeWindow(datetime(2026, 4, 5, tzinfo=UTC), datetime(2026, 4, 6, tzinfo=UTC))
-    args = dbt_build_args("2026-11-21T00:00:00", publish=True, window=window, full_refresh=True)
-    assert args[:2] == ["build", "--vars"] and args[-1] == "--full-refresh"
-    assert json.loads(args[2]) == {
-        "as_of": "2026-11-21T00:00:00",
-        "publish": True,
-        "ingested_from": "2026-04-05T00:00:00",
-        "ingested_to": "2026-04-06T00:00:00",
-    }
+    assert "--full-refresh" not in dbt_build_args()
+    assert dbt_build_args(full_refresh=True)[-1] == "--full-refresh"
     config = run_config_for("2026-11-21T00:00:00", (BILLING_STEP,), full_refresh=True)
     assert config == {
         "ops": {BILLING_STEP: {"config": {"as_of": "2026-11-21T00:00:00", "full_refresh": True}}}

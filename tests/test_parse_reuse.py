@@ -9,6 +9,9 @@ that var out of ``RUN_TIME_VARS``.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,8 @@ import pytest
 from support.projects import copy_project
 from support.publishing import append_rows
 from support.warehouse import REPO_ROOT, RUN_TIME_VARS, Warehouse, _environment
+
+from orchestration.dbt_assets import RUN_VARS_ENV
 
 pytestmark = pytest.mark.warehouse
 
@@ -73,3 +78,36 @@ def test_copies_sharing_a_parse_each_load_their_own_seeds(tmp_path: Path) -> Non
     warehouses[1].dbt("seed", "--select", "currencies", project_dir=second)  # the parse of first, unedited
     assert warehouses[0].query("select count(*) from {schema}.currencies") == [(len(currencies),)]
     assert warehouses[1].query("select count(*) from {schema}.currencies") == [(len(currencies) - 1,)]
+
+
+def _dbt(project: Path, work: Path, *args: str, run_vars: dict[str, Any] | None = None) -> str:
+    """A dbt command in a subprocess (as dagster-dbt starts it), with the run vars in the environment;
+    returns its output."""
+    env = {**os.environ, **Warehouse("duckdb", work).env, "DBT_TARGET_PATH": str(work / "target")}
+    env.pop(RUN_VARS_ENV, None)
+    if run_vars is not None:
+        env[RUN_VARS_ENV] = json.dumps(run_vars)
+    result = subprocess.run([str(Path(sys.executable).with_name("dbt")), *args, "--project-dir", str(project),
+                             "--profiles-dir", str(project)], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def test_run_vars_from_the_environment_reach_dbt_without_a_full_parse(tmp_path: Path) -> None:
+    """The Dagster steps pass the run's vars in BILLING_DBT_RUN_VARS (orchestration.dbt_assets.dbt_cli):
+    the macro run_var reads them while dbt executes, and the parse made without them still serves."""
+    project = copy_project(tmp_path / "project")
+    clock = "select {{ as_of() }} as clock, {{ run_var('publish', false) }} as publish"
+    _dbt(project, tmp_path, "parse")
+    output = _dbt(project, tmp_path, "compile", "--inline", clock,
+                  run_vars={"as_of": "2026-02-03T04:05:06", "publish": True})
+    assert "cast('2026-02-03 04:05:06' as timestamp)" in output and "True as publish" in output
+    assert "Unable to do partial parsing" not in output and "Starting full parse" not in output
+    # the environment wins over --vars (a step's own vars are the run's); without it, --vars serve
+    output = _dbt(project, tmp_path, "compile", "--inline", clock, "--vars", '{"as_of": "2026-01-01T00:00:00"}',
+                  run_vars={"as_of": "2026-02-03T04:05:06"})
+    assert "cast('2026-02-03 04:05:06' as timestamp)" in output and "False as publish" in output
+    # the premise: run vars in --vars, as the steps passed them before, cost a full parse each time
+    assert "Unable to do partial parsing because config vars" in output
+    output = _dbt(project, tmp_path, "compile", "--inline", clock, "--vars", '{"as_of": "2026-01-01T00:00:00"}')
+    assert "cast('2026-01-01 00:00:00' as timestamp)" in output

@@ -52,7 +52,7 @@ final as (
     inner join published_invoices
         on invoice_lines.invoice_id = published_invoices.invoice_id
     where
-        {{ 'true' if var('publish', false) else 'false' }}
+        {{ 'true' if run_var('publish', false) else 'false' }}
         and not exists (
             select 1
             from already_published
