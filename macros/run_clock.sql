@@ -17,7 +17,7 @@
   it names it (the Dagster steps pass them so), else dbt's --vars. The environment is read only while
   dbt executes, never while it parses: dbt compares a parse's --vars, and records the environment
   variables a parse reads, with the last parse's, and a value that differs every run would cost a full
-  parse of the project at every step of every run (issue 16, decision 58).
+  parse of the project at every step of every run (issue 16, decision 59).
 #}
 {% macro run_var(name, default=none) -%}
     {%- if execute -%}

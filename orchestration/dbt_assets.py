@@ -128,7 +128,7 @@ def dbt_cli(dbt: DbtCliResource, args: list[str], run_vars: Mapping[str, Any], *
     ``--vars``: dbt re-parses the whole project when --vars differ from its last parse's, and these differ
     every run (about 8 s per step on 2 cores). dagster-dbt copies the parse ``prepare_manifest`` made,
     without vars, into each invocation's target folder, so each step parses partially, i.e. not at all
-    when nothing changed (issue 16, decision 58). The variable is set only while dagster-dbt starts the
+    when nothing changed (issue 16, decision 59). The variable is set only while dagster-dbt starts the
     subprocess, which copies the environment then."""
     previous = os.environ.get(RUN_VARS_ENV)
     os.environ[RUN_VARS_ENV] = json.dumps(dict(run_vars), sort_keys=True)
