@@ -11,13 +11,17 @@
   from its first day, since crossings are numbered by day within it. A table rebuilt by every run; its
   size follows the usage alerts' contracts and the open periods, not the whole history.
 #}
-{#- the first day of a watched draft period, so that the warehouse skips older days while reading -#}
-{%- set first_watched_day = query_value_text(
-    "select min(period_start) from " ~ ref('int_contract_billing_periods')
-    ~ " where invoice_status = 'draft' and contract_id in (select contract_id from "
-    ~ ref('stg_seed__usage_alerts') ~ " where alert_type = 'usage')",
-    '9999-12-31'
-) %}
+{#- the first day of a watched draft period, so that the warehouse skips older days while reading
+    (every day when the periods are not built yet: a `dbt compile` or the linter on an empty warehouse) -#}
+{%- set first_watched_day = '1900-01-01' -%}
+{%- if execute and load_relation(ref('int_contract_billing_periods')) is not none -%}
+    {%- set first_watched_day = query_value_text(
+        "select min(period_start) from " ~ ref('int_contract_billing_periods')
+        ~ " where invoice_status = 'draft' and contract_id in (select contract_id from "
+        ~ ref('stg_seed__usage_alerts') ~ " where alert_type = 'usage')",
+        '9999-12-31'
+    ) -%}
+{%- endif %}
 with
 
 watched_metrics as (
