@@ -5,18 +5,54 @@
   (alert_notifications). count and sum add up the days so far, max keeps the largest value so far,
   unique_count counts the distinct values seen so far (each on the day it was first seen), latest is
   the value of the last event so far (the day's last, by occurred_at then event_id).
+
+  Only what alert_notifications reads: the metrics a usage alert watches on its contract, in the
+  periods whose invoice is still a draft (the only periods alerts watch). A period is computed whole,
+  from its first day, since crossings are numbered by day within it. A table rebuilt by every run; its
+  size follows the usage alerts' contracts and the open periods, not the whole history.
 #}
+{#- the first day of a watched draft period, so that the warehouse skips older days while reading
+    (every day when the periods are not built yet: a `dbt compile` or the linter on an empty warehouse) -#}
+{%- set first_watched_day = '1900-01-01' -%}
+{%- if execute and load_relation(ref('int_contract_billing_periods')) is not none -%}
+    {%- set first_watched_day = query_value_text(
+        "select min(period_start) from " ~ ref('int_contract_billing_periods')
+        ~ " where invoice_status = 'draft' and contract_id in (select contract_id from "
+        ~ ref('stg_seed__usage_alerts') ~ " where alert_type = 'usage')",
+        '9999-12-31'
+    ) -%}
+{%- endif %}
 with
 
-daily_aggregates as (
+watched_metrics as (
 
-    select * from {{ ref('int_usage_daily_aggregates') }}
+    select distinct
+        contract_id,
+        metric_id
+    from {{ ref('stg_seed__usage_alerts') }}
+    where alert_type = 'usage'
 
 ),
 
 billing_periods as (
 
-    select * from {{ ref('int_contract_billing_periods') }}
+    select billing_periods.*
+    from {{ ref('int_contract_billing_periods') }} as billing_periods
+    where
+        billing_periods.invoice_status = 'draft'
+        and billing_periods.contract_id in (select watched_metrics.contract_id from watched_metrics)
+
+),
+
+daily_aggregates as (
+
+    select daily.*
+    from {{ ref('int_usage_daily_aggregates') }} as daily
+    inner join watched_metrics
+        on
+            daily.contract_id = watched_metrics.contract_id
+            and daily.metric_id = watched_metrics.metric_id
+    where daily.usage_date >= cast({{ timestamp_literal(first_watched_day) }} as date)
 
 ),
 

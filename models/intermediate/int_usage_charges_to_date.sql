@@ -1,3 +1,19 @@
+-- depends_on: {{ ref('int_contract_billing_periods') }}
+-- depends_on: {{ ref('int_usage_daily_price_matches') }}
+-- depends_on: {{ ref('int_invoice_reference_fingerprints') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=replace_strategy(),
+        partition_by=spark_partition_by(['period_start']),
+        unique_key='invoice_id',
+        indexes=postgres_indexes([['invoice_id']]),
+        pre_hook=[
+            "{{ delete_rows_of_other_invoice_reference_data() }}",
+            "{{ delete_all_rows_when_source_rebuilt(ref('int_usage_daily_price_matches')) }}",
+        ],
+    )
+}}
 {#
   Each usage charge rated on every day it had usage, with everything the period held up to that day:
   one row per invoice (contract x billing period) x price row x dimension group x UTC day with priced
@@ -8,19 +24,77 @@
   it is the invoice's usage line; the increase from one usage day to the next is what that day added
   (daily_spend). Percentage charges add up their events' amounts so far (free events counted from the
   period's start).
+
+  Incremental per invoice (decision 58, macros/usage_spend.sql): a run rates again, whole, the periods
+  still draft, the periods whose price matches were recomputed since its previous run and the later
+  periods of their contracts, and every period when the invoice reference data changed
+  (reference_fingerprint). delete+insert on invoice_id; on Spark it overwrites period_start partitions.
 #}
+{%- set price_matches_relation = ref('int_usage_daily_price_matches') -%}
+{%- set source_stamp = newest_recomputed_at(price_matches_relation) -%}
+{%- set recompute_some = is_incremental() and not spend_reference_changed() -%}
+{%- if recompute_some -%}
+    {%- set caught_up = caught_up_to() -%}
+    {%- set first_period_start = first_recomputed_period_start(caught_up) -%}
+{%- endif %}
 with
 
-priced_days as (
+{% if recompute_some %}
+    {{ spend_invoices_to_recompute_ctes(caught_up) }},
 
-    select * from {{ ref('int_usage_daily_price_matches') }}
-    where is_priced
+    priced_days as (
 
-),
+        select price_matches.*
+        from {{ price_matches_relation }} as price_matches
+        inner join invoices_to_recompute
+            on price_matches.invoice_id = invoices_to_recompute.invoice_id
+        where
+            price_matches.is_priced
+            and price_matches.usage_date >= cast({{ first_period_start }} as date)
 
-daily_aggregates as (
+    ),
 
-    select * from {{ ref('int_usage_daily_aggregates') }}
+    daily_aggregates as (
+
+        select * from {{ ref('int_usage_daily_aggregates') }}
+        where usage_date >= cast({{ first_period_start }} as date)
+
+    ),
+
+    priced_events as (
+
+        select percentage_events.*
+        from {{ ref('int_percentage_usage_events') }} as percentage_events
+        inner join invoices_to_recompute
+            on percentage_events.invoice_id = invoices_to_recompute.invoice_id
+        where percentage_events.is_priced
+
+    ),
+{% else %}
+    priced_days as (
+
+        select * from {{ price_matches_relation }}
+        where is_priced
+
+    ),
+
+    daily_aggregates as (
+
+        select * from {{ ref('int_usage_daily_aggregates') }}
+
+    ),
+
+    priced_events as (
+
+        select * from {{ ref('int_percentage_usage_events') }}
+        where is_priced
+
+    ),
+{% endif %}
+
+reference_fingerprints as (
+
+    select * from {{ ref('int_invoice_reference_fingerprints') }}
 
 ),
 
@@ -39,13 +113,6 @@ tiers as (
 currencies as (
 
     select * from {{ ref('stg_seed__currencies') }}
-
-),
-
-priced_events as (
-
-    select * from {{ ref('int_percentage_usage_events') }}
-    where is_priced
 
 ),
 
@@ -88,6 +155,7 @@ charge_days as (
 
     select
         priced_days.invoice_id,
+        priced_days.period_start,
         priced_days.contract_id,
         priced_days.customer_id,
         priced_days.currency,
@@ -111,6 +179,7 @@ charge_days as (
             and priced_days.usage_date = new_distinct_values.usage_date
     group by
         priced_days.invoice_id,
+        priced_days.period_start,
         priced_days.contract_id,
         priced_days.customer_id,
         priced_days.currency,
@@ -267,6 +336,7 @@ rated as (
 
     select
         charges_to_date.invoice_id,
+        charges_to_date.period_start,
         charges_to_date.contract_id,
         charges_to_date.customer_id,
         charges_to_date.currency,
@@ -332,10 +402,16 @@ final as (
         rated.event_count_to_date,
         rated.quantity_to_date,
         cast({{ round_to_minor_units('rated.amount_unrounded', 'currencies.minor_units') }} as {{ exact_decimal_type() }})
-            as amount_to_date
+            as amount_to_date,
+        reference_fingerprints.reference_fingerprint,
+        {{ source_stamp }} as source_recomputed_at,
+        {#- last: Spark puts its partition column last in the table -#}
+        rated.period_start
     from rated
     left join currencies
         on rated.currency = currencies.currency
+    left join reference_fingerprints
+        on rated.invoice_id = reference_fingerprints.invoice_id
 
 )
 

@@ -186,7 +186,8 @@ final as (
         latest_of_day.latest_event_id,
         aggregated.first_occurred_at,
         aggregated.last_occurred_at,
-        aggregated.newest_ingested_at
+        aggregated.newest_ingested_at,
+        {{ recomputed_at_stamp() }} as recomputed_at
     from aggregated
     left join latest_of_day
         on

@@ -240,7 +240,8 @@ final as (
         best_matches.price_id,
         best_matches.price_id is not null as is_priced,
         usage_groups.newest_ingested_at,
-        reference_fingerprint.reference_fingerprint
+        reference_fingerprint.reference_fingerprint,
+        {{ recomputed_at_stamp() }} as recomputed_at
     from usage_groups
     cross join reference_fingerprint
     left join group_products

@@ -41,18 +41,6 @@ currencies as (
 
 ),
 
-spend_so_far as (
-
-    select
-        invoice_id,
-        sum(amount) as usage_amount_so_far,
-        sum(event_count) as event_count_so_far,
-        max(usage_date) as last_usage_date
-    from daily_spend
-    group by invoice_id
-
-),
-
 open_periods as (
 
     select
@@ -67,18 +55,35 @@ open_periods as (
 
 ),
 
+{# the open periods only: daily spend and the charges so far hold every period of the history #}
+spend_so_far as (
+
+    select
+        daily_spend.invoice_id,
+        sum(daily_spend.amount) as usage_amount_so_far,
+        sum(daily_spend.event_count) as event_count_so_far,
+        max(daily_spend.usage_date) as last_usage_date
+    from daily_spend
+    inner join open_periods
+        on daily_spend.invoice_id = open_periods.invoice_id
+    group by daily_spend.invoice_id
+
+),
+
 {# each usage charge of an open period as it stands: its latest usage day #}
 charges_so_far as (
 
     select
-        invoice_id,
-        aggregation,
-        amount_to_date,
+        charges_to_date.invoice_id,
+        charges_to_date.aggregation,
+        charges_to_date.amount_to_date,
         row_number() over (
-            partition by invoice_id, price_id, dimensions
-            order by usage_date desc
+            partition by charges_to_date.invoice_id, charges_to_date.price_id, charges_to_date.dimensions
+            order by charges_to_date.usage_date desc
         ) as recency_rank
     from charges_to_date
+    inner join open_periods
+        on charges_to_date.invoice_id = open_periods.invoice_id
 
 ),
 
