@@ -222,3 +222,14 @@ def test_customer_dashboard_reads_as_billing_customer_its_own_rows(pages_on_post
     assert sorted(zip(shown["invoice_id"], shown["total_due"])) == sorted(
         (invoice_id, money_text(total)) for invoice_id, total in past)
     assert list(table_with(page, "alert_id")["alert_id"]) == ["acc_alpha_spend"]  # not cus_d's
+
+
+def test_customer_views_leave_out_the_incremental_bookkeeping(access_warehouse: Warehouse) -> None:
+    columns = access_warehouse.query(
+        "select table_name, column_name from information_schema.columns "
+        f"where table_schema = '{PORTAL_SCHEMA}' and column_name in ('source_recomputed_at', 'reference_fingerprint')")
+    assert columns == []
+    marts = access_warehouse.query(
+        "select count(*) from information_schema.columns where table_schema = '{schema}' "
+        "and table_name = 'daily_spend' and column_name in ('source_recomputed_at', 'reference_fingerprint')")
+    assert marts == [(2,)], "the premise: the mart has them"
