@@ -72,23 +72,12 @@ spend, _ = load("daily_spend")
 st.header("Daily spend")
 st.dataframe(spend, hide_index=True)
 
-credits, _ = load("credit_balances")
-st.header("Credits")
-if credits.empty:
-    st.info("No credit grants.")
-else:
-    st.dataframe(credits, hide_index=True)
-
-alerts, _ = load("alerts")
-st.header("Alerts")
-if alerts.empty:
-    st.info("No alert threshold crossed.")
-else:
-    st.dataframe(alerts, hide_index=True)
-
-invoices, _ = load("past_invoices")
-st.header("Past invoices")
-if invoices.empty:
-    st.info("No invoices yet.")
-else:
-    st.dataframe(invoices, hide_index=True)
+for panel, title, when_empty in (("credit_balances", "Credits", "No credit grants."),
+                                 ("alerts", "Alerts", "No alert threshold crossed."),
+                                 ("past_invoices", "Past invoices", "No invoices yet.")):
+    table, _ = load(panel)
+    st.header(title)
+    if table.empty:
+        st.info(when_empty)
+    else:
+        st.dataframe(table, hide_index=True)

@@ -37,7 +37,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from warehouse_billing.warehouse import RAW_SCHEMA, check_target, configured_target, connect
+from warehouse_billing.warehouse import RAW_SCHEMA, check_target, configured_target, connect, marts_schema
 
 log = logging.getLogger(__name__)
 
@@ -118,11 +118,6 @@ def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
 def retry_delay(attempt: int) -> timedelta:
     """The wait after failed attempt number `attempt` (1, 2, ...): 1 min, doubling, 1 h at most."""
     return min(FIRST_RETRY_DELAY * (2 ** (attempt - 1)), LONGEST_RETRY_DELAY)
-
-
-def marts_schema(target: str) -> str:
-    """The marts' schema (profiles.yml): main on DuckDB, BILLING_PG_SCHEMA (analytics) on Postgres."""
-    return "main" if target == "duckdb" else os.environ.get("BILLING_PG_SCHEMA") or "analytics"
 
 
 def _json_value(value: Any) -> Any:

@@ -28,11 +28,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from warehouse_billing.warehouse import configured_target, duckdb_path, postgres_settings
+from warehouse_billing.warehouse import configured_target, duckdb_path, marts_schema, postgres_settings
 
 FINANCE_ROLE = "billing_reader"
 CUSTOMER_ROLE = "billing_customer"
-DUCKDB_SCHEMA = "main"
 # How long a refresh waits for another process that holds the warehouse for writing.
 COPY_LOCK_WAIT_S = 120.0
 
@@ -109,7 +108,7 @@ class DashboardSource:
 
     def relation(self, name: str) -> str:
         """A mart (``invoices``) or a customer view (``portal_invoices``), schema-qualified."""
-        schema = DUCKDB_SCHEMA if self.target == "duckdb" else postgres_settings_schema()
+        schema = marts_schema(self.target)
         if name.startswith("portal_"):
             schema = f"{schema}_customer_portal"
         return f"{schema}.{name}"
@@ -159,11 +158,6 @@ class DashboardSource:
         finally:
             connection.rollback()
             connection.close()
-
-
-def postgres_settings_schema() -> str:
-    """The Postgres schema dbt builds the marts in (profiles.yml: ``BILLING_PG_SCHEMA``, default analytics)."""
-    return os.environ.get("BILLING_PG_SCHEMA") or "analytics"
 
 
 def _dashboard_target() -> str:

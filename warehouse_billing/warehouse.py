@@ -112,6 +112,12 @@ def postgres_settings() -> dict[str, Any]:
     }
 
 
+def marts_schema(target: str) -> str:
+    """The schema dbt builds the marts in (profiles.yml): main on DuckDB, BILLING_PG_SCHEMA (default
+    analytics) on Postgres."""
+    return "main" if target == "duckdb" else os.environ.get("BILLING_PG_SCHEMA") or "analytics"
+
+
 def spark_dir() -> str:
     """Folder of the local Spark warehouse and its metastore (BILLING_SPARK_DIR, as profiles.yml reads it)."""
     return os.environ.get("BILLING_SPARK_DIR") or "/tmp/warehouse_billing_spark"

@@ -31,7 +31,7 @@ from warehouse_billing import REPO_ROOT
 from warehouse_billing.clock import normalize_as_of
 from warehouse_billing.quality.config import CheckSettings, QualityConfig
 from warehouse_billing.quality.suites import QueryContext, Suite
-from warehouse_billing.warehouse import configured_target, duckdb_path, postgres_settings
+from warehouse_billing.warehouse import configured_target, duckdb_path, marts_schema, postgres_settings
 
 if TYPE_CHECKING:
     from great_expectations.data_context import AbstractDataContext
@@ -235,10 +235,6 @@ class _PostgresSource:
             pass
 
 
-def models_schema_for(target: str) -> str:
-    return "main" if target == "duckdb" else os.environ.get("BILLING_PG_SCHEMA") or "analytics"
-
-
 # ---------------------------------------------------------------------------------------------
 # Running the suites
 # ---------------------------------------------------------------------------------------------
@@ -296,7 +292,7 @@ def run_quality_suites(
         source = _PostgresSource(context)
     else:
         raise ValueError(f"unknown target {target!r}; expected duckdb or postgres")
-    schema = models_schema or models_schema_for(target)
+    schema = models_schema or marts_schema(target)
     outcomes = []
     try:
         query_context = QueryContext(
