@@ -88,9 +88,10 @@ test-spark: setup java
 	@echo "==> pytest -m spark (the project on a local Spark session; Java 17)"
 	$(BIN)/pytest -q -m spark --durations=10 tests/test_spark.py
 
-# The dashboards in headless Chromium (tests/test_dashboards_browser.py): `make demo` and `make dashboard`
+# The dashboards in headless Chromium (tests/test_dashboards_browser.py): `make dashboard`
 # as a person runs them, in a scratch folder, then each page read and photographed (target/screenshots/).
-# About 5 minutes, mostly the demo; beside `make test` in test-all, after Spark.
+# On a copy of the contract scenario's warehouse, not the demo (the test says why): under a minute;
+# beside `make test` in test-all, after Spark.
 test-browser: setup browser
 	@echo "==> pytest -m browser (the demo's dashboards in headless Chromium)"
 	$(BIN)/pytest -q -m browser --durations=5 tests/test_dashboards_browser.py
