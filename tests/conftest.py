@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.publishing import check_final_states, forget_final_states
 from support.scenario import AS_OF, build_scenario, scenario_events, scenario_project
 from support.shared import build_once
 from support.warehouse import Warehouse, postgres_database
@@ -39,13 +40,17 @@ MANIFEST_LOCK = REPO_ROOT / "target" / ".pytest_manifest.lock"
 # and ran alone for about 7 minutes while the other worker sat idle.
 LONGEST_FILES = (
     "test_spark.py",
-    "test_publication_job.py",
-    "test_corrections.py",
     "test_rebilling.py",
-    "test_credit_notes.py",
+    "test_corrections.py",
     "test_incremental_windows.py",
+    "test_credit_notes.py",
+    "test_usage_and_spend_incremental.py",
+    "test_load_batches.py",
     "test_pipeline_builds.py",
+    "test_publication_job.py",
     "test_publication_guarantees.py",
+    "test_alert_notifications.py",
+    "test_parse_reuse.py",
     "test_concurrency.py",
     "test_quality_checks.py",
     "test_late_events.py",
@@ -60,6 +65,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return LONGEST_FILES.index(name) if name in LONGEST_FILES else len(LONGEST_FILES)
 
     items.sort(key=rank)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """After a test's body passed, and before its fixtures drop its warehouses, run the data tests on
+    what ``support.publishing.build`` left (the module says why they wait until then)."""
+    try:
+        result = yield
+    except BaseException:
+        forget_final_states()  # the test failed already
+        raise
+    check_final_states()
+    return result
 
 
 def pytest_configure(config: pytest.Config) -> None:

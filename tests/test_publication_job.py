@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -28,19 +29,33 @@ AS_OF = "2026-11-21T00:00:00"
 pytestmark = pytest.mark.warehouse
 
 
+# The fixture's rows arrive in the two days before the clock (their arrival order kept): a job run
+# records every partition of every asset in its range, and two partitions say what 32 do.
+ARRIVAL_START = datetime(2026, 11, 19)
+ARRIVAL_SPAN_DAYS = 2
+
+
 @pytest.fixture
 def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh DuckDB file holding a small demo data set in raw.usage_events: a month before the clock
-    and the open month, so October's invoices are ready. Not the demo's 81 days: a job run records every
-    partition of every asset, and 32 days say the same in well under half the time."""
+    and the open month, so October's invoices are ready, all of it landed in the last two days (a
+    backfill of a new deployment): the run covers two daily partitions, not the 32 of the usage's days."""
     path = tmp_path / "warehouse.duckdb"
     monkeypatch.setenv("BILLING_DUCKDB_PATH", str(path))
     monkeypatch.setenv("BILLING_TARGET", "duckdb")
     monkeypatch.setenv("BILLING_QUALITY_REPORTS_DIR", str(tmp_path / "quality_reports"))
+    rows = generate_events(start="2026-10-20", scale=0.05)
+    first = min(row["ingested_at"] for row in rows)
+    last = max(row["ingested_at"] for row in rows)
+    squeeze = ARRIVAL_SPAN_DAYS / ((last - first) / timedelta(days=1) + 1)
+    for row in rows:
+        row["ingested_at"] = max(row["ingested_at"], ARRIVAL_START + (row["ingested_at"] - first) * squeeze)
     events = tmp_path / "events.jsonl"
-    write_events(events, generate_events(start="2026-10-20", scale=0.05))
+    write_events(events, rows)
     (result,) = load_files([events], target="duckdb", keep_ingested_at=True)
     assert result.ok, result.error
+    key_range = partition_range_for(ingestion_span(path))
+    assert (key_range.start, key_range.end) == ("2026-11-19", "2026-11-20")
     return path
 
 

@@ -1,15 +1,22 @@
 """What the publication job does, step by step, for tests that drive dbt themselves.
 
-``build`` is the job's billing step without publication (models, seeds, snapshots and data tests; the
-dbt unit tests have their own target, ``make test-unit``), and without the usage and spend marts. ``publish`` is the whole job: build and
-test, then the gated step's approval and the published models (``approve=False``: a bare
-``dbt build --vars '{publish: true}'`` that no gate approved). ``append_rows`` adds rows to a seed
+``build`` is the job's billing step without publication (models, seeds and snapshots; the dbt unit
+tests have their own target, ``make test-unit``), and without the usage and spend marts. ``publish`` is
+the whole job: build, then the gated step's approval and the published models (``approve=False``: a
+bare ``dbt build --vars '{publish: true}'`` that no gate approved). ``append_rows`` adds rows to a seed
 file of a project copy, as an analytics engineer's pull request would.
+
+The data tests of the billing models run once per test, on the state the test ends in
+(``check_final_states``, called by tests/conftest.py after each test's body): a test that publishes
+month after month built them at every step, about a third of each build on DuckDB and Postgres,
+over and over on states the next step replaces. A build with ``check=False`` (a test that expects
+it to fail) takes them along, and leaves nothing to check afterwards.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from support.warehouse import Warehouse
 
@@ -20,8 +27,31 @@ from support.warehouse import Warehouse
 BILLING_ONLY = ("--exclude", "tag:publication", "tag:usage_and_spend", "test_type:unit")
 
 
-def build(warehouse: Warehouse, project: Path, as_of: str, check: bool = True):
-    return warehouse.dbt("build", *BILLING_ONLY, as_of=as_of, project_dir=project, check=check)
+# Warehouses built by ``build`` during the current test whose data tests have not run yet: the
+# warehouse's work folder -> (warehouse, project, as_of of its last build).
+_unchecked: dict[Path, tuple[Warehouse, Path, str]] = {}
+
+
+def build(warehouse: Warehouse, project: Path, as_of: str, check: bool = True) -> Any:
+    if not check:  # expected to fail, maybe on a data test: everything, and nothing left to check
+        _unchecked.pop(warehouse.work_dir, None)
+        return warehouse.dbt("build", *BILLING_ONLY, as_of=as_of, project_dir=project, check=False)
+    result = warehouse.dbt("build", *BILLING_ONLY, "test_type:data", as_of=as_of, project_dir=project)
+    _unchecked[warehouse.work_dir] = (warehouse, project, as_of)
+    return result
+
+
+def forget_final_states() -> None:
+    _unchecked.clear()
+
+
+def check_final_states() -> None:
+    """Run the billing models' data tests on each warehouse ``build`` left since the last call; fail
+    with dbt's output when one fails."""
+    pending = list(_unchecked.values())
+    _unchecked.clear()
+    for warehouse, project, as_of in pending:
+        warehouse.dbt("test", *BILLING_ONLY, as_of=as_of, project_dir=project)
 
 
 def publish(warehouse: Warehouse, project: Path, as_of: str, approve: bool = True) -> None:
