@@ -3,10 +3,10 @@
 int_usage_charges_to_date and daily_spend recompute only some invoices (the draft periods, the periods
 whose usage the batch touched and the later periods of their contracts, everything after a reference
 data edit), daily_usage only the (contract, day) pairs the daily aggregates recomputed, and
-int_metric_quantities_to_date only the draft periods that a usage alert watches (decision 58). Each
-test below builds a history, changes something, runs the billing and then the usage and spend models
-incrementally (as the bench and a production run do), and compares every usage and spend model with
-a full refresh of those models on the same inputs.
+int_metric_quantities_to_date only the draft periods that a usage alert watches (decision 58). The
+test below builds a history, changes something (a batch of usage, then a price), runs the billing and
+then the usage and spend models incrementally after each change (as the bench and a production run
+do), and compares every usage and spend model with a full refresh of those models on the same inputs.
 
 History: a slice of the demo (customers below cus_0030) ingested before 2026-11-10, built at that
 as_of. The batch: the slice's rows ingested on 2026-11-10 and 11-11 (November is the open period)
@@ -141,9 +141,11 @@ def _october_spend(warehouse: Warehouse) -> list[tuple]:
     )
 
 
-def test_late_usage_in_a_closed_period_and_new_usage_equal_a_full_refresh(
+def test_late_usage_new_days_then_a_price_edit_each_equal_a_full_refresh(
     warehouse: Warehouse, tmp_path: Path, demo_rows: list[dict]
 ):
+    """One history for both changes (it is most of the cost): the batch of late and new usage, compared
+    with a full refresh; then, on that state, a price edited in place, compared again."""
     project = copy_project(tmp_path / "project")
     append_rows(project / "seeds" / "usage_alerts.csv", ALERT)
     _build_history(warehouse, project, demo_rows)
@@ -160,19 +162,10 @@ def test_late_usage_in_a_closed_period_and_new_usage_equal_a_full_refresh(
     assert november_days, "no usage on the batch's days"
     assert any(row[1] == "ct_0003" for row in state["int_metric_quantities_to_date"])
 
-
-def test_a_price_edit_reaches_every_period_as_a_full_refresh_does(
-    warehouse: Warehouse, tmp_path: Path, demo_rows: list[dict]
-):
-    project = copy_project(tmp_path / "project")
-    append_rows(project / "seeds" / "usage_alerts.csv", ALERT)
-    _build_history(warehouse, project, demo_rows)
-    _land_batch(warehouse, project, demo_rows)
     seats_before = warehouse.query(
         "select sum(amount) from {schema}.daily_spend where metric_id = 'seats' and period_start < "
         "cast('2026-11-01' as timestamp)"
     )
-
     # a seat price edited in place (not end-dated): every period's seats amount changes
     prices = project / "seeds" / "prices.csv"
     text = prices.read_text()
