@@ -91,6 +91,12 @@ CASES = {
                  "c_delta,cus_d,rc_usd,2026-01-01 00:00:00,,quarterly,calendar,JPY"),
         "contracts row c_delta: currency JPY differs from rate card rc_usd currency USD",
     ),
+    "negative payment terms": (
+        "contracts.csv",
+        _replace("c_alpha,cus_a,rc_usd,2026-01-01 00:00:00,,monthly,calendar,USD,150.00,30",
+                 "c_alpha,cus_a,rc_usd,2026-01-01 00:00:00,,monthly,calendar,USD,150.00,-30"),
+        "contracts row c_alpha: payment_terms_days must not be negative",
+    ),
     "negative discount": (
         "discounts.csv",
         _replace("d_beta_platform,c_beta,platform,amount,20.00", "d_beta_platform,c_beta,platform,amount,-20.00"),

@@ -9,6 +9,7 @@ with different priorities and scopes, one expiring mid-contract. The arithmetic 
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -181,3 +182,18 @@ def test_credit_ledger_matches_the_hand_computed_balances(scenario: Warehouse):
 def test_daily_spend_sums_to_each_invoices_usage_lines(scenario: Warehouse):
     """Graduated, volume, package and unit charges, a max and a latest metric, across periods."""
     assert_daily_spend_ties_out(scenario)
+
+
+def test_ready_invoices_are_issued_at_their_close_and_due_thirty_days_later(scenario: Warehouse):
+    """SPEC 6.2 (decision 60), by hand: every scenario contract has payment_terms_days 30 and the grace is
+    24 h, so a period ending on day D is issued on D + 1 and due on D + 31, at midnight."""
+    rows = scenario.query(
+        "select contract_id, period_start, issued_at, due_at from {schema}.invoices "
+        "where contract_id in ('c_alpha', 'c_delta') and status = 'ready' order by contract_id, period_start"
+    )
+    assert rows == [
+        ("c_alpha", datetime(2026, 1, 1), datetime(2026, 2, 2), datetime(2026, 3, 4)),  # February: 28 days
+        ("c_alpha", datetime(2026, 2, 1), datetime(2026, 3, 2), datetime(2026, 4, 1)),
+        ("c_alpha", datetime(2026, 3, 1), datetime(2026, 4, 2), datetime(2026, 5, 2)),
+        ("c_delta", datetime(2026, 1, 1), datetime(2026, 4, 2), datetime(2026, 5, 2)),  # the quarter
+    ]

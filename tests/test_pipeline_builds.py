@@ -21,7 +21,7 @@ pytestmark = pytest.mark.warehouse
 
 INVOICE_COLUMNS = (
     "invoice_id, contract_id, customer_id, period_start, period_end, currency, subtotal, discount_total, "
-    "commitment_true_up, adjustment_total, credits_applied, total_due, status, computed_at"
+    "commitment_true_up, adjustment_total, credits_applied, total_due, status, issued_at, due_at, computed_at"
 )
 LINE_COLUMNS = (
     "invoice_line_id, invoice_id, line_type, product_id, product_name, metric_id, dimensions, quantity, "

@@ -33,6 +33,7 @@ anchored as (
         ends_at,
         billing_period,
         billing_anchor,
+        payment_terms_days,
         case billing_period
             when 'quarterly' then 3
             when 'annual' then 12
@@ -98,6 +99,13 @@ final as (
         {# the next line compiles to a long expression on DuckDB: its line length is not checked #}
         {{ dbt.datediff('coverage_starts_at', 'coverage_ends_at', 'day') }} as covered_days,  -- noqa: LT05
         {{ dbt.dateadd('hour', var('invoice_grace_hours'), 'period_end') }} as closes_at,
+        {# issued at the close, due payment_terms_days calendar days later (empty: 0); the parentheses keep
+           the expression whole inside the multiplication dbt's dateadd writes on Spark #}
+        {{ dbt.dateadd(
+            'day',
+            '(coalesce(payment_terms_days, 0))',
+            dbt.dateadd('hour', var('invoice_grace_hours'), 'period_end')
+        ) }} as due_at,
         case
             when {{ as_of() }} >= {{ dbt.dateadd('hour', var('invoice_grace_hours'), 'period_end') }}
                 then 'ready'

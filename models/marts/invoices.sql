@@ -1,7 +1,8 @@
 {#
   One row per contract x billing period, from the contract's first period to the one open at the
   run's clock. Totals are sums of the rounded lines (contract §5.1 step 8); status is draft until the
-  period has closed (period_end + invoice_grace_hours <= as_of), then ready for publication.
+  period has closed (period_end + invoice_grace_hours <= as_of), then ready for publication. A period
+  invoice is issued at that close and due payment_terms_days calendar days later (SPEC 6.2).
 #}
 with
 
@@ -42,6 +43,8 @@ final as (
         cast(coalesce(line_totals.line_count, 0) as bigint) as line_count,
         billing_periods.invoice_status as status,
         billing_periods.closes_at,
+        billing_periods.closes_at as issued_at,
+        billing_periods.due_at,
         {{ as_of() }} as computed_at
     from billing_periods
     left join line_totals

@@ -132,6 +132,17 @@ negative_commitment as (
 
 ),
 
+negative_payment_terms as (
+
+    select
+        'contracts' as seed_name,
+        contract_id as row_key,
+        'payment_terms_days must not be negative' as problem
+    from contracts
+    where payment_terms_days < 0
+
+),
+
 {# one customer's contracts must not overlap: every event must belong to exactly one contract #}
 overlapping_contracts as (
 
@@ -167,6 +178,8 @@ final as (
     select * from term_not_after_start
     union all
     select * from negative_commitment
+    union all
+    select * from negative_payment_terms
     union all
     select * from overlapping_contracts
 
