@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.publishing import build, check_final_states
 from support.scenario import AS_OF
 from support.warehouse import DBT_EXECUTABLE, Warehouse, copy_duckdb
 
@@ -139,3 +140,14 @@ def test_a_bare_dbt_publish_run_outside_the_gate_publishes_nothing_and_says_why(
     warehouse.dbt(*PUBLISH_SELECTION, as_of=AS_OF, project_dir=project, publish=True, approve=False,
                   extra_vars={"publication_approval_id": earlier["publication_approval_id"]})
     assert warehouse.query("select count(*) from {schema}.published_invoices")[0][0] == 10
+
+
+def test_the_data_tests_a_test_ends_with_fail_on_a_bad_state(built, tmp_path: Path):
+    """support.publishing.build leaves the data tests to the end of each test (check_final_states, run by
+    conftest): that check fails on a bad state, here an invoice written twice."""
+    _, project = built
+    warehouse = _clone(built, tmp_path, "bad_state")
+    build(warehouse, project, AS_OF)
+    warehouse.execute("insert into {schema}.invoices select * from {schema}.invoices limit 1")
+    with pytest.raises(AssertionError, match="unique_invoices_invoice_id"):
+        check_final_states()
