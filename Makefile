@@ -93,7 +93,7 @@ test-spark: setup java
 # On a copy of the contract scenario's warehouse, not the demo (the test says why): under a minute;
 # beside `make test` in test-all, after Spark.
 test-browser: setup browser
-	@echo "==> pytest -m browser (the demo's dashboards in headless Chromium)"
+	@echo "==> pytest -m browser (make dashboard on the contract scenario, in headless Chromium)"
 	$(BIN)/pytest -q -m browser --durations=5 tests/test_dashboards_browser.py
 
 # The pytest tests that build no dbt project (marker `warehouse`): generator, loader, Dagster
