@@ -133,6 +133,27 @@ CASES = {
         _append("g_gamma_half_yen,c_gamma_jpy,prepaid,100.5,,1,2026-02-15 00:00:00,"),
         "credit_grants row g_gamma_half_yen: amount must be a whole number of JPY minor units",
     ),
+    "tax rate that is not a fraction": (
+        "tax_rates.csv",
+        _append("nl_calls_typo,NL,calls,21,2026-01-01 00:00:00,"),
+        "tax_rates row nl_calls_typo: rate must be a fraction from 0 to 1",
+    ),
+    "two tax rates of a jurisdiction in force at once": (
+        "tax_rates.csv",
+        _append("nl_standard_2026,NL,,0.22,2026-03-01 00:00:00,"),
+        "tax_rates row nl_standard_2019: in force at the same time as nl_standard_2026 for jurisdiction NL"
+        " and all products",
+    ),
+    "tax rate for a product without a price": (
+        "tax_rates.csv",
+        _append("nl_storage,NL,storage,0.09,2026-01-01 00:00:00,"),
+        "tax_rates row nl_storage: product_id storage has no price",
+    ),
+    "taxed customer whose jurisdiction has no rate": (
+        "customers.csv",
+        _append("cus_e,Epsilon Energy,BE,false"),
+        "customers row cus_e: tax_jurisdiction BE has no all-products rate in tax_rates",
+    ),
 }
 
 

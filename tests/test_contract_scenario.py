@@ -104,23 +104,40 @@ EXPECTED_LINES = {
     ("c_delta", "2026-04-01", "usage", "calls", "{}"): D("0.00"),
     ("c_delta", "2026-04-01", "minimum_true_up", "calls", "{}"): D("5.00"),
     ("c_delta", "2026-04-01", "usage", "tokens", "{}"): D("0.00"),
+    # Delta Data is taxed in NL (SPEC 6.2, decision 61): 21 % on every product but tokens, which have
+    # their own 9 % from 2026 (the 6 % row ended before). Q1: (100.00 + 1.50 + 3.50) x 0.21 = 22.05 and
+    # 3.50 x 0.09 = 0.315, rounded half away from zero to 0.32. Q2 so far: 105.00 x 0.21 = 22.05, and
+    # tokens' 0.00 line gives a 0.00 tax line. Beta Bots is in NL too, but tax exempt: no tax lines.
+    ("c_delta", "2026-01-01", "tax", "nl_standard_2019", "{}"): D("22.05"),
+    ("c_delta", "2026-01-01", "tax", "nl_tokens_reduced", "{}"): D("0.32"),
+    ("c_delta", "2026-04-01", "tax", "nl_standard_2019", "{}"): D("22.05"),
+    ("c_delta", "2026-04-01", "tax", "nl_tokens_reduced", "{}"): D("0.00"),
 }
 
-# (contract_id, period_start) -> subtotal, discount_total, commitment_true_up, credits_applied, total_due, status
+# (contract_id, period_start, tax_rate_id) -> the tax line's quantity (the taxable base) and unit_price (the rate)
+EXPECTED_TAX_BASES = {
+    ("c_delta", "2026-01-01", "nl_standard_2019"): (D("105.00"), D("0.21")),
+    ("c_delta", "2026-01-01", "nl_tokens_reduced"): (D("3.50"), D("0.09")),
+    ("c_delta", "2026-04-01", "nl_standard_2019"): (D("105.00"), D("0.21")),
+    ("c_delta", "2026-04-01", "nl_tokens_reduced"): (D("0.00"), D("0.09")),
+}
+
+# (contract_id, period_start) -> subtotal, discount_total, commitment_true_up, tax_total, credits_applied,
+# total_due, status
 EXPECTED_INVOICES = {
-    ("c_alpha", "2026-01-01"): (D("109.50"), D(0), D("40.50"), D("150.00"), D("0.00"), "ready"),
-    ("c_alpha", "2026-02-01"): (D("114.00"), D(0), D("36.00"), D("150.00"), D("0.00"), "ready"),
-    ("c_alpha", "2026-03-01"): (D("106.00"), D("10.60"), D("54.60"), D("1.00"), D("149.00"), "ready"),
-    ("c_alpha", "2026-04-01"): (D("105.00"), D("10.50"), D("55.50"), D(0), D("150.00"), "draft"),
-    ("c_beta", "2026-01-01"): (D("34.19"), D(0), D(0), D(0), D("34.19"), "ready"),
-    ("c_beta", "2026-02-01"): (D("85.50"), D(0), D(0), D(0), D("85.50"), "ready"),
-    ("c_beta", "2026-03-01"): (D("13.87"), D(0), D("6.13"), D(0), D("20.00"), "ready"),
-    ("c_gamma_usd", "2026-01-01"): (D("106.00"), D(0), D(0), D(0), D("106.00"), "ready"),
-    ("c_gamma_usd", "2026-02-01"): (D("52.50"), D(0), D(0), D(0), D("52.50"), "ready"),
-    ("c_gamma_jpy", "2026-02-15"): (D("13000"), D(0), D(0), D(0), D("13000"), "ready"),
-    ("c_gamma_jpy", "2026-03-15"): (D("10021"), D(0), D(0), D(0), D("10021"), "draft"),
-    ("c_delta", "2026-01-01"): (D("108.50"), D(0), D(0), D(0), D("108.50"), "ready"),
-    ("c_delta", "2026-04-01"): (D("105.00"), D(0), D(0), D(0), D("105.00"), "draft"),
+    ("c_alpha", "2026-01-01"): (D("109.50"), D(0), D("40.50"), D(0), D("150.00"), D("0.00"), "ready"),
+    ("c_alpha", "2026-02-01"): (D("114.00"), D(0), D("36.00"), D(0), D("150.00"), D("0.00"), "ready"),
+    ("c_alpha", "2026-03-01"): (D("106.00"), D("10.60"), D("54.60"), D(0), D("1.00"), D("149.00"), "ready"),
+    ("c_alpha", "2026-04-01"): (D("105.00"), D("10.50"), D("55.50"), D(0), D(0), D("150.00"), "draft"),
+    ("c_beta", "2026-01-01"): (D("34.19"), D(0), D(0), D(0), D(0), D("34.19"), "ready"),
+    ("c_beta", "2026-02-01"): (D("85.50"), D(0), D(0), D(0), D(0), D("85.50"), "ready"),
+    ("c_beta", "2026-03-01"): (D("13.87"), D(0), D("6.13"), D(0), D(0), D("20.00"), "ready"),
+    ("c_gamma_usd", "2026-01-01"): (D("106.00"), D(0), D(0), D(0), D(0), D("106.00"), "ready"),
+    ("c_gamma_usd", "2026-02-01"): (D("52.50"), D(0), D(0), D(0), D(0), D("52.50"), "ready"),
+    ("c_gamma_jpy", "2026-02-15"): (D("13000"), D(0), D(0), D(0), D(0), D("13000"), "ready"),
+    ("c_gamma_jpy", "2026-03-15"): (D("10021"), D(0), D(0), D(0), D(0), D("10021"), "draft"),
+    ("c_delta", "2026-01-01"): (D("108.50"), D(0), D(0), D("22.37"), D(0), D("130.87"), "ready"),
+    ("c_delta", "2026-04-01"): (D("105.00"), D(0), D(0), D("22.05"), D(0), D("127.05"), "draft"),
 }
 
 # (grant_id, period_start) -> opening, drawn, expired, closing
@@ -153,17 +170,24 @@ def scenario(request, tmp_path_factory: pytest.TempPathFactory, scenario_build: 
 def test_every_invoice_line_matches_the_hand_computed_figures(scenario: Warehouse):
     rows = scenario.query(
         "select i.contract_id, i.period_start, l.line_type, "
-        "coalesce(l.grant_id, l.discount_id, l.product_id), l.dimensions, l.amount "
+        "coalesce(l.grant_id, l.discount_id, l.tax_rate_id, l.product_id), l.dimensions, l.amount "
         "from {schema}.invoice_lines as l inner join {schema}.invoices as i on l.invoice_id = i.invoice_id"
     )
     actual = {(contract, _day(start), line_type, key, dims): amount
               for contract, start, line_type, key, dims, amount in rows}
     assert actual == EXPECTED_LINES
+    tax_rows = scenario.query(
+        "select i.contract_id, i.period_start, l.tax_rate_id, l.quantity, l.unit_price "
+        "from {schema}.invoice_lines as l inner join {schema}.invoices as i on l.invoice_id = i.invoice_id "
+        "where l.line_type = 'tax'"
+    )
+    assert {(contract, _day(start), rate_id): (base, rate) for contract, start, rate_id, base, rate in tax_rows} \
+        == EXPECTED_TAX_BASES
 
 
 def test_invoice_totals_match_the_hand_computed_figures(scenario: Warehouse):
     rows = scenario.query(
-        "select contract_id, period_start, subtotal, discount_total, commitment_true_up, credits_applied, "
+        "select contract_id, period_start, subtotal, discount_total, commitment_true_up, tax_total, credits_applied, "
         "total_due, status from {schema}.invoices"
     )
     actual = {(contract, _day(start)): tuple(rest) for contract, start, *rest in rows}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from support.publishing import BILLING_ONLY
-from support.reference_rating import rate_invoice
+from support.reference_rating import rate_invoice, reference_taxes
 from support.warehouse import DEMO_AS_OF, Warehouse, land_rows, postgres_database
 
 from warehouse_billing.demo_data import KIND_OUTCOMES, generate_labelled_events
@@ -21,11 +21,11 @@ pytestmark = pytest.mark.warehouse
 
 INVOICE_COLUMNS = (
     "invoice_id, contract_id, customer_id, period_start, period_end, currency, subtotal, discount_total, "
-    "commitment_true_up, adjustment_total, credits_applied, total_due, status, issued_at, due_at, computed_at"
+    "commitment_true_up, adjustment_total, tax_total, credits_applied, total_due, status, issued_at, due_at, computed_at"
 )
 LINE_COLUMNS = (
     "invoice_line_id, invoice_id, line_type, product_id, product_name, metric_id, dimensions, quantity, "
-    "unit_price, amount, service_period_start, service_period_end, grant_id"
+    "unit_price, amount, service_period_start, service_period_end, grant_id, tax_rate_id"
 )
 
 
@@ -106,7 +106,9 @@ def test_quarantine_reasons_match_the_generator_labels(duckdb_demo: Warehouse, l
 # cus_0178, rc_europe, October 2026 (EUR): platform fee 45.00; input tokens large 56,239 x 0.0000027
 # = 0.15, medium+small on the unit fallback 0.12 + 0.26; output tokens 0.06 + 0.15 + 0.23 = 0.44;
 # seats latest 10, 1 free, 9 x 18.00 = 162.00; 307 requests and 8 users within free units: 0.00;
-# no storage snapshot in October: a zero-usage line of 0.00. Total 207.97.
+# no storage snapshot in October: a zero-usage line of 0.00. Total 207.97 before tax. The customer is
+# taxed in DE (seeds/tax_rates.csv): 19 % of 162.97 = 30.96 and 7 % of the 45.00 platform fee = 3.15,
+# total due 242.08 (reference_taxes computes the same from the seeds).
 # cus_0240, rc_growth, October 2026 (USD): platform fee 499.00; seats latest 473, 5 free,
 # 468 x 15.00 = 7,020.00; input tokens on the volume price, one line per model, each in tier 1
 # (0.000002 per token + 10.00 flat fee): 10.02 + 10.16 + 10.13 = 30.31; output tokens 0.04 + 0.21
@@ -131,8 +133,13 @@ def test_hand_checked_invoice_totals(duckdb_demo: Warehouse, labelled_demo_rows,
         "group by l.product_id"
     )
     by_product = {product: amount for product, amount, _, _ in rows}
-    assert {product: amount for product, amount in reference.items() if product != "total"} == by_product
-    assert {total for _, _, total, _ in rows} == {HAND_CHECKED_OCTOBER_TOTALS[customer_id]}
+    expected = {product: amount for product, amount in reference.items() if product != "total"}
+    # a customer taxed in its country (SPEC 6.2): the tax lines, without a product, at the seeds' rates
+    taxes = reference_taxes(customer_id, datetime(2026, 11, 1), reference)
+    if taxes:
+        expected[None] = sum(taxes.values())
+    assert expected == by_product
+    assert {total for _, _, total, _ in rows} == {HAND_CHECKED_OCTOBER_TOTALS[customer_id] + sum(taxes.values())}
     assert {status for _, _, _, status in rows} == {"ready"}
 
 

@@ -280,6 +280,30 @@ def summarize(db_path: Path) -> None:
         ):
             print(f"    {currency:<5}{total:>16,.2f}")
 
+        print("\n== Taxes (tax lines of published invoices, seeds tax_rates and customers) ==")
+        for tax_rate_id, currency, invoices, base, tax in _rows(
+            con,
+            "select l.tax_rate_id, p.currency, count(distinct l.invoice_id), sum(l.quantity), sum(l.amount)"
+            " from published_invoice_lines as l"
+            " inner join published_invoices as p on l.invoice_id = p.invoice_id"
+            " where l.line_type = 'tax' group by 1, 2 order by 1, 2",
+        ):
+            print(f"    {tax_rate_id:<30}{currency:<5}{invoices:>5} invoices, "
+                  f"base {base:>14,.2f}, tax {tax:>12,.2f}")
+        example = _rows(
+            con,
+            "select p.invoice_number, p.customer_id, p.currency, p.subtotal, p.tax_total, p.total_due"
+            " from published_invoices as p where p.tax_total > 0"
+            " and (select count(*) from published_invoice_lines as l"
+            "      where l.invoice_id = p.invoice_id and l.line_type = 'tax') > 1"
+            " order by p.invoice_number limit 1",
+        )
+        for number, customer, currency, subtotal, tax_total, total_due in example:
+            print(f"  invoice {number} of {customer} ({currency}): subtotal {subtotal:,.2f}, "
+                  f"tax {tax_total:,.2f} on two rates, total due {total_due:,.2f}")
+        exempt = _rows(con, "select count(*) from customers where tax_exempt")[0][0]
+        print(f"  tax-exempt customers: {exempt}; those without a tax_jurisdiction are not taxed by the project")
+
         print("\n== Corrections (invoice_holds, published_credit_notes, adjustment and balance lines) ==")
         holds = _rows(
             con, "select contract_id, period_start, check_name, reason from invoice_holds order by 1, 2, 3"

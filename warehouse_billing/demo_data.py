@@ -33,7 +33,7 @@ N_ENDING = 5
 N_HEAVY = 6
 
 RATE_CARDS = {"rc_standard": "USD", "rc_growth": "USD", "rc_europe": "EUR", "rc_japan": "JPY"}
-CUSTOMER_COLUMNS = ("customer_id", "name", "segment", "country")
+CUSTOMER_COLUMNS = ("customer_id", "name", "segment", "country", "tax_jurisdiction", "tax_exempt")
 CONTRACT_COLUMNS = (
     "contract_id",
     "customer_id",
@@ -124,6 +124,8 @@ KIND_OUTCOMES = {
 BAD_KINDS = tuple(kind for kind, outcome in KIND_OUTCOMES.items() if outcome not in ("accepted", "duplicate"))
 
 _EU_COUNTRIES = ("DE", "FR", "NL", "ES", "IE", "IT", "SE", "FI", "AT", "BE")
+# The countries seeds/tax_rates.csv has rates for (VAT in the EU and the UK).
+_TAXED_COUNTRIES = (*_EU_COUNTRIES, "GB")
 _COUNTRY_WEIGHTS = {
     "US": 38, "CA": 5, "GB": 8, "DE": 8, "FR": 6, "NL": 4, "SE": 2, "ES": 3, "IE": 2, "IT": 2,
     "FI": 1, "AT": 1, "BE": 1, "JP": 4, "IN": 5, "BR": 3, "AU": 4, "SG": 3,
@@ -192,6 +194,15 @@ def _company_names(rng: random.Random, countries: Sequence[str]) -> list[str]:
     return names
 
 
+def _tax_terms(country: str, segment: str) -> dict[str, str]:
+    """A customer's tax columns: the countries of seeds/tax_rates.csv are taxed there, except enterprise
+    customers, who are exempt (standing in for a reverse-charge or exemption certificate); the others
+    get no tax (empty jurisdiction)."""
+    if country not in _TAXED_COUNTRIES:
+        return {"tax_jurisdiction": "", "tax_exempt": ""}
+    return {"tax_jurisdiction": country, "tax_exempt": "true" if segment == "enterprise" else "false"}
+
+
 def reference_data() -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """The demo's customers and contracts, as seed rows (all values text, as written to the CSVs)."""
     rng = random.Random(REFERENCE_SEED)
@@ -204,6 +215,7 @@ def reference_data() -> tuple[list[dict[str, str]], list[dict[str, str]]]:
             "name": names[number - 1],
             "segment": segments[number - 1],
             "country": countries[number - 1],
+            **_tax_terms(countries[number - 1], segments[number - 1]),
         }
         for number in range(1, N_CUSTOMERS + 1)
     ]

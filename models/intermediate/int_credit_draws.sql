@@ -69,6 +69,19 @@ credit_note_lines as (
 
 ),
 
+tax_lines as (
+
+    select * from {{ ref('int_invoice_tax_lines') }}
+
+),
+
+taxable_bases as (
+
+    select * from {{ ref('int_invoice_taxable_bases') }}
+    where tax_rate_id is not null and product_id is not null
+
+),
+
 published_lines as (
 
     {{ published_invoice_lines_or_empty() }}
@@ -81,7 +94,7 @@ published_invoice_ids as (
 
 ),
 
-{# what each product and the whole invoice amount to before credits (steps 1 to 5 and late adjustments) #}
+{# what each product and the whole invoice amount to before credits (steps 1 to 5, late adjustments, tax) #}
 product_lines as (
 
     select
@@ -102,6 +115,26 @@ product_lines as (
         product_id,
         amount
     from late_adjustment_lines
+
+),
+
+{#
+  What a product-scoped grant may draw on: the product's lines and its share of the tax, its base at
+  its rate rounded to minor units (SPEC 6.2: credits are drawn after tax)
+#}
+product_lines_with_tax as (
+
+    select
+        invoice_id,
+        product_id,
+        amount
+    from product_lines
+    union all
+    select
+        invoice_id,
+        product_id,
+        {{ round_to_minor_units('taxable_base * rate', 'minor_units') }} as amount
+    from taxable_bases
 
 ),
 
@@ -128,6 +161,12 @@ invoice_lines_before_credits as (
         invoice_id,
         amount
     from credit_note_lines
+    union all
+    {# credits are drawn after tax (SPEC 6.2) #}
+    select
+        invoice_id,
+        amount
+    from tax_lines
 
 ),
 
@@ -246,11 +285,11 @@ accounts as (
     select distinct
         contract_periods.contract_id,
         'product' as account_type,
-        product_lines.product_id as account_key,
+        product_lines_with_tax.product_id as account_key,
         0 as opening_amount
-    from product_lines
+    from product_lines_with_tax
     inner join contract_periods
-        on product_lines.invoice_id = contract_periods.invoice_id
+        on product_lines_with_tax.invoice_id = contract_periods.invoice_id
 
     union all
 
@@ -271,7 +310,7 @@ period_amounts as (
         'product' as account_type,
         product_id as account_key,
         sum(amount) as amount
-    from product_lines
+    from product_lines_with_tax
     group by invoice_id, product_id
 
     union all

@@ -5,12 +5,13 @@
   blocking dbt tests and stop every publication.
 
   - total_equals_lines: total_due is the sum of the lines, and subtotal - discount_total
-    + commitment_true_up + adjustment_total - credits_applied.
+    + commitment_true_up + adjustment_total + tax_total - credits_applied.
   - line_types: every line has a type invoice_line_types knows for its scope, with the sign it allows.
   - currency: every line is in the invoice's currency, and no amount has more decimals than that
     currency's minor units.
   - all_usage_priced: the contract's usage in the period matches a price (int_unpriced_usage).
   - no_negative_total: total_due is not below zero.
+  - tax_rate_in_force: a taxed customer's invoice has a rate in force for every base (SPEC 6.2).
 #}
 with
 
@@ -69,7 +70,7 @@ total_failures as (
             else
                 'total_due ' || cast(invoices.total_due as {{ dbt.type_string() }})
                 || ' differs from subtotal - discount_total + commitment_true_up + adjustment_total'
-                || ' - credits_applied'
+                || ' + tax_total - credits_applied'
         end as reason
     from invoices
     left join line_sums
@@ -78,7 +79,7 @@ total_failures as (
         invoices.total_due <> coalesce(line_sums.sum_of_lines, 0)
         or invoices.total_due
         <> invoices.subtotal - invoices.discount_total + invoices.commitment_true_up
-        + invoices.adjustment_total - invoices.credits_applied
+        + invoices.adjustment_total + invoices.tax_total - invoices.credits_applied
 
 ),
 
@@ -155,8 +156,23 @@ negative_failures as (
 
 ),
 
+{# a taxed customer's invoice with a base that no rate in force covers (SPEC 6.2) #}
+untaxed_failures as (
+
+    select distinct
+        invoice_id,
+        'tax_rate_in_force' as check_name,
+        cast(null as {{ dbt.type_string() }}) as item_id,
+        'no tax rate of the customer''s jurisdiction is in force at the period''s end' as reason
+    from {{ ref('int_invoice_taxable_bases') }}
+    where tax_rate_id is null
+
+),
+
 failures as (
 
+    select * from untaxed_failures
+    union all
     select * from total_failures
     union all
     select * from line_failures

@@ -74,6 +74,18 @@ usage_alert_errors as (
 
 ),
 
+customer_errors as (
+
+    select * from {{ ref('int_reference_errors__customers') }}
+
+),
+
+tax_rate_errors as (
+
+    select * from {{ ref('int_reference_errors__tax_rates') }}
+
+),
+
 final as (
 
     select * from billable_metric_errors
@@ -97,6 +109,10 @@ final as (
     select * from credit_note_errors
     union all
     select * from usage_alert_errors
+    union all
+    select * from customer_errors
+    union all
+    select * from tax_rate_errors
 
 )
 

@@ -2,8 +2,8 @@
   Every line of every invoice, draft or ready: one row per invoice x line. Lines follow contract §5.1's
   order of calculation: usage and recurring charges (steps 1-2), per-charge override, discount,
   minimum and maximum lines (step 3), invoice discounts and the commitment true-up (steps 4-5),
-  late-event adjustments of published invoices (step 6, contract §7.3), a balance carried from an
-  earlier invoice, then credits (step 7), and last a balance carried to the next invoice when the
+  late-event adjustments of published invoices (step 6, contract §7.3), tax (SPEC 6.2), a balance
+  carried from an earlier invoice, then credits (step 7), and last a balance carried to the next invoice when the
   lines sum below zero (SPEC 6.1). Each adjustment is a line of its own, so an invoice explains itself.
 #}
 with
@@ -64,6 +64,12 @@ credit_notes as (
 
 ),
 
+tax_lines as (
+
+    select * from {{ ref('int_invoice_tax_lines') }}
+
+),
+
 lines_before_balance_carried as (
 
     select
@@ -82,6 +88,7 @@ lines_before_balance_carried as (
         amount,
         cast(null as {{ dbt.type_string() }}) as discount_id,
         cast(null as {{ dbt.type_string() }}) as grant_id,
+        cast(null as {{ dbt.type_string() }}) as tax_rate_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_line_id,
         0 as line_sequence
@@ -105,6 +112,7 @@ lines_before_balance_carried as (
         amount,
         discount_id,
         cast(null as {{ dbt.type_string() }}) as grant_id,
+        cast(null as {{ dbt.type_string() }}) as tax_rate_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_line_id,
         line_sequence
@@ -128,6 +136,7 @@ lines_before_balance_carried as (
         amount,
         discount_id,
         cast(null as {{ dbt.type_string() }}) as grant_id,
+        cast(null as {{ dbt.type_string() }}) as tax_rate_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_line_id,
         line_sequence
@@ -151,6 +160,7 @@ lines_before_balance_carried as (
         amount,
         cast(null as {{ dbt.type_string() }}) as discount_id,
         cast(null as {{ dbt.type_string() }}) as grant_id,
+        cast(null as {{ dbt.type_string() }}) as tax_rate_id,
         adjusts_invoice_id,
         adjusts_invoice_line_id,
         0 as line_sequence
@@ -175,6 +185,7 @@ lines_before_balance_carried as (
         -credit_draws.drawn_amount as amount,
         cast(null as {{ dbt.type_string() }}) as discount_id,
         credit_draws.grant_id,
+        cast(null as {{ dbt.type_string() }}) as tax_rate_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_line_id,
         credit_draws.grant_rank as line_sequence
@@ -198,10 +209,36 @@ lines_before_balance_carried as (
         amount,
         cast(null as {{ dbt.type_string() }}) as discount_id,
         cast(null as {{ dbt.type_string() }}) as grant_id,
+        cast(null as {{ dbt.type_string() }}) as tax_rate_id,
         carried_from_invoice_id as adjusts_invoice_id,
         carried_from_line_id as adjusts_invoice_line_id,
         0 as line_sequence
     from balance_applied
+
+    union all
+
+    {# tax: quantity holds the taxable base and unit_price the rate (int_invoice_tax_lines) #}
+    select
+        invoice_line_id,
+        invoice_id,
+        line_type,
+        cast(null as {{ dbt.type_string() }}) as price_id,
+        cast(null as {{ dbt.type_string() }}) as product_id,
+        product_name,
+        cast(null as {{ dbt.type_string() }}) as metric_id,
+        cast(null as {{ dbt.type_string() }}) as pricing_model,
+        '{}' as dimensions,
+        taxable_base as quantity,
+        0 as event_count,
+        rate as unit_price,
+        amount,
+        cast(null as {{ dbt.type_string() }}) as discount_id,
+        cast(null as {{ dbt.type_string() }}) as grant_id,
+        tax_rate_id,
+        cast(null as {{ dbt.type_string() }}) as adjusts_invoice_id,
+        cast(null as {{ dbt.type_string() }}) as adjusts_invoice_line_id,
+        0 as line_sequence
+    from tax_lines
 
     union all
 
@@ -222,6 +259,7 @@ lines_before_balance_carried as (
         amount,
         cast(null as {{ dbt.type_string() }}) as discount_id,
         cast(null as {{ dbt.type_string() }}) as grant_id,
+        cast(null as {{ dbt.type_string() }}) as tax_rate_id,
         credited_invoice_id as adjusts_invoice_id,
         credit_note_id as adjusts_invoice_line_id,
         0 as line_sequence
@@ -266,6 +304,7 @@ all_lines as (
         -total_before_balance_carried as amount,
         cast(null as {{ dbt.type_string() }}) as discount_id,
         cast(null as {{ dbt.type_string() }}) as grant_id,
+        cast(null as {{ dbt.type_string() }}) as tax_rate_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_line_id,
         0 as line_sequence
@@ -298,6 +337,7 @@ final as (
         coalesce(adjusted_periods.coverage_ends_at, billing_periods.coverage_ends_at) as service_period_end,
         all_lines.discount_id,
         all_lines.grant_id,
+        all_lines.tax_rate_id,
         all_lines.adjusts_invoice_id,
         all_lines.adjusts_invoice_line_id
     from all_lines

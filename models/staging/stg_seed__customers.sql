@@ -1,3 +1,7 @@
+{#
+  An empty tax_jurisdiction means the project computes no tax for the customer; an empty tax_exempt
+  means not exempt (SPEC 6.2, decision 61).
+#}
 with
 
 source as (
@@ -10,7 +14,9 @@ final as (
 
     select
         customer_id,
-        name as customer_name
+        name as customer_name,
+        nullif(trim(tax_jurisdiction), '') as tax_jurisdiction,
+        coalesce(tax_exempt, false) as is_tax_exempt
     from source
 
 )

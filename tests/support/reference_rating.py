@@ -121,3 +121,30 @@ def rate_invoice(customer_id: str, period_start: datetime, period_end: datetime,
             lines[product_id] += amount(matching[0], quantity(metric, events)).quantize(quantum, ROUND_HALF_UP)
     lines["total"] = sum(lines.values(), Decimal(0))
     return dict(lines)
+
+
+def reference_taxes(customer_id: str, period_end: datetime, amounts: dict[str, Decimal],
+                    currency_minor_units: int = 2) -> dict[str, Decimal]:
+    """Tax per tax_rate_id of an invoice without invoice-level discounts (SPEC 6.2), from the seeds:
+    each product's amount at its own rate in force at the period's end, else the all-products rate.
+    Empty for a customer without a jurisdiction or tax exempt."""
+    customer = next(row for row in _seed("customers") if row["customer_id"] == customer_id)
+    if not customer.get("tax_jurisdiction") or customer.get("tax_exempt") == "true":
+        return {}
+
+    def in_force(row: dict[str, str]) -> bool:
+        starts = datetime.fromisoformat(row["effective_from"]) if row["effective_from"] else None
+        ends = datetime.fromisoformat(row["effective_to"]) if row["effective_to"] else None
+        return (starts is None or starts < period_end) and (ends is None or ends >= period_end)
+
+    rates = [row for row in _seed("tax_rates") if row["jurisdiction"] == customer["tax_jurisdiction"] and in_force(row)]
+    general = next(row for row in rates if not row["product_id"])
+    bases: dict[str, Decimal] = defaultdict(Decimal, {general["tax_rate_id"]: Decimal(0)})
+    rate_of = {row["tax_rate_id"]: Decimal(row["rate"]) for row in rates}
+    for product_id, amount in amounts.items():
+        if product_id == "total":
+            continue
+        own = next((row for row in rates if row["product_id"] == product_id), general)
+        bases[own["tax_rate_id"]] += amount
+    quantum = Decimal(1).scaleb(-currency_minor_units)
+    return {rate_id: (base * rate_of[rate_id]).quantize(quantum, ROUND_HALF_UP) for rate_id, base in bases.items()}
