@@ -73,7 +73,9 @@ in_force as (
         case
             when first_uncovered_day_at is not null and first_uncovered_day_at < period_end then first_uncovered_day_at
             else period_end
-        end as coverage_ends_at
+        end as coverage_ends_at,
+        {# the period's close (SPEC 5): its invoice is ready and issued from this instant #}
+        {{ dbt.dateadd('hour', var('invoice_grace_hours'), 'period_end') }} as closes_at
     from periods
     where
         period_start <= {{ as_of() }}
@@ -98,17 +100,12 @@ final as (
         {{ dbt.datediff('period_start', 'period_end', 'day') }} as period_days,
         {# the next line compiles to a long expression on DuckDB: its line length is not checked #}
         {{ dbt.datediff('coverage_starts_at', 'coverage_ends_at', 'day') }} as covered_days,  -- noqa: LT05
-        {{ dbt.dateadd('hour', var('invoice_grace_hours'), 'period_end') }} as closes_at,
+        closes_at,
         {# issued at the close, due payment_terms_days calendar days later (empty: 0); the parentheses keep
            the expression whole inside the multiplication dbt's dateadd writes on Spark #}
-        {{ dbt.dateadd(
-            'day',
-            '(coalesce(payment_terms_days, 0))',
-            dbt.dateadd('hour', var('invoice_grace_hours'), 'period_end')
-        ) }} as due_at,
+        {{ dbt.dateadd('day', '(coalesce(payment_terms_days, 0))', 'closes_at') }} as due_at,
         case
-            when {{ as_of() }} >= {{ dbt.dateadd('hour', var('invoice_grace_hours'), 'period_end') }}
-                then 'ready'
+            when {{ as_of() }} >= closes_at then 'ready'
             else 'draft'
         end as invoice_status
     from in_force
