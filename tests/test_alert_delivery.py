@@ -34,7 +34,7 @@ NOTIFICATION_IDS = ("n_calls", "n_credit", "n_spend")
 
 
 class Receiver(BaseHTTPRequestHandler):
-    """Answers 500 to the first `failures` requests of each notification, then 204; sleeps on `hang_for`."""
+    """Answers 500 to the first `failures` requests of each notification, then 204; never answers `hang_for`."""
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's name)
         body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -45,7 +45,11 @@ class Receiver(BaseHTTPRequestHandler):
             server.requests.append((headers, body))
             count = sum(1 for seen, _ in server.requests if seen["idempotency-key"] == key)
         if key in server.hang_for:
+            # a receiver that never answers: it holds the connection past the sender's timeout and then
+            # drops it, accepting nothing (recording an acceptance after the sleep made the test depend
+            # on how fast a loaded machine ran the rest of it)
             time.sleep(server.hang_seconds)
+            return
         if server.probe_duckdb:
             server.probes.append(_open_from_another_process(server.probe_duckdb))
         status = 500 if count <= server.failures else 204
