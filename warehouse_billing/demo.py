@@ -295,7 +295,7 @@ def summarize(db_path: Path) -> None:
             "select p.invoice_number, p.customer_id, p.currency, p.subtotal, p.tax_total, p.total_due"
             " from published_invoices as p where p.tax_total > 0"
             " and (select count(*) from published_invoice_lines as l"
-            "      where l.invoice_id = p.invoice_id and l.line_type = 'tax') > 1"
+            "      where l.invoice_id = p.invoice_id and l.line_type = 'tax' and l.amount <> 0) > 1"
             " order by p.invoice_number limit 1",
         )
         for number, customer, currency, subtotal, tax_total, total_due in example:
