@@ -103,7 +103,7 @@ def test_one_invoice_failing_a_check_is_held_and_the_otherspublish(target_databa
 
 
 EPSILON_SEEDS = {
-    "customers.csv": ["cus_e,Epsilon Edge"],
+    "customers.csv": ["cus_e,Epsilon Edge,,"],  # no tax_jurisdiction: not taxed
     "rate_cards.csv": ["rc_volume,Scenario volume,USD"],
     "contracts.csv": ["c_epsilon,cus_e,rc_volume,2026-01-01 00:00:00,,monthly,calendar,USD,,30"],
     "prices.csv": ["p_volume_calls,rc_volume,,calls,API calls,usage,api_calls,volume,,,,,,,,,,,,,,,"],
@@ -166,8 +166,8 @@ def _price(price_id: str, product: str, name: str, metric: str, unit_price: str,
 
 
 TERMS_SEEDS = {
-    "customers.csv": ["cus_ovr,Override Oy", "cus_disc,Discount GmbH", "cus_cap,Capped Co",
-                      "cus_commit,Committed Corp"],
+    "customers.csv": ["cus_ovr,Override Oy,,", "cus_disc,Discount GmbH,,", "cus_cap,Capped Co,,",
+                      "cus_commit,Committed Corp,,"],  # no tax_jurisdiction: not taxed
     "rate_cards.csv": ["rc_terms,Scenario terms,USD"],
     "contracts.csv": [f"{contract},{customer},rc_terms,2026-03-01 00:00:00,,monthly,calendar,USD,{commitment},30"
                       for contract, customer, commitment in [("c_ovr", "cus_ovr", ""), ("c_disc", "cus_disc", ""),
