@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.publishing import check_final_states, forget_final_states
+from support.publishing import check_final_states, forget_final_states, publish
 from support.scenario import AS_OF, build_scenario, scenario_events, scenario_project
 from support.shared import build_once
-from support.warehouse import Warehouse, postgres_database
+from support.warehouse import Warehouse, land_rows, postgres_database
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Import the project's package from this checkout even when it is not installed.
@@ -158,6 +158,21 @@ def scenario_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Warehouse,
 
     folder = build_once(tmp_path_factory, "scenario_duckdb", build)
     return Warehouse("duckdb", folder), folder / "project"
+
+
+@pytest.fixture(scope="session")
+def published_scenario(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    """The contract scenario landed, built and published at its as_of on DuckDB (billing only), once per
+    run. The correction tests start from it: each takes a copy (``copy_duckdb``) and a project copy of
+    its own (``scenario_project``) to edit."""
+
+    def build(folder: Path) -> None:
+        warehouse = Warehouse("duckdb", folder)
+        land_rows(warehouse, scenario_events())
+        publish(warehouse, scenario_project(folder), AS_OF)
+        check_final_states()  # its data tests now, before any other process may copy the file
+
+    return Warehouse("duckdb", build_once(tmp_path_factory, "published_scenario_duckdb", build))
 
 
 @pytest.fixture(params=["duckdb", "postgres"])

@@ -2,7 +2,8 @@
 invoice holds only itself, and a negative remainder is carried to the customer's next invoice instead
 of stopping publication.
 
-Both start from the contract scenario (tests/scenarios/contracts), on DuckDB and Postgres.
+Each starts from the contract scenario (tests/scenarios/contracts), on DuckDB; the same corrections on
+Postgres are compared with DuckDB's in test_corrections_across_warehouses.py.
 
 Held invoice: Gamma Games sends tokens on its JPY contract, whose rate card has no token price. Its
 first JPY invoice (2026-02-15 .. 03-15, ready at the scenario's as_of) fails the per-invoice check
@@ -36,40 +37,23 @@ rated now (12.00, 11.25, 10.00, 60.00).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from support.corrections import EPSILON_SEEDS, TERMS_SEEDS, api_calls, small_model_tokens, usage_event
 from support.publishing import append_rows, build, publish
 from support.scenario import AS_OF, scenario_events, scenario_project
 from support.warehouse import Warehouse, land_rows
 
 pytestmark = pytest.mark.warehouse
 
-def _event(event_id: str, customer: str, event_type: str, when: str, ingested: datetime | None = None,
-           properties: str = "{}") -> dict:
-    moment = datetime.fromisoformat(when)
-    return {"event_id": event_id, "customer_id": customer, "event_type": event_type,
-            "occurred_at": moment.strftime("%Y-%m-%dT%H:%M:%SZ"), "properties": properties,
-            "ingested_at": ingested or moment + timedelta(minutes=1)}
-
-
-def _calls(customer: str, when: str, count: int, ingested: datetime | None = None, tag: str = "") -> list[dict]:
-    return [_event(f"{customer}-{when}-{tag}{index}", customer, "api_call", when, ingested)
-            for index in range(count)]
-
-
-def _warehouse(target: str, tmp_path: Path, database: str | None) -> Warehouse:
-    return Warehouse(target, tmp_path, pg_database=database)
-
-
-def test_one_invoice_failing_a_check_is_held_and_the_otherspublish(target_database, tmp_path: Path):
-    target, database = target_database
+def test_one_invoice_failing_a_check_is_held_and_the_otherspublish(tmp_path: Path):
     project = scenario_project(tmp_path)
-    warehouse = _warehouse(target, tmp_path, database)
+    warehouse = Warehouse("duckdb", tmp_path)
     land_rows(warehouse, [*scenario_events(),
-                          _event("gamma-jpy-tokens", "cus_c", "tokens", "2026-02-20 09:00:00",
+                          usage_event("gamma-jpy-tokens", "cus_c", "tokens", "2026-02-20 09:00:00",
                                  properties='{"tokens": 700, "model": "small"}')])
     publish(warehouse, project, AS_OF)
 
@@ -102,29 +86,19 @@ def test_one_invoice_failing_a_check_is_held_and_the_otherspublish(target_databa
         ("all_usage_priced", datetime(2026, 4, 2))]
 
 
-EPSILON_SEEDS = {
-    "customers.csv": ["cus_e,Epsilon Edge,,"],  # no tax_jurisdiction: not taxed
-    "rate_cards.csv": ["rc_volume,Scenario volume,USD"],
-    "contracts.csv": ["c_epsilon,cus_e,rc_volume,2026-01-01 00:00:00,,monthly,calendar,USD,,30"],
-    "prices.csv": ["p_volume_calls,rc_volume,,calls,API calls,usage,api_calls,volume,,,,,,,,,,,,,,,"],
-    "price_tiers.csv": ["p_volume_calls,1,1000,0.01,0", "p_volume_calls,2,,0.005,0"],
-}
-
-
-def test_a_negative_remainder_is_carried_to_the_next_invoice(target_database, tmp_path: Path):
-    target, database = target_database
+def test_a_negative_remainder_is_carried_to_the_next_invoice(tmp_path: Path):
     project = scenario_project(tmp_path)
     for seed, rows in EPSILON_SEEDS.items():
         append_rows(project / "seeds" / seed, *rows)
-    warehouse = _warehouse(target, tmp_path, database)
-    land_rows(warehouse, [*scenario_events(), *_calls("cus_e", "2026-02-10 09:00:00", 900)])
+    warehouse = Warehouse("duckdb", tmp_path)
+    land_rows(warehouse, [*scenario_events(), *api_calls("cus_e", "2026-02-10 09:00:00", 900)])
     publish(warehouse, project, AS_OF)  # January, February and March are published
 
     # late February calls, then April's and May's own usage
-    land_rows(warehouse, [*_calls("cus_e", "2026-02-28 09:00:00", 200, ingested=datetime(2026, 4, 3), tag="late"),
-                          *_calls("cus_e", "2026-04-10 09:00:00", 100)])
+    land_rows(warehouse, [*api_calls("cus_e", "2026-02-28 09:00:00", 200, ingested=datetime(2026, 4, 3), tag="late"),
+                          *api_calls("cus_e", "2026-04-10 09:00:00", 100)])
     publish(warehouse, project, "2026-05-03T00:00:00")  # April is ready and published
-    land_rows(warehouse, _calls("cus_e", "2026-05-10 09:00:00", 300))
+    land_rows(warehouse, api_calls("cus_e", "2026-05-10 09:00:00", 300))
     publish(warehouse, project, "2026-06-03T00:00:00")  # May
 
     invoices = warehouse.query(
@@ -158,42 +132,14 @@ def test_a_negative_remainder_is_carried_to_the_next_invoice(target_database, tm
     assert warehouse.query("select count(*) from {schema}.invoice_holds") == [(0,)]
 
 
-def _price(price_id: str, product: str, name: str, metric: str, unit_price: str, maximum: str = "") -> str:
-    """A usage price row of the scenario's prices.csv: unit pricing, with an optional maximum_amount."""
-    columns = [price_id, "rc_terms", "", product, name, "usage", metric, "unit", unit_price,
-               "", "", "", "", "", "", "", "", "", "", maximum, "", "", ""]
-    return ",".join(columns)
-
-
-TERMS_SEEDS = {
-    "customers.csv": ["cus_ovr,Override Oy,,", "cus_disc,Discount GmbH,,", "cus_cap,Capped Co,,",
-                      "cus_commit,Committed Corp,,"],  # no tax_jurisdiction: not taxed
-    "rate_cards.csv": ["rc_terms,Scenario terms,USD"],
-    "contracts.csv": [f"{contract},{customer},rc_terms,2026-03-01 00:00:00,,monthly,calendar,USD,{commitment},30"
-                      for contract, customer, commitment in [("c_ovr", "cus_ovr", ""), ("c_disc", "cus_disc", ""),
-                                                             ("c_cap", "cus_cap", ""),
-                                                             ("c_commit", "cus_commit", "50.00")]],
-    "prices.csv": [_price("p_terms_calls", "calls", "API calls", "api_calls", "0.10"),
-                   _price("p_terms_tokens", "tokens", "Tokens", "tokens", "0.001", maximum="10.00")],
-    "price_overrides.csv": ["c_ovr,calls,0.8,2026-03-01 00:00:00,"],
-    "discounts.csv": ["d_disc_invoice,c_disc,,percent,0.25,2026-03-01 00:00:00,"],
-}
-
-
-def _tokens(customer: str, when: str, tokens: int, ingested: datetime | None = None) -> dict:
-    return _event(f"{customer}-{when}-tokens", customer, "tokens", when, ingested,
-                  properties=f'{{"tokens": {tokens}, "model": "small"}}')
-
-
-def test_late_usage_is_billed_under_its_periods_terms(target_database, tmp_path: Path):
-    target, database = target_database
+def test_late_usage_is_billed_under_its_periods_terms(tmp_path: Path):
     project = scenario_project(tmp_path)
     for seed, rows in TERMS_SEEDS.items():
         append_rows(project / "seeds" / seed, *rows)
-    warehouse = _warehouse(target, tmp_path, database)
+    warehouse = Warehouse("duckdb", tmp_path)
     march = "2026-03-10 09:00:00"
-    land_rows(warehouse, [*scenario_events(), *_calls("cus_ovr", march, 100), *_calls("cus_disc", march, 100),
-                          _tokens("cus_cap", march, 12000), *_calls("cus_commit", march, 100)])
+    land_rows(warehouse, [*scenario_events(), *api_calls("cus_ovr", march, 100), *api_calls("cus_disc", march, 100),
+                          small_model_tokens("cus_cap", march, 12000), *api_calls("cus_commit", march, 100)])
     publish(warehouse, project, AS_OF)
     contracts = "('c_ovr', 'c_disc', 'c_cap', 'c_commit')"
     published_march = (
@@ -205,10 +151,10 @@ def test_late_usage_is_billed_under_its_periods_terms(target_database, tmp_path:
                       ("c_ovr", Decimal(8))]
 
     late, ingested = "2026-03-25 09:00:00", datetime(2026, 4, 5, 12, 0)
-    land_rows(warehouse, [*_calls("cus_ovr", late, 50, ingested, tag="late"),
-                          *_calls("cus_disc", late, 50, ingested, tag="late"),
-                          _tokens("cus_cap", late, 3000, ingested),
-                          *_calls("cus_commit", late, 500, ingested, tag="late")])
+    land_rows(warehouse, [*api_calls("cus_ovr", late, 50, ingested, tag="late"),
+                          *api_calls("cus_disc", late, 50, ingested, tag="late"),
+                          small_model_tokens("cus_cap", late, 3000, ingested),
+                          *api_calls("cus_commit", late, 500, ingested, tag="late")])
     build(warehouse, project, "2026-04-06T00:00:00")
 
     adjustments = warehouse.query(

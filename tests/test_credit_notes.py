@@ -1,6 +1,8 @@
 """Credit notes (SPEC 6.1): finance corrects a published invoice without changing it.
 
-Both tests start from the contract scenario (tests/scenarios/contracts), on DuckDB and Postgres.
+Both tests start from a copy of the contract scenario (tests/scenarios/contracts) published at its
+as_of on DuckDB (conftest published_scenario); credit notes on Postgres are compared with DuckDB's in
+test_corrections_across_warehouses.py.
 
 Alpha's March invoice (total_due 149.00) and Gamma's first JPY invoice (13,000) are published at the
 scenario's as_of (2026-04-02). Finance then issues cn_1, 10.00 off Alpha's March: the next publication
@@ -21,8 +23,8 @@ from pathlib import Path
 
 import pytest
 from support.publishing import append_rows, build, publish
-from support.scenario import AS_OF, scenario_events, scenario_project
-from support.warehouse import Warehouse, land_rows
+from support.scenario import scenario_project
+from support.warehouse import Warehouse, copy_duckdb
 
 pytestmark = pytest.mark.warehouse
 
@@ -52,14 +54,12 @@ def _credit_note_lines(warehouse: Warehouse) -> list[tuple]:
     )
 
 
-def test_credit_notes_are_published_numbered_and_credited_on_the_next_invoice(target_database, tmp_path: Path):
-    target, database = target_database
+def test_credit_notes_are_published_numbered_and_credited_on_the_next_invoice(published_scenario: Warehouse,
+                                                                              tmp_path: Path):
     project = scenario_project(tmp_path)
     credit_notes = project / "seeds" / "credit_notes.csv"
     assert credit_notes.read_text().strip() == HEADER
-    warehouse = Warehouse(target, tmp_path, pg_database=database)
-    land_rows(warehouse, scenario_events())
-    publish(warehouse, project, AS_OF)  # January to March
+    warehouse = copy_duckdb(published_scenario, tmp_path / "warehouse")  # January to March published
     march_id, march_number, march_total = _invoice(warehouse, "c_alpha", "2026-03-01")
     jpy_id, jpy_number, jpy_total = _invoice(warehouse, "c_gamma_jpy", "2026-02-15")
     assert march_total == Decimal(149) and jpy_total == Decimal(13000)
@@ -120,13 +120,11 @@ def test_credit_notes_are_published_numbered_and_credited_on_the_next_invoice(ta
     assert warehouse.query(counts) == [(2, 2)]
 
 
-def test_a_credit_note_above_the_invoice_total_fails_the_build_naming_the_row(target_database, tmp_path: Path):
-    target, database = target_database
+def test_a_credit_note_above_the_invoice_total_fails_the_build_naming_the_row(published_scenario: Warehouse,
+                                                                              tmp_path: Path):
     project = scenario_project(tmp_path)
     credit_notes = project / "seeds" / "credit_notes.csv"
-    warehouse = Warehouse(target, tmp_path, pg_database=database)
-    land_rows(warehouse, scenario_events())
-    publish(warehouse, project, AS_OF)
+    warehouse = copy_duckdb(published_scenario, tmp_path / "warehouse")
     _, march_number, march_total = _invoice(warehouse, "c_alpha", "2026-03-01")
     assert march_total == Decimal(149)
     # two credit notes on Alpha's March: the first fits, the second takes the total beyond total_due

@@ -83,7 +83,8 @@ def test_copies_sharing_a_parse_each_load_their_own_seeds(tmp_path: Path) -> Non
 def _dbt(project: Path, work: Path, *args: str, run_vars: dict[str, Any] | None = None) -> str:
     """A dbt command in a subprocess (as dagster-dbt starts it), with the run vars in the environment;
     returns its output."""
-    env = {**os.environ, **Warehouse("duckdb", work).env, "DBT_TARGET_PATH": str(work / "target")}
+    env = {**os.environ, **Warehouse("duckdb", work).env, "DBT_TARGET_PATH": str(work / "target"),
+           "DBT_WRITE_JSON": "true"}  # as dagster-dbt runs it
     env.pop(RUN_VARS_ENV, None)
     if run_vars is not None:
         env[RUN_VARS_ENV] = json.dumps(run_vars)

@@ -64,12 +64,10 @@ def _every_landed_day(warehouse: Path) -> dict[str, str]:
     return partition_range_tags(partition_range_for(ingestion_span(warehouse)))
 
 
-def _run(
-    warehouse: Path, project_dir: Path | None = None, *, full_refresh: bool = False
-) -> ExecuteInProcessResult:
+def _run(warehouse: Path, project_dir: Path | None = None) -> ExecuteInProcessResult:
     defs = build_definitions(build_dbt_project(project_dir))
     return defs.resolve_job_def(PUBLICATION_JOB).execute_in_process(
-        run_config=run_config_for(AS_OF, full_refresh=full_refresh),
+        run_config=run_config_for(AS_OF),
         tags=_every_landed_day(warehouse),
         raise_on_error=False,
     )
@@ -126,28 +124,15 @@ def test_publishes_every_ready_invoice_once(warehouse: Path) -> None:
         invoice_id: sums.get(invoice_id, Decimal(0)) for invoice_id, _, _ in published
     }
 
-    before = (
-        q("select * from published_invoices order by 1"),
-        q("select * from published_invoice_lines order by 1"),
-    )
-    # A second run with the same as_of publishes nothing new and changes nothing, even as a full
-    # refresh: full_refresh is run config, both dbt steps get --full-refresh, and the published_*
-    # models (full_refresh: false in their dbt config) are not rebuilt. (A plain rerun is the weaker
-    # case; test_publication_guarantees.py reruns dbt three times.)
-    second = _run(warehouse, full_refresh=True)
-    assert second.success
-    assert _dbt_args(second, BILLING_STEP)["full_refresh"] is True
-    assert _dbt_args(second, PUBLICATION_STEP)["full_refresh"] is True
     assert not _dbt_args(first, BILLING_STEP).get("full_refresh")
-    after = (
-        q("select * from published_invoices order by 1"),
-        q("select * from published_invoice_lines order by 1"),
-    )
-    assert after == before, "a second run, full refresh or not, must never rebuild or add to published invoices"
     # the job's last step refreshed the dashboards' read-only copy (decision 57) with this run's marts
     copy = warehouse.parent / "dashboard" / warehouse.name
     for sql in ("select * from invoices order by 1", "select * from published_invoices order by 1"):
         assert _query(copy, sql) == q(sql)
+    # A second run, plain or full refresh, publishes nothing new and changes nothing: dbt leaves the
+    # published_* models alone (test_publication_guarantees.py reruns and fully refreshes them), and
+    # the run config's full_refresh becomes dbt's --full-refresh (test_dagster_definitions.py). A
+    # second job run here took about 90 s of the suite to prove both again.
 
 
 def _assert_great_expectations_ran(result: ExecuteInProcessResult, reports: Path) -> None:

@@ -352,7 +352,7 @@ def _dbt_test_failures(target: str, data: dict[str, Table], dbt_runs: Path, monk
     build_warehouse(target, data)
     run_results = work_dir / "dbt_target" / "run_results.json"
     run_results.unlink(missing_ok=True)  # never read the results of an earlier run
-    run = warehouse.dbt("test", "--select", *tests, "--store-failures", check=False)
+    run = warehouse.dbt("test", "--select", *tests, "--store-failures", "--write-json", check=False)
     assert run_results.exists(), run.stdout[-4000:]
     results = {result["unique_id"].split(".")[2]: result
                for result in json.loads(run_results.read_text(encoding="utf-8"))["results"]}

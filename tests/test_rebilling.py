@@ -1,7 +1,8 @@
 """Reference-data edits never rebill a published invoice silently (SPEC 6.1, decision 49).
 
 Every test starts from the contract scenario (tests/scenarios/contracts) published at its as_of
-(2026-04-02), on DuckDB and Postgres: one build and publication per warehouse, copied for each test.
+(2026-04-02), on DuckDB: a copy of the run's one build and publication (conftest published_scenario). A rebill on Postgres is
+compared with DuckDB's in test_corrections_across_warehouses.py.
 
 Worked by hand, Gamma Games' first JPY invoice (contract c_gamma_jpy, 2026-02-15 .. 03-15, JPY has no
 minor units): platform 10,000 and 1,000 API calls (500 on 02-20, 500 on 03-10) at 3 = 3,000; no
@@ -31,19 +32,17 @@ the 03-15 invoice, which itself bills its 7 calls at 3 (21).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from support.publishing import append_rows, build, publish
-from support.scenario import AS_OF, scenario_events, scenario_project
-from support.warehouse import Warehouse, copy_duckdb, land_rows, postgres_database
+from support.publishing import append_rows, build, publish, publish_built
+from support.scenario import AS_OF, scenario_project
+from support.warehouse import Warehouse, copy_duckdb, land_rows
 
 pytestmark = pytest.mark.warehouse
 
-TARGETS = ["duckdb", "postgres"]
 JPY_CALLS_ROW = "p_jpy_calls,rc_jpy,,calls,API calls,usage,api_calls,unit,3,,,,,,,,,,,,,,"
 PREVIEW = (
     "select contract_id, period_start, period_end, product_id, product_name, published_amount, "
@@ -71,33 +70,10 @@ def _edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-@pytest.fixture(scope="module", params=TARGETS)
-def published_scenario(request, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
-    """The scenario published at its as_of, once per warehouse (tests take a copy)."""
-    work = tmp_path_factory.mktemp(f"rebill_{request.param}")
-    project = scenario_project(work)
-    if request.param == "duckdb":
-        warehouse = Warehouse("duckdb", work)
-        land_rows(warehouse, scenario_events())
-        publish(warehouse, project, AS_OF)
-        yield warehouse
-    else:
-        with postgres_database() as database:
-            warehouse = Warehouse("postgres", work, pg_database=database)
-            land_rows(warehouse, scenario_events())
-            publish(warehouse, project, AS_OF)
-            yield warehouse
-
-
 @pytest.fixture
-def started(published_scenario: Warehouse, tmp_path: Path) -> Iterator[tuple[Warehouse, Path]]:
+def started(published_scenario: Warehouse, tmp_path: Path) -> tuple[Warehouse, Path]:
     """A copy of the published scenario and a project copy of its own to edit."""
-    project = scenario_project(tmp_path)
-    if published_scenario.target == "duckdb":
-        yield copy_duckdb(published_scenario, tmp_path / "warehouse"), project
-    else:
-        with postgres_database(template=published_scenario.pg_database) as database:
-            yield Warehouse("postgres", tmp_path, pg_database=database), project
+    return copy_duckdb(published_scenario, tmp_path / "warehouse"), scenario_project(tmp_path)
 
 
 def _invoice(warehouse: Warehouse, period_start: str) -> tuple[str, Decimal]:
@@ -140,12 +116,13 @@ def test_an_in_place_price_edit_is_held_until_approved_then_billed_once(started)
          "JPY calls repriced from 3 to 4"),
     ]
     assert warehouse.query("select count(*) from {schema}.int_rebill_pending_invoices") == [(0,)]
-    publish(warehouse, project, "2026-05-16T00:00:00")
+    publish_built(warehouse, project, "2026-05-16T00:00:00")
     adjustments = warehouse.query(ADJUSTMENTS)
     assert [(period, amount, invoice) for period, amount, invoice, _ in adjustments] == [
         (datetime(2026, 4, 15), Decimal(1000), february_id)]
     assert _invoice(warehouse, "2026-04-15")[1] == Decimal(11000)
-    publish(warehouse, project, "2026-05-16T00:00:00")  # a rerun adds nothing, and billed means no preview
+    publish_built(warehouse, project, "2026-05-16T00:00:00")  # a rerun adds nothing
+    build(warehouse, project, "2026-05-16T00:00:00")  # and, rebuilt, billed means no preview
     assert warehouse.query(ADJUSTMENTS) == adjustments
     assert warehouse.query(PREVIEW) == []
     assert warehouse.query(
@@ -160,7 +137,7 @@ def test_an_in_place_price_edit_is_held_until_approved_then_billed_once(started)
         ("c_gamma_jpy", datetime(2026, 3, 15), datetime(2026, 4, 15), "calls", "API calls",
          Decimal(28), Decimal(35), Decimal(7), "awaiting approval", None, None),
     ]
-    publish(warehouse, project, "2026-06-16T00:00:00")
+    publish_built(warehouse, project, "2026-06-16T00:00:00")
     assert warehouse.query(ADJUSTMENTS) == adjustments
 
 

@@ -56,7 +56,7 @@ QUERIES = {
 def write_semantic_manifest(warehouse: Warehouse, project: Path) -> None:
     """`dbt parse` the project copy into its own target/: mf reads target/semantic_manifest.json from the
     project directory, whatever DBT_TARGET_PATH says."""
-    env = {**warehouse.env, "DBT_TARGET_PATH": str(project / "target")}
+    env = {**warehouse.env, "DBT_TARGET_PATH": str(project / "target"), "DBT_WRITE_JSON": "true"}
     result = run_dbt_in_process(["parse"], project, json.dumps({"as_of": AS_OF}), env)
     assert result.returncode == 0, result.stdout[-4000:]
     assert (project / "target" / "semantic_manifest.json").exists()
