@@ -9,6 +9,16 @@
 {%- endmacro %}
 
 {#
+  In force at a period's last instant (SPEC 3 step 6, 6.2): a term that starts before the period's end
+  and has not ended before it (an end equal to period_end still covers the instant just before it).
+  Credit grants and tax rates are taken at that instant.
+#}
+{% macro is_in_force_at_period_end(starts_at, ends_at, period_end) -%}
+    ({{ starts_at }} is null or {{ starts_at }} < {{ period_end }})
+    and ({{ ends_at }} is null or {{ ends_at }} >= {{ period_end }})
+{%- endmacro %}
+
+{#
   A per-period amount (a minimum, a commitment) for the whole UTC days the contract covers, rounded to
   the currency's minor units: prorate exactly, then round once (contract §5.1 step 3 and 5, decision 1).
 #}

@@ -40,19 +40,20 @@ MANIFEST_LOCK = REPO_ROOT / "target" / ".pytest_manifest.lock"
 # and ran alone for about 7 minutes while the other worker sat idle.
 LONGEST_FILES = (
     "test_spark.py",
-    "test_rebilling.py",
-    "test_corrections.py",
     "test_incremental_windows.py",
-    "test_credit_notes.py",
-    "test_usage_and_spend_incremental.py",
-    "test_load_batches.py",
     "test_pipeline_builds.py",
     "test_publication_job.py",
-    "test_publication_guarantees.py",
+    "test_corrections_across_warehouses.py",
+    "test_load_batches.py",
+    "test_usage_and_spend_incremental.py",
     "test_alert_notifications.py",
-    "test_parse_reuse.py",
+    "test_rebilling.py",
+    "test_corrections.py",
+    "test_publication_guarantees.py",
     "test_concurrency.py",
+    "test_parse_reuse.py",
     "test_quality_checks.py",
+    "test_credit_notes.py",
     "test_late_events.py",
 )
 

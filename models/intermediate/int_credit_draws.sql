@@ -254,8 +254,8 @@ steps as (
         cast((contract_periods.period_index - 1) * grants_ranked.grant_count + grants_ranked.grant_rank as bigint)
             as step_number,
         coalesce(
-            (grants_ranked.starts_at is null or grants_ranked.starts_at < contract_periods.period_end)
-            and (grants_ranked.expires_at is null or grants_ranked.expires_at >= contract_periods.period_end),
+            {{ is_in_force_at_period_end('grants_ranked.starts_at', 'grants_ranked.expires_at',
+                                         'contract_periods.period_end') }},
             false
         ) as is_in_force
     from contract_periods

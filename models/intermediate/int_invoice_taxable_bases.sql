@@ -1,7 +1,8 @@
 {#
   The taxable base of each invoice of a taxed customer (SPEC 6.2, decision 61), and the rate that
   applies to it. One row per invoice x product, plus one row per invoice (product_id empty) for the
-  lines without a product that are taxed at the all-products rate.
+  lines without a product that are taxed at the all-products rate: always there (a base of 0 when the
+  invoice has none of them), so that every taxed invoice shows its all-products tax line.
 
   A customer is taxed when it has a tax_jurisdiction and is not tax_exempt. A rate is in force at the
   period's last instant (effective_from < period_end <= effective_to); a product's own rate replaces the
@@ -93,8 +94,8 @@ rates_in_force as (
     inner join tax_rates
         on
             taxed_invoices.tax_jurisdiction = tax_rates.jurisdiction
-            and (tax_rates.effective_from is null or taxed_invoices.period_end > tax_rates.effective_from)
-            and (tax_rates.effective_to is null or taxed_invoices.period_end <= tax_rates.effective_to)
+            and {{ is_in_force_at_period_end('tax_rates.effective_from', 'tax_rates.effective_to',
+                                             'taxed_invoices.period_end') }}
 
 ),
 
@@ -197,6 +198,14 @@ base_parts as (
     inner join taxed_invoices
         on invoice_adjustment_lines.invoice_id = taxed_invoices.invoice_id
     where invoice_adjustment_lines.line_type = 'commitment_true_up'
+
+    union all
+
+    select
+        invoice_id,
+        cast(null as {{ dbt.type_string() }}) as product_id,
+        cast(0 as {{ exact_decimal_type() }}) as amount
+    from taxed_invoices
 
 ),
 
