@@ -119,17 +119,18 @@ test: lint test-python
 
 # The whole test suite: everything above and the Spark engine (what CI runs), side by side: Spark is
 # one CPU-bound process and fills what the two pytest workers leave idle (each one's output is printed
-# when it finishes; the first failure fails the whole).
-test-all: setup postgres java browser
+# when it finishes; the first failure fails the whole). Java and Chromium are installed, when missing,
+# by the side lane itself, so that pytest does not wait for apt.
+test-all: setup postgres
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test test-side
 
-# What test-all runs beside `make test`: Spark, then the dashboards in a browser (one after the other).
+# What test-all runs beside `make test`: the dashboards in a browser, then Spark (one after the other).
 # Spark at a lower CPU priority: its JVM took both cores from the two pytest workers, which are the
 # longer path (CI at 62380f8: Spark 18 min beside pytest's 44, the first test files at half speed);
-# niced, it runs on what the workers leave idle.
+# niced, it runs on what the workers leave idle, and finishes alone after them.
 test-side:
-	@nice -n 15 $(MAKE) --no-print-directory test-spark
 	@$(MAKE) --no-print-directory test-browser
+	@nice -n 15 $(MAKE) --no-print-directory test-spark
 
 # The edit loop, under 3 minutes: lint, the dbt unit tests and pytest without the warehouse builds,
 # side by side (each one's output is printed when it finishes).
