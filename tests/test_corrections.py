@@ -49,7 +49,7 @@ from support.warehouse import Warehouse, land_rows
 
 pytestmark = pytest.mark.warehouse
 
-def test_one_invoice_failing_a_check_is_held_and_the_otherspublish(tmp_path: Path):
+def test_one_invoice_failing_a_check_is_held_and_the_others_publish(tmp_path: Path):
     project = scenario_project(tmp_path)
     warehouse = Warehouse("duckdb", tmp_path)
     land_rows(warehouse, [*scenario_events(),
