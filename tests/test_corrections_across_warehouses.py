@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 from support.corrections import EPSILON_SEEDS, TERMS_SEEDS, api_calls, small_model_tokens, usage_event
-from support.publishing import append_rows, publish, publish_built
+from support.publishing import append_rows, edit_rows, publish, publish_built
 from support.scenario import AS_OF, scenario_events, scenario_project
 from support.warehouse import Warehouse, land_rows, postgres_database
 
@@ -45,12 +45,6 @@ COMPARED = (
     "credit_ledger",
 )
 USD_CALLS_ROW = "p_calls,rc_usd,,calls,API calls,usage,api_calls,unit,0.01,,,,,,,,,,5.00,,,,"
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"{path.name} no longer contains {old!r}"
-    path.write_text(text.replace(old, new))
 
 
 def _invoice_number(warehouse: Warehouse, contract: str, period_start: str) -> int:
@@ -78,7 +72,7 @@ def _run_corrections(warehouse: Warehouse, project: Path) -> Warehouse:
 
     seeds = project / "seeds"
     append_rows(seeds / "prices.csv", "p_jpy_tokens,rc_jpy,,tokens,Tokens,usage,tokens,unit,1,,,,,,,,,,,,,,")
-    _edit(seeds / "prices.csv", USD_CALLS_ROW, USD_CALLS_ROW.replace(",unit,0.01,", ",unit,0.02,"))
+    edit_rows(seeds / "prices.csv", USD_CALLS_ROW, USD_CALLS_ROW.replace(",unit,0.01,", ",unit,0.02,"))
     alpha_march = _invoice_number(warehouse, "c_alpha", "2026-03-01")
     append_rows(seeds / "credit_notes.csv", f"cn_1,{alpha_march},10.00,Duplicate usage,finance lead,2026-04-10 00:00:00")
     late, late_arrival = "2026-03-25 09:00:00", datetime(2026, 4, 5, 12, 0)

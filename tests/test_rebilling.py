@@ -37,7 +37,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from support.publishing import append_rows, build, publish, publish_built
+from support.publishing import append_rows, build, edit_rows, publish, publish_built
 from support.scenario import AS_OF, scenario_project
 from support.warehouse import Warehouse, copy_duckdb, land_rows
 
@@ -64,12 +64,6 @@ def _price_row(unit_price: str, price_id: str = "p_jpy_calls", effective_from: s
     return ",".join(fields)
 
 
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"{path.name} no longer contains {old!r}"
-    path.write_text(text.replace(old, new))
-
-
 @pytest.fixture
 def started(published_scenario: Warehouse, tmp_path: Path) -> tuple[Warehouse, Path]:
     """A copy of the published scenario and a project copy of its own to edit."""
@@ -91,7 +85,7 @@ def test_an_in_place_price_edit_is_held_until_approved_then_billed_once(started)
     assert warehouse.query("select count(*) from {schema}.rebilling_preview") == [(0,)]
 
     # the edit: same price_id, new unit price
-    _edit(prices, JPY_CALLS_ROW, _price_row("4"))
+    edit_rows(prices, JPY_CALLS_ROW, _price_row("4"))
     build(warehouse, project, "2026-04-02T01:00:00")
     assert warehouse.query(PREVIEW) == [
         ("c_gamma_jpy", datetime(2026, 2, 15), datetime(2026, 3, 15), "calls", "API calls",
@@ -129,7 +123,7 @@ def test_an_in_place_price_edit_is_held_until_approved_then_billed_once(started)
         "select count(*) from {schema}.published_invoices where contract_id = 'c_gamma_jpy'") == [(3,)]
 
     # a second edit is not covered by the first approval: held again
-    _edit(prices, _price_row("4"), _price_row("5"))
+    edit_rows(prices, _price_row("4"), _price_row("5"))
     build(warehouse, project, "2026-06-16T00:00:00")
     assert warehouse.query(PREVIEW) == [
         ("c_gamma_jpy", datetime(2026, 2, 15), datetime(2026, 3, 15), "calls", "API calls",
@@ -146,7 +140,7 @@ def test_end_dating_a_price_and_adding_a_new_row_holds_nothing(started):
     february_id, _ = _invoice(warehouse, "2026-02-15")
     fingerprints_before = warehouse.query(
         "select invoice_id, reference_fingerprint from {schema}.int_invoice_reference_fingerprints")
-    _edit(project / "seeds" / "prices.csv", JPY_CALLS_ROW,
+    edit_rows(project / "seeds" / "prices.csv", JPY_CALLS_ROW,
           _price_row("3", effective_to="2026-04-15 00:00:00") + "\n"
           + _price_row("4", price_id="p_jpy_calls_2", effective_from="2026-04-15 00:00:00"))
     late = datetime(2026, 3, 10, 9)

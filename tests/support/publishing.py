@@ -5,7 +5,8 @@ their own target, ``make test-unit``), and without the snapshots and the usage a
 the whole job: build, then the gated step's approval and the published models (``approve=False``: a
 bare ``dbt build --vars '{publish: true}'`` that no gate approved); ``publish_built`` is that second
 half alone, for a test that has just built at the same as_of. ``append_rows`` adds rows to a seed
-file of a project copy, as an analytics engineer's pull request would.
+file of a project copy and ``edit_rows`` changes one in place, as an analytics engineer's pull
+request would.
 
 The data tests of the billing models run once per test, on the state the test ends in
 (``check_final_states``, called by tests/conftest.py after each test's body): a test that publishes
@@ -25,7 +26,7 @@ from support.warehouse import Warehouse
 # What a test of billing leaves out of its builds: the publication step (run on its own, after the
 # gate), the usage and spend marts (no invoice reads them; the tests that read them build them: about
 # a tenth fewer nodes per build), the snapshots of the rating seeds (an audit trail no model reads:
-# 9 nodes, about a sixth of a build's node time; the demo builds of test_pipeline_builds.py and the
+# 8 nodes, about a sixth of a build's node time; the demo builds of test_pipeline_builds.py and the
 # Dagster job's tests take them) and the dbt unit tests (make test-unit).
 BILLING_ONLY = ("--exclude", "tag:publication", "tag:usage_and_spend", "resource_type:snapshot", "test_type:unit")
 
@@ -73,3 +74,10 @@ def publish_built(warehouse: Warehouse, project: Path, as_of: str, approve: bool
 
 def append_rows(path: Path, *rows: str) -> None:
     path.write_text(path.read_text().rstrip("\n") + "\n" + "\n".join(rows) + "\n")
+
+
+def edit_rows(path: Path, old: str, new: str) -> None:
+    """Replace text in a seed file of a project copy (a row edited in place); fail if it is not there."""
+    text = path.read_text()
+    assert old in text, f"{path.name} no longer contains {old!r}"
+    path.write_text(text.replace(old, new))
