@@ -25,3 +25,36 @@
 {% macro prorated_and_rounded(amount, covered_days, period_days, minor_units) -%}
     {{ round_to_minor_units(divide_truncated(amount ~ ' * ' ~ covered_days, period_days), minor_units) }}
 {%- endmacro %}
+
+{#
+  Periods and fee intervals (SPEC 2.2, 6.2) count whole months from an anchor. A contract's
+  billing_period and a price's fee interval name the same three lengths in two vocabularies.
+#}
+{% macro months_per_billing_period(billing_period) -%}
+    case {{ billing_period }}
+        when 'quarterly' then 3
+        when 'annual' then 12
+        else 1
+    end
+{%- endmacro %}
+
+{% macro months_per_fee_interval(fee_interval) -%}
+    case {{ fee_interval }}
+        when 'quarter' then 3
+        when 'year' then 12
+        when 'month' then 1
+    end
+{%- endmacro %}
+
+{#
+  Where a contract's periods of a given length start counting: anniversary periods from the contract's
+  start day; calendar periods from the 1st of the month, quarter or year the contract starts in.
+#}
+{% macro period_anchor_at(billing_anchor, months, starts_at) -%}
+    case
+        when {{ billing_anchor }} = 'anniversary' then {{ dbt.date_trunc('day', starts_at) }}
+        when {{ months }} = 3 then {{ dbt.date_trunc('quarter', starts_at) }}
+        when {{ months }} = 12 then {{ dbt.date_trunc('year', starts_at) }}
+        else {{ dbt.date_trunc('month', starts_at) }}
+    end
+{%- endmacro %}

@@ -10,10 +10,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support.scenario import scenario_project
+from support.publishing import seed_row
+from support.scenario import SCENARIO_SEEDS, scenario_project
 from support.warehouse import Warehouse, postgres_database
 
 pytestmark = pytest.mark.warehouse
+
+
+def _price(price_id: str, product_id: str, **values: str) -> str:
+    """A unit price row of the scenario's USD rate card (0.004 a token unless ``values`` say otherwise)."""
+    row = {"rate_card_id": "rc_usd", "product_name": "Tokens", "charge_type": "usage", "metric_id": "tokens",
+           "pricing_model": "unit", "unit_price": "0.004", **values}
+    return seed_row("prices", SCENARIO_SEEDS, price_id=price_id, product_id=product_id, **row)
 
 
 def _append(line: str) -> Callable[[str], str]:
@@ -46,18 +54,17 @@ CASES = {
     ),
     "two rows match the same usage equally": (
         "prices.csv",
-        _append('p_tokens_large_2,rc_usd,,tokens,Tokens,usage,tokens,unit,0.004,,,,,,,,,"{""model"": ""large""}",,,,,'),
+        _append(_price("p_tokens_large_2", "tokens", dimensions='{"model": "large"}')),
         "prices row p_tokens_large: matches the same usage as p_tokens_large_2",
     ),
     "dimensions that are not JSON": (
         "prices.csv",
-        _append('p_tokens_typo,rc_usd,,tokens_typo,Tokens,usage,tokens,unit,0.004,,,,,,,,,"{model: large}",,,,,'),
+        _append(_price("p_tokens_typo", "tokens_typo", dimensions="{model: large}")),
         "prices row p_tokens_typo: dimensions must be a JSON object whose keys are group_by keys of the metric",
     ),
     "dimensions with a repeated key": (
         "prices.csv",
-        _append('p_tokens_twice,rc_usd,,tokens_twice,Tokens,usage,tokens,unit,0.004,,,,,,,,,'
-                '"{""model"": ""large"", ""model"": ""small""}",,,,,'),
+        _append(_price("p_tokens_twice", "tokens_twice", dimensions='{"model": "large", "model": "small"}')),
         "prices row p_tokens_twice: dimensions must be a JSON object whose keys are group_by keys of the metric",
     ),
     "override of an unknown contract": (
@@ -109,8 +116,20 @@ CASES = {
     ),
     "price change in the middle of a day": (
         "prices.csv",
-        _append("p_calls_noon,rc_usd,,calls_noon,API calls,usage,api_calls,unit,0.02,,,,,,,,,,,,,2026-03-01 12:00:00,"),
+        _append(_price("p_calls_noon", "calls_noon", product_name="API calls", metric_id="api_calls",
+                        unit_price="0.02", effective_from="2026-03-01 12:00:00")),
         "prices row p_calls_noon: effective_from and effective_to must be whole UTC days",
+    ),
+    "fee interval that is not month, quarter or year": (
+        "prices.csv",
+        _append(_price("p_support_weekly", "support", product_name="Support", charge_type="recurring",
+                       metric_id="", pricing_model="flat", unit_price="", flat_amount="10.00", interval="week")),
+        "prices row p_support_weekly: interval must be month, quarter or year (empty: the billing period), got week",
+    ),
+    "fee interval on a usage charge": (
+        "prices.csv",
+        _append(_price("p_tokens_monthly", "tokens_monthly", interval="month")),
+        "prices row p_tokens_monthly: interval is only for recurring charges",
     ),
     "negative unit price": (
         "prices.csv",

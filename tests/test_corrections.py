@@ -42,7 +42,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from support.corrections import EPSILON_SEEDS, TERMS_SEEDS, api_calls, small_model_tokens, usage_event
+from support.corrections import (
+    EPSILON_SEEDS, JPY_TOKENS_ROW, TERMS_SEEDS, api_calls, small_model_tokens, usage_event,
+)
 from support.publishing import append_rows, build, publish
 from support.scenario import AS_OF, scenario_events, scenario_project
 from support.warehouse import Warehouse, land_rows
@@ -72,7 +74,7 @@ def test_one_invoice_failing_a_check_is_held_and_the_others_publish(tmp_path: Pa
 
     # the fix: a token price on the JPY rate card; the next run publishes the held invoice, number 10
     append_rows(project / "seeds" / "prices.csv",
-            "p_jpy_tokens,rc_jpy,,tokens,Tokens,usage,tokens,unit,1,,,,,,,,,,,,,,")
+            JPY_TOKENS_ROW)
     later = "2026-04-02T01:00:00"
     publish(warehouse, project, later)
     assert warehouse.query("select count(*) from {schema}.invoice_holds") == [(0,)]

@@ -24,8 +24,10 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from support.corrections import EPSILON_SEEDS, TERMS_SEEDS, api_calls, small_model_tokens, usage_event
-from support.publishing import append_rows, edit_rows, publish, publish_built
+from support.corrections import (
+    EPSILON_SEEDS, JPY_TOKENS_ROW, TERMS_SEEDS, api_calls, small_model_tokens, usage_event,
+)
+from support.publishing import append_rows, edit_rows, publish, publish_built, seed_row
 from support.scenario import AS_OF, scenario_events, scenario_project
 from support.warehouse import Warehouse, land_rows, postgres_database
 
@@ -44,7 +46,9 @@ COMPARED = (
     "rebilling_preview",
     "credit_ledger",
 )
-USD_CALLS_ROW = "p_calls,rc_usd,,calls,API calls,usage,api_calls,unit,0.01,,,,,,,,,,5.00,,,,"
+USD_CALLS_ROW = seed_row("prices", price_id="p_calls", rate_card_id="rc_usd", product_id="calls",
+                         product_name="API calls", charge_type="usage", metric_id="api_calls", pricing_model="unit",
+                         unit_price="0.01", minimum_amount="5.00")
 
 
 def _invoice_number(warehouse: Warehouse, contract: str, period_start: str) -> int:
@@ -71,7 +75,7 @@ def _run_corrections(warehouse: Warehouse, project: Path) -> Warehouse:
     publish(warehouse, project, AS_OF)
 
     seeds = project / "seeds"
-    append_rows(seeds / "prices.csv", "p_jpy_tokens,rc_jpy,,tokens,Tokens,usage,tokens,unit,1,,,,,,,,,,,,,,")
+    append_rows(seeds / "prices.csv", JPY_TOKENS_ROW)
     edit_rows(seeds / "prices.csv", USD_CALLS_ROW, USD_CALLS_ROW.replace(",unit,0.01,", ",unit,0.02,"))
     alpha_march = _invoice_number(warehouse, "c_alpha", "2026-03-01")
     append_rows(seeds / "credit_notes.csv", f"cn_1,{alpha_march},10.00,Duplicate usage,finance lead,2026-04-10 00:00:00")

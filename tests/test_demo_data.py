@@ -259,6 +259,9 @@ def test_every_capability_is_in_the_demo():
 
     prices = _contract_specific_prices()
     assert any(row["minimum_amount"] for row in prices) and any(row["maximum_amount"] for row in prices)
+    # a monthly fee on a quarterly contract: three lines a quarter (SPEC 6.2 fee intervals)
+    periods = {c["contract_id"]: c["billing_period"] for c in contracts}
+    assert any(row["interval"] == "month" and periods[row["contract_id"]] == "quarterly" for row in prices)
     rate_cards = {c["contract_id"]: c["rate_card_id"] for c in contracts}
     card_products = {(row["rate_card_id"], row["product_id"]) for row in _seed_rows("prices")}
     for row in prices:

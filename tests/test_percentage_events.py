@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from support.publishing import seed_row
 from support.scenario import AS_OF, scenario_project
 from support.spend import assert_daily_spend_ties_out
 from support.warehouse import Warehouse, land_rows
@@ -19,7 +20,10 @@ from support.warehouse import Warehouse, land_rows
 pytestmark = pytest.mark.warehouse
 
 # 1 % of the tokens plus 0.05 per event; the first event of the period (by occurred_at) is free.
-PERCENTAGE_PRICE = "p_token_fee,rc_usd,,token_fee,Token fee,usage,tokens,percentage,,,,,1,0.01,0.05,,,,,,,,"
+PERCENTAGE_PRICE = seed_row("prices", price_id="p_token_fee", rate_card_id="rc_usd", product_id="token_fee",
+                            product_name="Token fee", charge_type="usage", metric_id="tokens",
+                            pricing_model="percentage", free_units="1", percentage_rate="0.01",
+                            fixed_fee_per_event="0.05")
 
 
 def _project_with_percentage_price(destination: Path) -> Path:

@@ -37,13 +37,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from support.publishing import append_rows, build, edit_rows, publish, publish_built
+from support.publishing import append_rows, build, edit_rows, publish, publish_built, seed_row
 from support.scenario import AS_OF, scenario_project
 from support.warehouse import Warehouse, copy_duckdb, land_rows
 
 pytestmark = pytest.mark.warehouse
 
-JPY_CALLS_ROW = "p_jpy_calls,rc_jpy,,calls,API calls,usage,api_calls,unit,3,,,,,,,,,,,,,,"
 PREVIEW = (
     "select contract_id, period_start, period_end, product_id, product_name, published_amount, "
     "current_amount, difference, status, approved_by, reason from {schema}.rebilling_preview "
@@ -59,9 +58,13 @@ ADJUSTMENTS = (
 
 def _price_row(unit_price: str, price_id: str = "p_jpy_calls", effective_from: str = "",
                effective_to: str = "") -> str:
-    fields = JPY_CALLS_ROW.split(",")
-    fields[0], fields[8], fields[-2], fields[-1] = price_id, unit_price, effective_from, effective_to
-    return ",".join(fields)
+    """The scenario's yen API-call price (3 a call), or a row like it."""
+    return seed_row("prices", price_id=price_id, rate_card_id="rc_jpy", product_id="calls", product_name="API calls",
+                    charge_type="usage", metric_id="api_calls", pricing_model="unit", unit_price=unit_price,
+                    effective_from=effective_from, effective_to=effective_to)
+
+
+JPY_CALLS_ROW = _price_row("3")
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 {#
   Steps 1 and 2 of contract §5.1: the amount of every usage and recurring charge line by its pricing model,
   rounded once per line to the currency's minor units (half away from zero). One row per invoice
-  (contract x billing period) x price row x dimension group. The formulas live in macros/pricing.sql.
+  (contract x billing period) x price row x dimension group, and for a recurring fee with a fee
+  interval shorter than the billing period, x fee interval. The formulas live in macros/pricing.sql.
 #}
 with
 
@@ -14,6 +15,12 @@ quantities as (
 billing_periods as (
 
     select * from {{ ref('int_contract_billing_periods') }}
+
+),
+
+fee_intervals as (
+
+    select * from {{ ref('int_contract_fee_intervals') }}
 
 ),
 
@@ -168,7 +175,10 @@ usage_rated as (
             when 'graduated' then graduated_amounts.amount_unrounded
             when 'volume' then volume_amounts.amount_unrounded
             when 'percentage' then coalesce(percentage_amounts.amount_unrounded, 0)
-        end as amount_unrounded
+        end as amount_unrounded,
+        cast(null as timestamp) as service_period_start,
+        cast(null as timestamp) as service_period_end,
+        cast(null as timestamp) as interval_start
     from usage_charges
     left join graduated_amounts
         on
@@ -188,20 +198,65 @@ usage_rated as (
 
 ),
 
-recurring_prices_in_force as (
+{#
+  A recurring fee is billed once per interval. With no interval of its own (or its contract's billing
+  period as interval) the interval is the billing period, on that period's invoice; otherwise each fee
+  interval is billed on the invoice of the period in which the part of it the contract covers ends
+  (billed in arrears, SPEC 6.2): three monthly lines on a quarterly invoice, or one yearly line on the
+  invoice of the year's last month. The price row is the one in force at the interval's first covered
+  day, and a contract's own price for a product replaces its rate card's in the whole invoice.
+#}
+recurring_fee_slots as (
 
     select
         billing_periods.invoice_id,
-        billing_periods.period_days,
+        billing_periods.coverage_starts_at as service_period_start,
+        billing_periods.coverage_ends_at as service_period_end,
+        billing_periods.period_days as interval_days,
         billing_periods.covered_days,
-        prices.*,
-        {{ contract_price_present('prices', 'billing_periods.invoice_id, prices.product_id') }}
-            as product_has_contract_price
+        cast(null as timestamp) as interval_start,
+        prices.*
     from billing_periods
     inner join prices
         on
             prices.charge_type = 'recurring'
             and {{ price_applies('prices', 'billing_periods', 'billing_periods.coverage_starts_at') }}
+            and (
+                prices.fee_interval is null
+                or {{ months_per_fee_interval('prices.fee_interval') }} = billing_periods.months_per_period
+            )
+
+    union all
+
+    select
+        billing_periods.invoice_id,
+        fee_intervals.coverage_starts_at as service_period_start,
+        fee_intervals.coverage_ends_at as service_period_end,
+        fee_intervals.interval_days,
+        fee_intervals.covered_days,
+        fee_intervals.interval_start,
+        prices.*
+    from billing_periods
+    inner join fee_intervals
+        on
+            billing_periods.contract_id = fee_intervals.contract_id
+            and billing_periods.period_start < fee_intervals.coverage_ends_at
+            and billing_periods.period_end >= fee_intervals.coverage_ends_at
+    inner join prices
+        on
+            prices.charge_type = 'recurring'
+            and fee_intervals.fee_interval = prices.fee_interval
+            and billing_periods.months_per_period <> {{ months_per_fee_interval('prices.fee_interval') }}
+            and {{ price_applies('prices', 'billing_periods', 'fee_intervals.coverage_starts_at') }}
+
+),
+
+recurring_prices_in_force as (
+
+    select
+        *,
+        {{ contract_price_present('recurring_fee_slots', 'invoice_id, product_id') }} as product_has_contract_price
+    from recurring_fee_slots
 
 ),
 
@@ -217,17 +272,20 @@ recurring_rated as (
         pricing_model,
         '{}' as dimensions,
         case
-            when is_prorated and covered_days < period_days
-                then {{ divide_truncated('covered_days', 'period_days') }}
+            when is_prorated and covered_days < interval_days
+                then {{ divide_truncated('covered_days', 'interval_days') }}
             else cast(1 as {{ exact_decimal_type() }})
         end as quantity,
         0 as event_count,
         flat_amount as unit_price,
         case
-            when is_prorated and covered_days < period_days
-                then {{ divide_truncated('flat_amount * covered_days', 'period_days') }}
+            when is_prorated and covered_days < interval_days
+                then {{ divide_truncated('flat_amount * covered_days', 'interval_days') }}
             else flat_amount
-        end as amount_unrounded
+        end as amount_unrounded,
+        service_period_start,
+        service_period_end,
+        interval_start
     from recurring_prices_in_force
     where {{ is_contract_price_choice('contract_id', 'product_has_contract_price') }}
 
@@ -244,9 +302,11 @@ all_charges as (
 final as (
 
     select
+        {# a fee interval of its own adds its start, so the ids of every other line stay as they were #}
         {{ dbt.hash(
             "all_charges.invoice_id || '|' || all_charges.line_type || '|' "
-            ~ "|| all_charges.price_id || '|' || all_charges.dimensions"
+            ~ "|| all_charges.price_id || '|' || all_charges.dimensions "
+            ~ "|| coalesce('|' || cast(all_charges.interval_start as " ~ dbt.type_string() ~ "), '')"
         ) }} as invoice_line_id,
         all_charges.invoice_id,
         billing_periods.contract_id,
@@ -265,8 +325,8 @@ final as (
         cast(all_charges.amount_unrounded as decimal(38, 20)) as amount_unrounded,
         cast({{ round_to_minor_units('all_charges.amount_unrounded', 'currencies.minor_units') }} as {{ exact_decimal_type() }})
             as amount,
-        billing_periods.coverage_starts_at as service_period_start,
-        billing_periods.coverage_ends_at as service_period_end
+        coalesce(all_charges.service_period_start, billing_periods.coverage_starts_at) as service_period_start,
+        coalesce(all_charges.service_period_end, billing_periods.coverage_ends_at) as service_period_end
     from all_charges
     inner join billing_periods
         on all_charges.invoice_id = billing_periods.invoice_id

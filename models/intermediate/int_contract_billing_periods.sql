@@ -34,17 +34,8 @@ anchored as (
         billing_period,
         billing_anchor,
         payment_terms_days,
-        case billing_period
-            when 'quarterly' then 3
-            when 'annual' then 12
-            else 1
-        end as months_per_period,
-        case
-            when billing_anchor = 'anniversary' then {{ dbt.date_trunc('day', 'starts_at') }}
-            when billing_period = 'quarterly' then {{ dbt.date_trunc('quarter', 'starts_at') }}
-            when billing_period = 'annual' then {{ dbt.date_trunc('year', 'starts_at') }}
-            else {{ dbt.date_trunc('month', 'starts_at') }}
-        end as anchor_at,
+        {{ months_per_billing_period('billing_period') }} as months_per_period,
+        {{ period_anchor_at('billing_anchor', months_per_billing_period('billing_period'), 'starts_at') }} as anchor_at,
         {# whole UTC days: a contract ending at any time on a day does not cover that day #}
         {{ dbt.date_trunc('day', 'starts_at') }} as first_covered_day_at,
         {{ dbt.date_trunc('day', 'ends_at') }} as first_uncovered_day_at
@@ -93,6 +84,7 @@ final as (
         rate_card_id,
         currency,
         billing_period,
+        months_per_period,
         period_start,
         period_end,
         coverage_starts_at,

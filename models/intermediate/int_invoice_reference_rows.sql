@@ -123,7 +123,9 @@ price_rows as (
             'pricing_model', 'unit_price', 'flat_amount', 'package_size', 'package_rounding', 'free_units',
             'percentage_rate', 'fixed_fee_per_event', 'min_per_event', 'max_per_event', 'dimensions',
             'minimum_amount', 'maximum_amount', 'is_prorated', 'clipped_from', 'clipped_to',
-        ]) }} as row_text
+        ]) }}
+        {# added only when set, so that the rows of prices without a fee interval keep their text #}
+        || coalesce('|interval=' || fee_interval, '') as row_text
     from period_prices
 
 ),

@@ -91,7 +91,9 @@ lines_before_balance_carried as (
         cast(null as {{ dbt.type_string() }}) as tax_rate_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_line_id,
-        0 as line_sequence
+        0 as line_sequence,
+        service_period_start,
+        service_period_end
     from charges
 
     union all
@@ -115,7 +117,9 @@ lines_before_balance_carried as (
         cast(null as {{ dbt.type_string() }}) as tax_rate_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_line_id,
-        line_sequence
+        line_sequence,
+        cast(null as timestamp) as service_period_start,
+        cast(null as timestamp) as service_period_end
     from charge_adjustments
 
     union all
@@ -139,7 +143,9 @@ lines_before_balance_carried as (
         cast(null as {{ dbt.type_string() }}) as tax_rate_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_line_id,
-        line_sequence
+        line_sequence,
+        cast(null as timestamp) as service_period_start,
+        cast(null as timestamp) as service_period_end
     from invoice_adjustments
 
     union all
@@ -163,7 +169,9 @@ lines_before_balance_carried as (
         cast(null as {{ dbt.type_string() }}) as tax_rate_id,
         adjusts_invoice_id,
         adjusts_invoice_line_id,
-        0 as line_sequence
+        0 as line_sequence,
+        cast(null as timestamp) as service_period_start,
+        cast(null as timestamp) as service_period_end
     from late_adjustments
 
     union all
@@ -188,7 +196,9 @@ lines_before_balance_carried as (
         cast(null as {{ dbt.type_string() }}) as tax_rate_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_line_id,
-        credit_draws.grant_rank as line_sequence
+        credit_draws.grant_rank as line_sequence,
+        cast(null as timestamp) as service_period_start,
+        cast(null as timestamp) as service_period_end
     from credit_draws
 
     union all
@@ -212,7 +222,9 @@ lines_before_balance_carried as (
         cast(null as {{ dbt.type_string() }}) as tax_rate_id,
         carried_from_invoice_id as adjusts_invoice_id,
         carried_from_line_id as adjusts_invoice_line_id,
-        0 as line_sequence
+        0 as line_sequence,
+        cast(null as timestamp) as service_period_start,
+        cast(null as timestamp) as service_period_end
     from balance_applied
 
     union all
@@ -237,7 +249,9 @@ lines_before_balance_carried as (
         tax_rate_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_line_id,
-        0 as line_sequence
+        0 as line_sequence,
+        cast(null as timestamp) as service_period_start,
+        cast(null as timestamp) as service_period_end
     from tax_lines
 
     union all
@@ -262,7 +276,9 @@ lines_before_balance_carried as (
         cast(null as {{ dbt.type_string() }}) as tax_rate_id,
         credited_invoice_id as adjusts_invoice_id,
         credit_note_id as adjusts_invoice_line_id,
-        0 as line_sequence
+        0 as line_sequence,
+        cast(null as timestamp) as service_period_start,
+        cast(null as timestamp) as service_period_end
     from credit_notes
 
 ),
@@ -307,7 +323,9 @@ all_lines as (
         cast(null as {{ dbt.type_string() }}) as tax_rate_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_id,
         cast(null as {{ dbt.type_string() }}) as adjusts_invoice_line_id,
-        0 as line_sequence
+        0 as line_sequence,
+        cast(null as timestamp) as service_period_start,
+        cast(null as timestamp) as service_period_end
     from invoice_sums
     where total_before_balance_carried < 0
 
@@ -333,8 +351,13 @@ final as (
         cast(all_lines.event_count as bigint) as event_count,
         cast(all_lines.unit_price as {{ exact_decimal_type() }}) as unit_price,
         cast(all_lines.amount as {{ money_type() }}) as amount,
-        coalesce(adjusted_periods.coverage_starts_at, billing_periods.coverage_starts_at) as service_period_start,
-        coalesce(adjusted_periods.coverage_ends_at, billing_periods.coverage_ends_at) as service_period_end,
+        {# a charge line has its own (a fee interval's); an adjustment keeps the period of the line it corrects #}
+        coalesce(
+            all_lines.service_period_start, adjusted_periods.coverage_starts_at, billing_periods.coverage_starts_at
+        ) as service_period_start,
+        coalesce(
+            all_lines.service_period_end, adjusted_periods.coverage_ends_at, billing_periods.coverage_ends_at
+        ) as service_period_end,
         all_lines.discount_id,
         all_lines.grant_id,
         all_lines.tax_rate_id,

@@ -1,4 +1,7 @@
-{# Empty strings in the seed mean "not set"; package_rounding defaults to up (contract §3). #}
+{#
+  Empty strings in the seed mean "not set"; package_rounding defaults to up (contract §3). The seed's
+  interval column is fee_interval here: interval is a keyword in SQL, quoted where it is read.
+#}
 with
 
 source as (
@@ -31,6 +34,7 @@ final as (
         minimum_amount,
         maximum_amount,
         coalesce(prorate, false) as is_prorated,
+        nullif(lower(trim({{ adapter.quote('interval') }})), '') as fee_interval,
         effective_from,
         effective_to
     from source

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from support.publishing import seed_row
+from support.scenario import SCENARIO_SEEDS
+
 
 def usage_event(event_id: str, customer: str, event_type: str, when: str, ingested: datetime | None = None,
                 properties: str = "{}") -> dict:
@@ -29,26 +32,29 @@ def small_model_tokens(customer: str, when: str, tokens: int, ingested: datetime
 
 # Epsilon: one volume price on API calls (0.01 a call up to 1,000 calls a month, 0.005 beyond).
 EPSILON_SEEDS = {
-    "customers.csv": ["cus_e,Epsilon Edge,,"],  # no tax_jurisdiction: not taxed
+    "customers.csv": [seed_row("customers", SCENARIO_SEEDS, customer_id="cus_e", name="Epsilon Edge")],  # not taxed
     "rate_cards.csv": ["rc_volume,Scenario volume,USD"],
     "contracts.csv": ["c_epsilon,cus_e,rc_volume,2026-01-01 00:00:00,,monthly,calendar,USD,,30"],
-    "prices.csv": ["p_volume_calls,rc_volume,,calls,API calls,usage,api_calls,volume,,,,,,,,,,,,,,,"],
+    "prices.csv": [seed_row("prices", SCENARIO_SEEDS, price_id="p_volume_calls", rate_card_id="rc_volume", product_id="calls",
+                            product_name="API calls", charge_type="usage", metric_id="api_calls",
+                            pricing_model="volume")],
     "price_tiers.csv": ["p_volume_calls,1,1000,0.01,0", "p_volume_calls,2,,0.005,0"],
 }
 
 
 def _terms_price(price_id: str, product: str, name: str, metric: str, unit_price: str, maximum: str = "") -> str:
     """A usage price row of the scenario's prices.csv on rc_terms: unit pricing, an optional maximum_amount."""
-    columns = [price_id, "rc_terms", "", product, name, "usage", metric, "unit", unit_price,
-               "", "", "", "", "", "", "", "", "", "", maximum, "", "", ""]
-    return ",".join(columns)
+    return seed_row("prices", SCENARIO_SEEDS, price_id=price_id, rate_card_id="rc_terms", product_id=product, product_name=name,
+                    charge_type="usage", metric_id=metric, pricing_model="unit", unit_price=unit_price,
+                    maximum_amount=maximum)
 
 
 # Four customers on one rate card from March 2026 (API calls 0.10 a call; tokens 0.001 a token with a
 # 10.00 maximum per period), each with one term: an override, an invoice discount, the cap, a commitment.
 TERMS_SEEDS = {
-    "customers.csv": ["cus_ovr,Override Oy,,", "cus_disc,Discount GmbH,,", "cus_cap,Capped Co,,",
-                      "cus_commit,Committed Corp,,"],  # no tax_jurisdiction: not taxed
+    "customers.csv": [seed_row("customers", SCENARIO_SEEDS, customer_id=customer, name=name)  # not taxed
+                      for customer, name in [("cus_ovr", "Override Oy"), ("cus_disc", "Discount GmbH"),
+                                             ("cus_cap", "Capped Co"), ("cus_commit", "Committed Corp")]],
     "rate_cards.csv": ["rc_terms,Scenario terms,USD"],
     "contracts.csv": [f"{contract},{customer},rc_terms,2026-03-01 00:00:00,,monthly,calendar,USD,{commitment},30"
                       for contract, customer, commitment in [("c_ovr", "cus_ovr", ""), ("c_disc", "cus_disc", ""),
@@ -59,3 +65,9 @@ TERMS_SEEDS = {
     "price_overrides.csv": ["c_ovr,calls,0.8,2026-03-01 00:00:00,"],
     "discounts.csv": ["d_disc_invoice,c_disc,,percent,0.25,2026-03-01 00:00:00,"],
 }
+
+
+# A yen token price (1 a token) on the scenario's yen rate card.
+JPY_TOKENS_ROW = seed_row("prices", SCENARIO_SEEDS, price_id="p_jpy_tokens", rate_card_id="rc_jpy", product_id="tokens",
+                          product_name="Tokens", charge_type="usage", metric_id="tokens", pricing_model="unit",
+                          unit_price="1")

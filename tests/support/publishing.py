@@ -6,7 +6,8 @@ the whole job: build, then the gated step's approval and the published models (`
 bare ``dbt build --vars '{publish: true}'`` that no gate approved); ``publish_built`` is that second
 half alone, for a test that has just built at the same as_of. ``append_rows`` adds rows to a seed
 file of a project copy and ``edit_rows`` changes one in place, as an analytics engineer's pull
-request would.
+request would; ``seed_row`` writes a row by column name, so a column added to a seed later changes
+no test's rows.
 
 The data tests of the billing models run once per test, on the state the test ends in
 (``check_final_states``, called by tests/conftest.py after each test's body): a test that publishes
@@ -17,10 +18,12 @@ it to fail) takes them along, and leaves nothing to check afterwards.
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 from typing import Any
 
-from support.warehouse import Warehouse
+from support.warehouse import REPO_ROOT, Warehouse
 
 
 # What a test of billing leaves out of its builds: the publication step (run on its own, after the
@@ -70,6 +73,16 @@ def publish_built(warehouse: Warehouse, project: Path, as_of: str, approve: bool
     assert last is not None and last[2] == as_of, "publish_built follows a build at the same as_of"
     warehouse.dbt("build", "--select", "tag:publication", as_of=as_of, project_dir=project, publish=True,
                   approve=approve)
+
+
+def seed_row(seed: str, seeds_dir: Path = REPO_ROOT / "seeds", **values: str) -> str:
+    """One CSV row of ``seeds_dir``/<seed>.csv with the named columns set and every other column empty."""
+    header = next(csv.reader(io.StringIO((seeds_dir / f"{seed}.csv").read_text())))
+    unknown = set(values) - set(header)
+    assert not unknown, f"{seed}.csv has no column {sorted(unknown)}"
+    row = io.StringIO()
+    csv.writer(row, lineterminator="").writerow([values.get(column, "") for column in header])
+    return row.getvalue()
 
 
 def append_rows(path: Path, *rows: str) -> None:

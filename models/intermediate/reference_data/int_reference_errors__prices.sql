@@ -102,6 +102,29 @@ effective_dates_not_whole_days as (
 
 ),
 
+unknown_fee_interval as (
+
+    select
+        'prices' as seed_name,
+        price_id as row_key,
+        'interval must be month, quarter or year (empty: the billing period), got ' || fee_interval as problem
+    from prices
+    where fee_interval not in ('month', 'quarter', 'year')
+
+),
+
+{# usage tiers and allowances stay per billing period (SPEC 6.2): only a recurring amount has an interval #}
+usage_charge_with_fee_interval as (
+
+    select
+        'prices' as seed_name,
+        price_id as row_key,
+        'interval is only for recurring charges (usage is rated per billing period)' as problem
+    from prices
+    where charge_type = 'usage' and fee_interval is not null
+
+),
+
 flat_usage_charge as (
 
     select
@@ -338,6 +361,10 @@ final as (
     select * from unknown_metric
     union all
     select * from effective_dates_not_whole_days
+    union all
+    select * from unknown_fee_interval
+    union all
+    select * from usage_charge_with_fee_interval
     union all
     select * from flat_usage_charge
     union all
