@@ -56,14 +56,17 @@
     {{ parts | join(" || '|' || ") }}
 {%- endmacro %}
 
-{# The reference data int_usage_daily_price_matches matches usage against: usage prices and contracts. #}
+{#
+  The reference data int_usage_daily_price_matches matches usage against: usage prices, seats prices
+  (a contract's own replaces its rate card's usage price of the product) and contracts.
+#}
 {% macro usage_pricing_fingerprint_query() -%}
     {{ return(reference_fingerprint_query([
         (ref('int_prices_resolved'),
          ['price_id', 'rate_card_id', 'contract_id', 'product_id', 'metric_id', 'charge_type',
           'dimension_value_1', 'dimension_value_2', 'dimension_value_3', 'specificity',
           'effective_from', 'effective_to'],
-         "charge_type = 'usage'"),
+         "charge_type = 'usage' or metric_id is not null"),
         (ref('stg_seed__contracts'),
          ['contract_id', 'customer_id', 'rate_card_id', 'currency', 'starts_at', 'ends_at',
           'billing_period', 'billing_anchor'],

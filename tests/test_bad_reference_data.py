@@ -129,7 +129,18 @@ CASES = {
     "fee interval on a usage charge": (
         "prices.csv",
         _append(_price("p_tokens_monthly", "tokens_monthly", interval="month")),
-        "prices row p_tokens_monthly: interval is only for recurring charges",
+        "prices row p_tokens_monthly: interval is only for recurring flat fees",
+    ),
+    "seats price on a metric that is not latest": (
+        "prices.csv",
+        _append(_price("p_seats_sum", "seats_sum", product_name="Seats", charge_type="recurring", unit_price="10.00")),
+        "prices row p_seats_sum: a seats price needs a latest metric; metric_id tokens is aggregated by sum",
+    ),
+    "seats price that is not unit priced": (
+        "prices.csv",
+        _append(_price("p_seats_flat", "seats_flat", product_name="Seats", charge_type="recurring", metric_id="tokens",
+                       pricing_model="flat", unit_price="", flat_amount="10.00")),
+        "prices row p_seats_flat: a seats price (recurring, with a metric_id) must use pricing_model unit",
     ),
     "negative unit price": (
         "prices.csv",

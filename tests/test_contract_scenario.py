@@ -4,7 +4,8 @@ The seeds in tests/scenarios/contracts replace the demo seeds in a copy of the p
 exercises a price override, a charge discount, an invoice discount, charge minimums and maximums, a
 prorated minimum commitment, partial first and last periods, an upgrade to a new contract in another
 currency (JPY, no minor units) with an anniversary anchor, a quarterly contract, and two credit grants
-with different priorities and scopes, one expiring mid-contract. The arithmetic is in the comments.
+with different priorities and scopes, one expiring mid-contract, a monthly fee on the quarterly
+contract and seats that rise and fall. The arithmetic is in the comments.
 """
 
 from __future__ import annotations
@@ -96,7 +97,16 @@ EXPECTED_LINES = {
     ("c_gamma_jpy", "2026-03-15", "recurring", "platform", "{}"): D("10000"),
     ("c_gamma_jpy", "2026-03-15", "usage", "calls", "{}"): D("21"),
     # c_delta bills quarterly: 150 calls = 1.50 + minimum 3.50; 2500 small tokens = 2.00 + 1.50.
+    # Its own support fee is 10.00 a month (a fee interval, SPEC 6.2): three lines in Q1, 30.00, and
+    # April's in Q2 so far. Its seats (3.00 a seat, SPEC 6.2): 4 from its first instant, 4 x 3 = 12.00
+    # for Q1; the rise to 6 on Feb 10 bills 2 seats for the 50 days left of 90: 2 x 3 x 50/90 = 3.333..
+    # -> 3.33 (15.33 in all); the fall to 5 on Mar 5 is not credited, and Q2 starts with 5: 15.00.
+    # (Lines of one key are summed here; test_fee_intervals_and_seats_line_by_line has them one by one.)
     ("c_delta", "2026-01-01", "recurring", "platform", "{}"): D("100.00"),
+    ("c_delta", "2026-01-01", "recurring", "support", "{}"): D("30.00"),
+    ("c_delta", "2026-01-01", "recurring", "seats", "{}"): D("15.33"),
+    ("c_delta", "2026-04-01", "recurring", "support", "{}"): D("10.00"),
+    ("c_delta", "2026-04-01", "recurring", "seats", "{}"): D("15.00"),
     ("c_delta", "2026-01-01", "usage", "calls", "{}"): D("1.50"),
     ("c_delta", "2026-01-01", "minimum_true_up", "calls", "{}"): D("3.50"),
     ("c_delta", "2026-01-01", "usage", "tokens", '{"model": "small"}'): D("3.50"),
@@ -105,20 +115,21 @@ EXPECTED_LINES = {
     ("c_delta", "2026-04-01", "minimum_true_up", "calls", "{}"): D("5.00"),
     ("c_delta", "2026-04-01", "usage", "tokens", "{}"): D("0.00"),
     # Delta Data is taxed in NL (SPEC 6.2, decision 61): 21 % on every product but tokens, which have
-    # their own 9 % from 2026 (the 6 % row ended before). Q1: (100.00 + 1.50 + 3.50) x 0.21 = 22.05 and
-    # 3.50 x 0.09 = 0.315, rounded half away from zero to 0.32. Q2 so far: 105.00 x 0.21 = 22.05, and
-    # tokens' 0.00 line gives a 0.00 tax line. Beta Bots is in NL too, but tax exempt: no tax lines.
-    ("c_delta", "2026-01-01", "tax", "nl_standard_2019", "{}"): D("22.05"),
+    # their own 9 % from 2026 (the 6 % row ended before). Q1: (100.00 + 1.50 + 3.50 + 30.00 + 15.33) x
+    # 0.21 = 150.33 x 0.21 = 31.5693 -> 31.57 and 3.50 x 0.09 = 0.315, rounded half away from zero to
+    # 0.32. Q2 so far: (105.00 + 10.00 + 15.00) x 0.21 = 27.30, and tokens' 0.00 line gives a 0.00 tax
+    # line. Beta Bots is in NL too, but tax exempt: no tax lines.
+    ("c_delta", "2026-01-01", "tax", "nl_standard_2019", "{}"): D("31.57"),
     ("c_delta", "2026-01-01", "tax", "nl_tokens_reduced", "{}"): D("0.32"),
-    ("c_delta", "2026-04-01", "tax", "nl_standard_2019", "{}"): D("22.05"),
+    ("c_delta", "2026-04-01", "tax", "nl_standard_2019", "{}"): D("27.30"),
     ("c_delta", "2026-04-01", "tax", "nl_tokens_reduced", "{}"): D("0.00"),
 }
 
 # (contract_id, period_start, tax_rate_id) -> the tax line's quantity (the taxable base) and unit_price (the rate)
 EXPECTED_TAX_BASES = {
-    ("c_delta", "2026-01-01", "nl_standard_2019"): (D("105.00"), D("0.21")),
+    ("c_delta", "2026-01-01", "nl_standard_2019"): (D("150.33"), D("0.21")),
     ("c_delta", "2026-01-01", "nl_tokens_reduced"): (D("3.50"), D("0.09")),
-    ("c_delta", "2026-04-01", "nl_standard_2019"): (D("105.00"), D("0.21")),
+    ("c_delta", "2026-04-01", "nl_standard_2019"): (D("130.00"), D("0.21")),
     ("c_delta", "2026-04-01", "nl_tokens_reduced"): (D("0.00"), D("0.09")),
 }
 
@@ -136,8 +147,8 @@ EXPECTED_INVOICES = {
     ("c_gamma_usd", "2026-02-01"): (D("52.50"), D(0), D(0), D(0), D(0), D("52.50"), "ready"),
     ("c_gamma_jpy", "2026-02-15"): (D("13000"), D(0), D(0), D(0), D(0), D("13000"), "ready"),
     ("c_gamma_jpy", "2026-03-15"): (D("10021"), D(0), D(0), D(0), D(0), D("10021"), "draft"),
-    ("c_delta", "2026-01-01"): (D("108.50"), D(0), D(0), D("22.37"), D(0), D("130.87"), "ready"),
-    ("c_delta", "2026-04-01"): (D("105.00"), D(0), D(0), D("22.05"), D(0), D("127.05"), "draft"),
+    ("c_delta", "2026-01-01"): (D("153.83"), D(0), D(0), D("31.89"), D(0), D("185.72"), "ready"),
+    ("c_delta", "2026-04-01"): (D("130.00"), D(0), D(0), D("27.30"), D(0), D("157.30"), "draft"),
 }
 
 # (grant_id, period_start) -> opening, drawn, expired, closing
@@ -173,8 +184,10 @@ def test_every_invoice_line_matches_the_hand_computed_figures(scenario: Warehous
         "coalesce(l.grant_id, l.discount_id, l.tax_rate_id, l.product_id), l.dimensions, l.amount "
         "from {schema}.invoice_lines as l inner join {schema}.invoices as i on l.invoice_id = i.invoice_id"
     )
-    actual = {(contract, _day(start), line_type, key, dims): amount
-              for contract, start, line_type, key, dims, amount in rows}
+    actual: dict[tuple, Decimal] = {}
+    for contract, start, line_type, key, dims, amount in rows:
+        line = (contract, _day(start), line_type, key, dims)
+        actual[line] = actual.get(line, D(0)) + amount
     assert actual == EXPECTED_LINES
     tax_rows = scenario.query(
         "select i.contract_id, i.period_start, l.tax_rate_id, l.quantity, l.unit_price "
@@ -183,6 +196,26 @@ def test_every_invoice_line_matches_the_hand_computed_figures(scenario: Warehous
     )
     assert {(contract, _day(start), rate_id): (base, rate) for contract, start, rate_id, base, rate in tax_rows} \
         == EXPECTED_TAX_BASES
+
+
+def test_fee_intervals_and_seats_line_by_line(scenario: Warehouse):
+    """c_delta's monthly support fee and its seats, each line with its quantity and service period."""
+    rows = scenario.query(
+        "select i.period_start, l.product_id, l.service_period_start, l.service_period_end, l.quantity, l.amount "
+        "from {schema}.invoice_lines as l inner join {schema}.invoices as i on l.invoice_id = i.invoice_id "
+        "where i.contract_id = 'c_delta' and l.product_id in ('support', 'seats') "
+        "order by i.period_start, l.product_id, l.service_period_start, l.amount desc"
+    )
+    assert [(_day(start), product, _day(service_start), _day(service_end), quantity, amount)
+            for start, product, service_start, service_end, quantity, amount in rows] == [
+        ("2026-01-01", "seats", "2026-01-01", "2026-04-01", D(4), D("12.00")),
+        ("2026-01-01", "seats", "2026-02-10", "2026-04-01", D("1.1111111111"), D("3.33")),
+        ("2026-01-01", "support", "2026-01-01", "2026-02-01", D(1), D("10.00")),
+        ("2026-01-01", "support", "2026-02-01", "2026-03-01", D(1), D("10.00")),
+        ("2026-01-01", "support", "2026-03-01", "2026-04-01", D(1), D("10.00")),
+        ("2026-04-01", "seats", "2026-04-01", "2026-07-01", D(5), D("15.00")),
+        ("2026-04-01", "support", "2026-04-01", "2026-05-01", D(1), D("10.00")),
+    ]
 
 
 def test_invoice_totals_match_the_hand_computed_figures(scenario: Warehouse):

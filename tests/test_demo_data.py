@@ -262,6 +262,8 @@ def test_every_capability_is_in_the_demo():
     # a monthly fee on a quarterly contract: three lines a quarter (SPEC 6.2 fee intervals)
     periods = {c["contract_id"]: c["billing_period"] for c in contracts}
     assert any(row["interval"] == "month" and periods[row["contract_id"]] == "quarterly" for row in prices)
+    # seats billed as a recurring charge: the count at the period's start, rises prorated (SPEC 6.2)
+    assert any(row["charge_type"] == "recurring" and row["metric_id"] == "seats" for row in prices)
     rate_cards = {c["contract_id"]: c["rate_card_id"] for c in contracts}
     card_products = {(row["rate_card_id"], row["product_id"]) for row in _seed_rows("prices")}
     for row in prices:

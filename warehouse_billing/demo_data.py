@@ -60,7 +60,8 @@ CREDIT_GRANT_COLUMNS = (
 # events are drawn from the contracts' time spans only, so they are the same with or without terms.
 # seeds/prices.csv holds the contract-specific prices that go with them (rows with a contract_id):
 # per-period platform fees and seats for the quarterly and annual contracts (rc_* prices are
-# monthly; ct_0118's platform fee stays monthly, a fee interval of its own, three lines a quarter),
+# monthly; ct_0118's platform fee stays monthly, a fee interval of its own, three lines a quarter;
+# ct_0245's seats are a recurring seats price: the count at the year's start, each rise prorated),
 # a negotiated seats price with a charge maximum (ct_0029) and requests with a charge minimum (ct_0093).
 CONTRACT_TERMS: dict[str, dict[str, str]] = {
     # Ends mid-quarter (2026-11-10); its quarter 2026-08-20 .. 2026-11-20 is ready at the demo's as_of.

@@ -24,6 +24,12 @@ fee_intervals as (
 
 ),
 
+seat_count_changes as (
+
+    select * from {{ ref('int_seat_count_changes') }}
+
+),
+
 prices as (
 
     select * from {{ ref('int_prices_resolved') }}
@@ -178,7 +184,7 @@ usage_rated as (
         end as amount_unrounded,
         cast(null as timestamp) as service_period_start,
         cast(null as timestamp) as service_period_end,
-        cast(null as timestamp) as interval_start
+        cast(null as {{ dbt.type_string() }}) as line_key
     from usage_charges
     left join graduated_amounts
         on
@@ -210,6 +216,8 @@ recurring_fee_slots as (
 
     select
         billing_periods.invoice_id,
+        billing_periods.contract_id as billed_contract_id,
+        billing_periods.period_start,
         billing_periods.coverage_starts_at as service_period_start,
         billing_periods.coverage_ends_at as service_period_end,
         billing_periods.period_days as interval_days,
@@ -230,6 +238,8 @@ recurring_fee_slots as (
 
     select
         billing_periods.invoice_id,
+        billing_periods.contract_id as billed_contract_id,
+        billing_periods.period_start,
         fee_intervals.coverage_starts_at as service_period_start,
         fee_intervals.coverage_ends_at as service_period_end,
         fee_intervals.interval_days,
@@ -245,6 +255,7 @@ recurring_fee_slots as (
     inner join prices
         on
             prices.charge_type = 'recurring'
+            and prices.metric_id is null
             and fee_intervals.fee_interval = prices.fee_interval
             and billing_periods.months_per_period <> {{ months_per_fee_interval('prices.fee_interval') }}
             and {{ price_applies('prices', 'billing_periods', 'fee_intervals.coverage_starts_at') }}
@@ -260,7 +271,14 @@ recurring_prices_in_force as (
 
 ),
 
-recurring_rated as (
+recurring_chosen as (
+
+    select * from recurring_prices_in_force
+    where {{ is_contract_price_choice('contract_id', 'product_has_contract_price') }}
+
+),
+
+flat_fees_rated as (
 
     select
         invoice_id,
@@ -285,9 +303,130 @@ recurring_rated as (
         end as amount_unrounded,
         service_period_start,
         service_period_end,
-        interval_start
-    from recurring_prices_in_force
-    where {{ is_contract_price_choice('contract_id', 'product_has_contract_price') }}
+        cast(interval_start as {{ dbt.type_string() }}) as line_key
+    from recurring_chosen
+    where metric_id is null
+
+),
+
+{#
+  Seats (SPEC 6.2, decision 64): a recurring price on a latest metric bills unit_price per seat in
+  force at the period's start (the last count set at or before it), prorated like any recurring fee,
+  and each rise during the period against the count before it, prorated by the whole days left in
+  the period from the day of the change, whatever prorate says. A fall is not credited.
+#}
+seat_slots as (
+
+    select * from recurring_chosen
+    where metric_id is not null
+
+),
+
+seats_at_period_start as (
+
+    select
+        seat_slots.invoice_id,
+        seat_slots.price_id,
+        seat_count_changes.seats,
+        row_number() over (
+            partition by seat_slots.invoice_id, seat_slots.price_id
+            order by seat_count_changes.occurred_at desc, seat_count_changes.event_id desc
+        ) as recency
+    from seat_slots
+    inner join seat_count_changes
+        on
+            seat_slots.billed_contract_id = seat_count_changes.contract_id
+            and seat_slots.metric_id = seat_count_changes.metric_id
+            and seat_slots.period_start >= seat_count_changes.occurred_at
+
+),
+
+seats_base_rated as (
+
+    select
+        seat_slots.invoice_id,
+        'recurring' as line_type,
+        seat_slots.price_id,
+        seat_slots.product_id,
+        seat_slots.product_name,
+        seat_slots.metric_id,
+        seat_slots.pricing_model,
+        '{}' as dimensions,
+        case
+            when seat_slots.is_prorated and seat_slots.covered_days < seat_slots.interval_days
+                then {{ divide_truncated('coalesce(seats_at_period_start.seats, 0) * seat_slots.covered_days',
+                                         'seat_slots.interval_days') }}
+            else coalesce(seats_at_period_start.seats, 0)
+        end as quantity,
+        0 as event_count,
+        seat_slots.unit_price,
+        case
+            when seat_slots.is_prorated and seat_slots.covered_days < seat_slots.interval_days
+                then {{ divide_truncated(
+                    'seat_slots.unit_price * coalesce(seats_at_period_start.seats, 0) * seat_slots.covered_days',
+                    'seat_slots.interval_days'
+                ) }}
+            else seat_slots.unit_price * coalesce(seats_at_period_start.seats, 0)
+        end as amount_unrounded,
+        seat_slots.service_period_start,
+        seat_slots.service_period_end,
+        cast(null as {{ dbt.type_string() }}) as line_key
+    from seat_slots
+    left join seats_at_period_start
+        on
+            seat_slots.invoice_id = seats_at_period_start.invoice_id
+            and seat_slots.price_id = seats_at_period_start.price_id
+            and seats_at_period_start.recency = 1
+
+),
+
+seat_rises as (
+
+    select
+        seat_slots.*,
+        seat_count_changes.event_id as rise_event_id,
+        seat_count_changes.seats - seat_count_changes.previous_seats as added_seats,
+        {{ dbt.date_trunc('day', 'seat_count_changes.occurred_at') }} as rise_day
+    from seat_slots
+    inner join seat_count_changes
+        on
+            seat_slots.billed_contract_id = seat_count_changes.contract_id
+            and seat_slots.metric_id = seat_count_changes.metric_id
+            and seat_slots.period_start < seat_count_changes.occurred_at
+            and seat_slots.service_period_end > seat_count_changes.occurred_at
+    where seat_count_changes.seats > seat_count_changes.previous_seats
+
+),
+
+seat_rises_with_days as (
+
+    select
+        *,
+        {# compiles to a long expression on DuckDB: its length is not checked #}
+        {{ dbt.datediff('rise_day', 'service_period_end', 'day') }} as remaining_days  -- noqa: LT05
+    from seat_rises
+
+),
+
+seat_rises_rated as (
+
+    select
+        invoice_id,
+        'recurring' as line_type,
+        price_id,
+        product_id,
+        product_name,
+        metric_id,
+        pricing_model,
+        '{}' as dimensions,
+        {{ divide_truncated('added_seats * remaining_days', 'interval_days') }} as quantity,
+        0 as event_count,
+        unit_price,
+        {{ divide_truncated('unit_price * added_seats * remaining_days', 'interval_days') }} as amount_unrounded,
+        rise_day as service_period_start,
+        service_period_end,
+        'seat_rise|' || rise_event_id as line_key
+    from seat_rises_with_days
 
 ),
 
@@ -295,18 +434,22 @@ all_charges as (
 
     select * from usage_rated
     union all
-    select * from recurring_rated
+    select * from flat_fees_rated
+    union all
+    select * from seats_base_rated
+    union all
+    select * from seat_rises_rated
 
 ),
 
 final as (
 
     select
-        {# a fee interval of its own adds its start, so the ids of every other line stay as they were #}
+        {# a fee interval's start or a seat rise's event adds a key, so the ids of other lines stay as they were #}
         {{ dbt.hash(
             "all_charges.invoice_id || '|' || all_charges.line_type || '|' "
             ~ "|| all_charges.price_id || '|' || all_charges.dimensions "
-            ~ "|| coalesce('|' || cast(all_charges.interval_start as " ~ dbt.type_string() ~ "), '')"
+            ~ "|| coalesce('|' || all_charges.line_key, '')"
         ) }} as invoice_line_id,
         all_charges.invoice_id,
         billing_periods.contract_id,

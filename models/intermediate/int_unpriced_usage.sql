@@ -4,10 +4,25 @@
 #}
 with
 
+{# a seats price bills its metric's events as a recurring charge (SPEC 6.2): they are not unpriced #}
+seats_prices as (
+
+    select * from {{ ref('int_prices_resolved') }}
+    where charge_type = 'recurring' and metric_id is not null
+
+),
+
 unpriced_groups as (
 
-    select * from {{ ref('int_usage_daily_price_matches') }}
-    where not is_priced
+    select price_matches.*
+    from {{ ref('int_usage_daily_price_matches') }} as price_matches
+    left join seats_prices
+        on
+            price_matches.metric_id = seats_prices.metric_id
+            and {{ price_applies('seats_prices', 'price_matches', 'cast(price_matches.usage_date as timestamp)') }}
+    where
+        not price_matches.is_priced
+        and seats_prices.price_id is null
 
 ),
 

@@ -92,6 +92,14 @@ prices as (
 
 ),
 
+{# a contract's own seats price (SPEC 6.2) replaces its rate card's usage price of the same product #}
+contract_seats_prices as (
+
+    select * from {{ ref('int_prices_resolved') }}
+    where charge_type = 'recurring' and metric_id is not null and contract_id is not null
+
+),
+
 {# one row per group: unique_count keeps a row per distinct value in daily_usage, other metrics one #}
 group_totals as (
 
@@ -174,6 +182,15 @@ prices_in_force as (
         on
             usage_groups.metric_id = prices.metric_id
             and {{ price_applies('prices', 'usage_groups', 'cast(usage_groups.usage_date as timestamp)') }}
+    left join contract_seats_prices
+        on
+            usage_groups.contract_id = contract_seats_prices.contract_id
+            and prices.product_id = contract_seats_prices.product_id
+            and {{ is_in_force(
+                'contract_seats_prices.effective_from', 'contract_seats_prices.effective_to',
+                'cast(usage_groups.usage_date as timestamp)'
+            ) }}
+    where contract_seats_prices.price_id is null
 
 ),
 

@@ -54,6 +54,9 @@ def scenario_events() -> list[dict]:
     emit("cus_d", "2026-01-15 09:00:00", "api_call", 100)
     emit("cus_d", "2026-02-15 09:00:00", "tokens", tokens=2500, model="small")
     emit("cus_d", "2026-03-15 09:00:00", "api_call", 50)
+    emit("cus_d", "2026-01-01 00:00:00", "seats", seats=4)
+    emit("cus_d", "2026-02-10 09:00:00", "seats", seats=6)
+    emit("cus_d", "2026-03-05 09:00:00", "seats", seats=5)
     return rows
 
 

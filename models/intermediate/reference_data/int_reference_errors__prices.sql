@@ -61,7 +61,31 @@ recurring_without_flat_amount as (
         price_id as row_key,
         'a recurring charge must use pricing_model flat with a flat_amount' as problem
     from prices
-    where charge_type = 'recurring' and (pricing_model <> 'flat' or flat_amount is null)
+    where charge_type = 'recurring' and metric_id is null and (pricing_model <> 'flat' or flat_amount is null)
+
+),
+
+{# seats (SPEC 6.2): a recurring price that names a metric bills unit_price per seat of a latest metric #}
+seats_price_not_unit as (
+
+    select
+        'prices' as seed_name,
+        price_id as row_key,
+        'a seats price (recurring, with a metric_id) must use pricing_model unit with a unit_price' as problem
+    from prices
+    where charge_type = 'recurring' and metric_id is not null and (pricing_model <> 'unit' or unit_price is null)
+
+),
+
+seats_metric_not_latest as (
+
+    select
+        'prices' as seed_name,
+        price_id as row_key,
+        'a seats price needs a latest metric; metric_id ' || metric_id || ' is aggregated by ' || aggregation
+            as problem
+    from prices
+    where charge_type = 'recurring' and metric_id is not null and aggregation <> 'latest'
 
 ),
 
@@ -113,15 +137,15 @@ unknown_fee_interval as (
 
 ),
 
-{# usage tiers and allowances stay per billing period (SPEC 6.2): only a recurring amount has an interval #}
+{# usage tiers, allowances and seats stay per billing period (SPEC 6.2): only a flat fee has an interval #}
 usage_charge_with_fee_interval as (
 
     select
         'prices' as seed_name,
         price_id as row_key,
-        'interval is only for recurring charges (usage is rated per billing period)' as problem
+        'interval is only for recurring flat fees (usage and seats are rated per billing period)' as problem
     from prices
-    where charge_type = 'usage' and fee_interval is not null
+    where (charge_type = 'usage' or metric_id is not null) and fee_interval is not null
 
 ),
 
@@ -361,6 +385,10 @@ final as (
     select * from unknown_metric
     union all
     select * from effective_dates_not_whole_days
+    union all
+    select * from seats_price_not_unit
+    union all
+    select * from seats_metric_not_latest
     union all
     select * from unknown_fee_interval
     union all
