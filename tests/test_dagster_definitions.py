@@ -397,3 +397,47 @@ def test_daily_publication_schedule(defs: Definitions) -> None:
     configs = [op["config"]["as_of"] for op in request.run_config["ops"].values()]
     assert configs == ["2026-11-21T02:00:00", "2026-11-21T02:00:00"]
     assert request.partition_key == "2026-11-21"
+
+
+@pytest.mark.parametrize("full_refresh", [False, True])
+def test_the_publication_step_passes_full_refresh_on_to_dbt(
+    defs: Definitions, monkeypatch: pytest.MonkeyPatch, full_refresh: bool
+) -> None:
+    """The publication op itself hands the run's full_refresh to its dbt build, with the run's as_of and
+    its approval. The gate is made to pass (test_gate_blocks_on_failed_or_missing_checks_only checks
+    it) and dbt is not started: its two calls are recorded."""
+    from dagster import DagsterInstance, materialize
+
+    import orchestration.publication as publication
+    from orchestration.resources import build_dbt_resource
+
+    calls: list[tuple[list[str], dict]] = []
+
+    class _Invocation:
+        def wait(self) -> _Invocation:
+            return self
+
+        def stream(self):
+            return iter(())
+
+    def record(dbt, args, run_vars, **kwargs) -> _Invocation:
+        calls.append((list(args), dict(run_vars)))
+        return _Invocation()
+
+    monkeypatch.setattr(publication, "dbt_cli", record)
+    monkeypatch.setattr(publication, "prune_invocation_dirs", lambda *args: None)
+    monkeypatch.setattr(publication, "gate_problems", lambda required, evaluations: [])
+    project = build_dbt_project()
+    assets = publication.build_publication_assets(project, gate_checks=[])
+    config = {"as_of": "2026-11-21T00:00:00", "full_refresh": full_refresh}
+    result = materialize(
+        [assets], partition_key="2026-11-20", instance=DagsterInstance.ephemeral(),
+        resources={"dbt": build_dbt_resource(project)}, run_config={"ops": {PUBLICATION_STEP: {"config": config}}},
+    )
+    assert result.success
+    (approval, _), (build, run_vars) = calls
+    assert approval[:2] == ["run-operation", "record_publication_approval"]
+    assert build == dbt_build_args(full_refresh=full_refresh)
+    assert ("--full-refresh" in build) is full_refresh
+    assert run_vars["as_of"] == "2026-11-21T00:00:00" and run_vars["publish"] is True
+    assert run_vars["publication_approval_id"] == result.run_id
