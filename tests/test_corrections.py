@@ -33,6 +33,9 @@ usage arrives in April and is billed on April's invoice:
 The April invoices carry exactly these eight adjustment lines, each naming the March line it corrects;
 published in May they are billed once, and March as published plus its adjustments equals March as
 rated now (12.00, 11.25, 10.00, 60.00).
+
+A late seat rise (worked by hand in its test) is billed the same way: an adjustment of the published
+quarter on the next invoice, taxed there.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from support.corrections import (
 )
 from support.publishing import append_rows, build, publish
 from support.scenario import AS_OF, scenario_events, scenario_project
-from support.warehouse import Warehouse, land_rows
+from support.warehouse import Warehouse, copy_duckdb, land_rows
 
 pytestmark = pytest.mark.warehouse
 
@@ -200,3 +203,39 @@ def test_late_usage_is_billed_under_its_periods_terms(tmp_path: Path):
     )
     assert rated_now == [("c_cap", Decimal(10)), ("c_commit", Decimal(60)), ("c_disc", Decimal("11.25")),
                          ("c_ovr", Decimal(12))]
+
+
+def test_a_late_seat_rise_is_billed_on_the_next_invoice(published_scenario: Warehouse, tmp_path: Path):
+    """Delta's first quarter is published with its seats (4 from the start, +2 on Feb 10: 15.33). An
+    event that landed on Apr 5 says the count went to 9 on Mar 2: a rise of 3 against the 6 before it,
+    for the 30 days left of the quarter's 90, 3 x 3.00 x 30/90 = 3.00. It is billed once, as an
+    adjustment on the second quarter's invoice, taxed there at 21 % ((130.00 + 3.00) x 0.21 = 27.93),
+    and the fall to 5 on Mar 5 still credits nothing, so the second quarter's own seats stay
+    5 x 3.00 = 15.00."""
+    warehouse = copy_duckdb(published_scenario, tmp_path / "warehouse")
+    project = scenario_project(tmp_path)
+    land_rows(warehouse, [usage_event("cus_d-late-seats", "cus_d", "seats", "2026-03-02 09:00:00",
+                                      datetime(2026, 4, 5, 12, 0), properties='{"seats": 9}')])
+    build(warehouse, project, "2026-04-06T00:00:00")
+    assert warehouse.query(
+        "select i.period_start, l.product_id, l.amount, l.service_period_start, "
+        "l.adjusts_invoice_id = published.invoice_id "
+        "from {schema}.invoice_lines as l inner join {schema}.invoices as i on l.invoice_id = i.invoice_id "
+        "inner join {schema}.published_invoices as published "
+        "on published.contract_id = 'c_delta' and published.period_start = cast('2026-01-01' as timestamp) "
+        "where l.contract_id = 'c_delta' and l.line_type = 'adjustment'"
+    ) == [(datetime(2026, 4, 1), "seats", Decimal(3), datetime(2026, 1, 1), True)]
+    assert warehouse.query(
+        "select l.product_id, l.service_period_start, l.amount from {schema}.invoice_lines as l "
+        "inner join {schema}.invoices as i on l.invoice_id = i.invoice_id "
+        "where l.contract_id = 'c_delta' and i.period_start = cast('2026-04-01' as timestamp) "
+        "and l.line_type in ('recurring', 'tax') order by l.line_type, l.product_id, l.amount"
+    ) == [("platform", datetime(2026, 4, 1), Decimal(100)), ("seats", datetime(2026, 4, 1), Decimal(15)),
+          ("support", datetime(2026, 4, 1), Decimal(10)), (None, datetime(2026, 4, 1), Decimal(0)),
+          (None, datetime(2026, 4, 1), Decimal("27.93"))]
+
+    publish(warehouse, project, "2026-07-03T00:00:00")
+    assert warehouse.query(
+        "select sum(amount) from {schema}.published_invoice_lines "
+        "where contract_id = 'c_delta' and line_type = 'adjustment' and product_id = 'seats'"
+    ) == [(Decimal(3),)]
