@@ -136,6 +136,12 @@ CASES = {
         _append(_price("p_seats_sum", "seats_sum", product_name="Seats", charge_type="recurring", unit_price="10.00")),
         "prices row p_seats_sum: a seats price needs a latest metric; metric_id tokens is aggregated by sum",
     ),
+    "seats price beside a usage price of the same product": (
+        "prices.csv",
+        _append(_price("p_calls_seats", "calls", product_name="API calls", charge_type="recurring",
+                       metric_id="seats", unit_price="1.00")),
+        "prices row p_calls_seats: a seats price and the usage price p_calls bill product calls at the same time",
+    ),
     "seats price that is not unit priced": (
         "prices.csv",
         _append(_price("p_seats_flat", "seats_flat", product_name="Seats", charge_type="recurring", metric_id="tokens",

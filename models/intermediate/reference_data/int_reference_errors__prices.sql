@@ -126,6 +126,35 @@ effective_dates_not_whole_days as (
 
 ),
 
+{# a product billed both as usage and as seats by one owner would bill the metric's events twice #}
+usage_and_seats_price_of_one_product as (
+
+    select
+        'prices' as seed_name,
+        seats_price.price_id as row_key,
+        'a seats price and the usage price ' || usage_price.price_id || ' bill product '
+        || seats_price.product_id || ' at the same time' as problem
+    from prices as seats_price
+    inner join prices as usage_price
+        on
+            seats_price.product_id = usage_price.product_id
+            and coalesce(seats_price.rate_card_id, '') = coalesce(usage_price.rate_card_id, '')
+            and coalesce(seats_price.contract_id, '') = coalesce(usage_price.contract_id, '')
+            and (
+                seats_price.effective_to is null or usage_price.effective_from is null
+                or seats_price.effective_to > usage_price.effective_from
+            )
+            and (
+                usage_price.effective_to is null or seats_price.effective_from is null
+                or seats_price.effective_from < usage_price.effective_to
+            )
+    where
+        seats_price.charge_type = 'recurring'
+        and seats_price.metric_id is not null
+        and usage_price.charge_type = 'usage'
+
+),
+
 unknown_fee_interval as (
 
     select
@@ -389,6 +418,8 @@ final as (
     select * from seats_price_not_unit
     union all
     select * from seats_metric_not_latest
+    union all
+    select * from usage_and_seats_price_of_one_product
     union all
     select * from unknown_fee_interval
     union all
