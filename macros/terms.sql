@@ -9,6 +9,17 @@
 {%- endmacro %}
 
 {#
+  Two reference rows (aliases first and second) whose effective_from .. effective_to ranges share an
+  instant (empty bounds are open). Used where two rows in force at once would be ambiguous.
+#}
+{% macro effective_ranges_overlap(first, second) -%}
+    ({{ first }}.effective_to is null or {{ second }}.effective_from is null
+        or {{ first }}.effective_to > {{ second }}.effective_from)
+    and ({{ second }}.effective_to is null or {{ first }}.effective_from is null
+        or {{ first }}.effective_from < {{ second }}.effective_to)
+{%- endmacro %}
+
+{#
   In force at a period's last instant (SPEC 3 step 6, 6.2): a term that starts before the period's end
   and has not ended before it (an end equal to period_end still covers the instant just before it).
   Credit grants and tax rates are taken at that instant.

@@ -140,14 +140,7 @@ usage_and_seats_price_of_one_product as (
             seats_price.product_id = usage_price.product_id
             and coalesce(seats_price.rate_card_id, '') = coalesce(usage_price.rate_card_id, '')
             and coalesce(seats_price.contract_id, '') = coalesce(usage_price.contract_id, '')
-            and (
-                seats_price.effective_to is null or usage_price.effective_from is null
-                or seats_price.effective_to > usage_price.effective_from
-            )
-            and (
-                usage_price.effective_to is null or seats_price.effective_from is null
-                or seats_price.effective_from < usage_price.effective_to
-            )
+            and {{ effective_ranges_overlap('seats_price', 'usage_price') }}
     where
         seats_price.charge_type = 'recurring'
         and seats_price.metric_id is not null
@@ -363,14 +356,7 @@ ambiguous_match as (
                 first_price.dimension_value_3 is null or second_price.dimension_value_3 is null
                 or first_price.dimension_value_3 = second_price.dimension_value_3
             )
-            and (
-                first_price.effective_to is null or second_price.effective_from is null
-                or first_price.effective_to > second_price.effective_from
-            )
-            and (
-                second_price.effective_to is null or first_price.effective_from is null
-                or first_price.effective_from < second_price.effective_to
-            )
+            and {{ effective_ranges_overlap('first_price', 'second_price') }}
 
 ),
 

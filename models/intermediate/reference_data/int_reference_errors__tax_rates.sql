@@ -80,8 +80,7 @@ overlapping as (
             earlier.jurisdiction = later.jurisdiction
             and coalesce(earlier.product_id, '') = coalesce(later.product_id, '')
             and earlier.tax_rate_id < later.tax_rate_id
-            and (earlier.effective_to is null or later.effective_from is null or earlier.effective_to > later.effective_from)
-            and (later.effective_to is null or earlier.effective_from is null or earlier.effective_from < later.effective_to)
+            and {{ effective_ranges_overlap('earlier', 'later') }}
 
 ),
 
