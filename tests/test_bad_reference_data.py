@@ -131,7 +131,27 @@ CASES = {
         _append(_price("p_tokens_monthly", "tokens_monthly", interval="month")),
         "prices row p_tokens_monthly: interval is only for recurring flat fees",
     ),
+    "billing timing that is not arrears or advance": (
+        "prices.csv",
+        _append(_price("p_support_upfront", "support", product_name="Support", charge_type="recurring",
+                       metric_id="", pricing_model="flat", unit_price="", flat_amount="10.00", prorate="true",
+                       billing_timing="upfront")),
+        "prices row p_support_upfront: billing_timing must be arrears or advance (empty: arrears), got upfront",
+    ),
+    "usage billed in advance": (
+        "prices.csv",
+        _append(_price("p_tokens_advance", "tokens_advance", billing_timing="advance")),
+        "prices row p_tokens_advance: billing_timing advance is only for recurring fees",
+    ),
+    "advance fee without prorate": (
+        "prices.csv",
+        _append(_price("p_support_advance", "support", product_name="Support", charge_type="recurring",
+                       metric_id="", pricing_model="flat", unit_price="", flat_amount="10.00",
+                       billing_timing="advance")),
+        "prices row p_support_advance: an advance fee must set prorate",
+    ),
     "seats price on a metric that is not latest": (
+
         "prices.csv",
         _append(_price("p_seats_sum", "seats_sum", product_name="Seats", charge_type="recurring", unit_price="10.00")),
         "prices row p_seats_sum: a seats price needs a latest metric; metric_id tokens is aggregated by sum",

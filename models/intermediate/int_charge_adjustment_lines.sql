@@ -14,9 +14,9 @@ charges as (
 
 ),
 
-billing_periods as (
+contract_invoices as (
 
-    select * from {{ ref('int_contract_billing_periods') }}
+    select * from {{ ref('int_contract_invoices') }}
 
 ),
 
@@ -61,19 +61,19 @@ charge_context as (
 
     select
         charge_totals.*,
-        billing_periods.contract_id,
-        billing_periods.rate_card_id,
-        billing_periods.coverage_starts_at,
-        billing_periods.coverage_ends_at,
-        billing_periods.covered_days,
-        billing_periods.period_days,
+        contract_invoices.contract_id,
+        contract_invoices.rate_card_id,
+        contract_invoices.coverage_starts_at,
+        contract_invoices.coverage_ends_at,
+        contract_invoices.covered_days,
+        contract_invoices.period_days,
         currencies.minor_units,
         {{ dbt.hash("charge_totals.invoice_id || '|' || charge_totals.product_id") }} as chain_key
     from charge_totals
-    inner join billing_periods
-        on charge_totals.invoice_id = billing_periods.invoice_id
+    inner join contract_invoices
+        on charge_totals.invoice_id = contract_invoices.invoice_id
     inner join currencies
-        on billing_periods.currency = currencies.currency
+        on contract_invoices.currency = currencies.currency
 
 ),
 

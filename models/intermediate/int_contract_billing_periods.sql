@@ -5,6 +5,8 @@
   year for longer periods); anniversary periods start on the contract's start day. Month arithmetic
   always counts from the anchor, so a period anchored on the 31st returns to the 31st after February.
   coverage_starts_at .. coverage_ends_at is the part of the period the contract covers, in whole UTC days (contract §4.6).
+  advance_invoice_id is the invoice that bills the period's advance fees (SPEC 6.2): the previous period's
+  invoice, or for the first period the contract's opening invoice (int_contract_invoices).
 #}
 with
 
@@ -75,7 +77,7 @@ in_force as (
 
 ),
 
-final as (
+periods_with_ids as (
 
     select
         {{ dbt.hash("contract_id || '|' || cast(period_start as " ~ dbt.type_string() ~ ")") }} as invoice_id,
@@ -102,6 +104,19 @@ final as (
         end as invoice_status
     from in_force
     where coverage_ends_at > coverage_starts_at
+
+),
+
+final as (
+
+    select
+        *,
+        lag(invoice_id) over (partition by contract_id order by period_start) is null as is_first_period,
+        coalesce(
+            lag(invoice_id) over (partition by contract_id order by period_start),
+            {{ dbt.hash("contract_id || '|' || cast(period_start as " ~ dbt.type_string() ~ ") || '|opening'") }}
+        ) as advance_invoice_id
+    from periods_with_ids
 
 )
 

@@ -6,7 +6,9 @@
   billed at the fee's interval (calendar: the 1st of a month, quarter or year; anniversary: the
   contract's start day), so that monthly intervals nest in quarterly periods. coverage_starts_at ..
   coverage_ends_at is the part of the interval the contract covers, in whole UTC days, as for periods.
-  Only intervals that have started by as_of.
+  Intervals that start before the end of the contract's last billing period so far (the one open at
+  as_of): an interval billed in advance is billed on the invoice issued at its billing period's start,
+  with every interval of that period (int_charges_rated bills an interval in arrears once it has started).
 #}
 with
 
@@ -22,6 +24,16 @@ prices as (
 
 ),
 
+last_period_ends as (
+
+    select
+        contract_id,
+        max(period_end) as last_period_end
+    from {{ ref('int_contract_billing_periods') }}
+    group by contract_id
+
+),
+
 contract_intervals as (
 
     select distinct
@@ -30,9 +42,12 @@ contract_intervals as (
         contracts.billing_anchor,
         prices.fee_interval,
         {{ months_per_fee_interval('prices.fee_interval') }} as months_per_interval,
+        last_period_ends.last_period_end,
         {{ dbt.date_trunc('day', 'contracts.starts_at') }} as first_covered_day_at,
         {{ dbt.date_trunc('day', 'contracts.ends_at') }} as first_uncovered_day_at
     from contracts
+    inner join last_period_ends
+        on contracts.contract_id = last_period_ends.contract_id
     inner join prices
         on
             (
@@ -88,7 +103,7 @@ covered as (
         end as coverage_ends_at
     from intervals
     where
-        interval_start <= {{ as_of() }}
+        interval_start < last_period_end
         and interval_end > first_covered_day_at
         and (first_uncovered_day_at is null or interval_start < first_uncovered_day_at)
 

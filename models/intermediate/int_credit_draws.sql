@@ -1,23 +1,23 @@
 {#
   Step 7 of contract §5.1: how much each credit grant draws on each invoice of its contract. One row
-  per grant x invoice (contract x billing period) from the grant's first period on.
+  per grant x invoice (contract x billing period x invoice kind) from the grant's first invoice on.
 
-  Grants in force at the period's last instant (starts_at < period_end, expires_at empty or >=
-  period_end) draw in order (priority, earliest expires_at with empty last, earliest starts_at,
-  grant_id). A grant draws min(its balance, what is left of the invoice, what is left of the charges it
+  Grants in force at the invoice's terms instant (starts_at < terms_at, expires_at empty or >= terms_at;
+  for a period invoice terms_at is period_end, so the period's last instant) draw in order (priority,
+  earliest expires_at with empty last, earliest starts_at, grant_id). A grant draws min(its balance, what is left of the invoice, what is left of the charges it
   applies to); a draw on a product-scoped grant uses up its products in product_id order, so a later
   grant on the same products sees only what is left. Balances carry from period to period.
 
-  The draws depend on each other in sequence, so a recursive CTE (balances) walks the steps (period,
-  grant) of each contract in order, keeping one balance per account: each grant's balance, each
+  The draws depend on each other in sequence, so a recursive CTE (balances) walks the steps (invoice,
+  grant) of each contract in order (period_start, then kind_order: an opening invoice first), keeping one balance per account: each grant's balance, each
   product's and the invoice's remaining amount in the current period. Everything a step needs that
   does not depend on earlier steps is joined beforehand (step_accounts).
 #}
 with recursive
 
-billing_periods as (
+contract_invoices as (
 
-    select * from {{ ref('int_contract_billing_periods') }}
+    select * from {{ ref('int_contract_invoices') }}
 
 ),
 
@@ -229,12 +229,14 @@ contracts_with_grants as (
 contract_periods as (
 
     select
-        billing_periods.*,
-        row_number() over (partition by billing_periods.contract_id order by billing_periods.period_start)
-            as period_index
-    from billing_periods
+        contract_invoices.*,
+        row_number() over (
+            partition by contract_invoices.contract_id
+            order by contract_invoices.period_start, contract_invoices.kind_order
+        ) as period_index
+    from contract_invoices
     inner join contracts_with_grants
-        on billing_periods.contract_id = contracts_with_grants.contract_id
+        on contract_invoices.contract_id = contracts_with_grants.contract_id
 
 ),
 
@@ -246,6 +248,7 @@ steps as (
         contract_periods.invoice_id,
         contract_periods.period_start,
         contract_periods.period_end,
+        contract_periods.terms_at,
         grants_ranked.grant_id,
         grants_ranked.grant_rank,
         grants_ranked.is_whole_invoice,
@@ -255,7 +258,7 @@ steps as (
             as step_number,
         coalesce(
             {{ is_in_force_at_period_end('grants_ranked.starts_at', 'grants_ranked.expires_at',
-                                         'contract_periods.period_end') }},
+                                         'contract_periods.terms_at') }},
             false
         ) as is_in_force
     from contract_periods
@@ -412,7 +415,7 @@ final as (
     from grant_steps
     inner join grants
         on grant_steps.grant_id = grants.grant_id
-    where grants.starts_at is null or grants.starts_at < grant_steps.period_end
+    where grants.starts_at is null or grants.starts_at < grant_steps.terms_at
 
 )
 

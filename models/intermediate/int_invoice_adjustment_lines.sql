@@ -1,14 +1,16 @@
 {#
-  Steps 4 and 5 of contract §5.1, per invoice (contract x billing period): the subtotal of every line so
-  far, the invoice-level discounts one after another (`discount` lines without a product), and the
-  minimum commitment true-up, prorated by covered days / period days (`commitment_true_up`).
+  Steps 4 and 5 of contract §5.1, per invoice (contract x billing period x kind): the subtotal of every
+  line so far, the invoice-level discounts one after another (`discount` lines without a product), and
+  the minimum commitment true-up, prorated by covered days / period days (`commitment_true_up`). An
+  opening invoice (fees in advance, SPEC 6.2) takes percentage discounts only, and no commitment: an
+  amount discount and the commitment belong to the period, so its period invoice has them, once.
   One row per adjustment line.
 #}
 with recursive
 
-billing_periods as (
+contract_invoices as (
 
-    select * from {{ ref('int_contract_billing_periods') }}
+    select * from {{ ref('int_contract_invoices') }}
 
 ),
 
@@ -60,18 +62,19 @@ charge_line_totals as (
 subtotals as (
 
     select
-        billing_periods.invoice_id,
-        billing_periods.contract_id,
-        billing_periods.coverage_starts_at,
-        billing_periods.covered_days,
-        billing_periods.period_days,
+        contract_invoices.invoice_id,
+        contract_invoices.contract_id,
+        contract_invoices.invoice_kind,
+        contract_invoices.coverage_starts_at,
+        contract_invoices.covered_days,
+        contract_invoices.period_days,
         currencies.minor_units,
         coalesce(charge_line_totals.subtotal, 0) as subtotal
-    from billing_periods
+    from contract_invoices
     inner join currencies
-        on billing_periods.currency = currencies.currency
+        on contract_invoices.currency = currencies.currency
     left join charge_line_totals
-        on billing_periods.invoice_id = charge_line_totals.invoice_id
+        on contract_invoices.invoice_id = charge_line_totals.invoice_id
 
 ),
 
@@ -98,6 +101,8 @@ chain_discounts as (
         on
             subtotals.contract_id = discounts.contract_id
             and {{ is_in_force('discounts.starts_at', 'discounts.ends_at', 'subtotals.coverage_starts_at') }}
+            {# a fixed amount is taken once per period, on its period invoice; a percentage on every invoice #}
+            and (subtotals.invoice_kind = 'period' or discounts.discount_type = 'percent')
 
 ),
 
@@ -128,7 +133,8 @@ commitments as (
         on subtotals.contract_id = contracts.contract_id
     inner join after_discounts
         on subtotals.invoice_id = after_discounts.invoice_id
-    where contracts.minimum_commitment is not null
+    {# the commitment is the period's: only its period invoice sees the whole period #}
+    where contracts.minimum_commitment is not null and subtotals.invoice_kind = 'period'
 
 ),
 

@@ -13,9 +13,9 @@
 #}
 with
 
-billing_periods as (
+contract_invoices as (
 
-    select * from {{ ref('int_contract_billing_periods') }}
+    select * from {{ ref('int_contract_invoices') }}
 
 ),
 
@@ -65,20 +65,20 @@ currencies as (
 contract_rows as (
 
     select
-        billing_periods.invoice_id,
+        contract_invoices.invoice_id,
         'contract' as reference_kind,
         contracts.contract_id as reference_key,
-        billing_periods.coverage_starts_at as clipped_from,
-        billing_periods.coverage_ends_at as clipped_to,
+        contract_invoices.coverage_starts_at as clipped_from,
+        contract_invoices.coverage_ends_at as clipped_to,
         'contract|' || {{ fingerprint_row_text([
             'contracts.contract_id', 'contracts.customer_id', 'contracts.rate_card_id', 'contracts.currency',
             'contracts.billing_period', 'contracts.billing_anchor', 'contracts.minimum_commitment',
-            'billing_periods.period_start', 'billing_periods.period_end',
-            'billing_periods.coverage_starts_at', 'billing_periods.coverage_ends_at',
+            'contract_invoices.period_start', 'contract_invoices.period_end',
+            'contract_invoices.coverage_starts_at', 'contract_invoices.coverage_ends_at',
         ]) }} as row_text
-    from billing_periods
+    from contract_invoices
     inner join contracts
-        on billing_periods.contract_id = contracts.contract_id
+        on contract_invoices.contract_id = contracts.contract_id
 
 ),
 
@@ -86,27 +86,27 @@ contract_rows as (
 period_prices as (
 
     select
-        billing_periods.invoice_id,
+        contract_invoices.invoice_id,
         prices.*,
         case
-            when prices.effective_from is null or prices.effective_from < billing_periods.coverage_starts_at
-                then billing_periods.coverage_starts_at
+            when prices.effective_from is null or prices.effective_from < contract_invoices.coverage_starts_at
+                then contract_invoices.coverage_starts_at
             else prices.effective_from
         end as clipped_from,
         case
-            when prices.effective_to is null or prices.effective_to > billing_periods.coverage_ends_at
-                then billing_periods.coverage_ends_at
+            when prices.effective_to is null or prices.effective_to > contract_invoices.coverage_ends_at
+                then contract_invoices.coverage_ends_at
             else prices.effective_to
         end as clipped_to
-    from billing_periods
+    from contract_invoices
     inner join prices
         on
             (
-                billing_periods.contract_id = prices.contract_id
-                or (prices.contract_id is null and billing_periods.rate_card_id = prices.rate_card_id)
+                contract_invoices.contract_id = prices.contract_id
+                or (prices.contract_id is null and contract_invoices.rate_card_id = prices.rate_card_id)
             )
-            and (prices.effective_from is null or billing_periods.coverage_ends_at > prices.effective_from)
-            and (prices.effective_to is null or billing_periods.coverage_starts_at < prices.effective_to)
+            and (prices.effective_from is null or contract_invoices.coverage_ends_at > prices.effective_from)
+            and (prices.effective_to is null or contract_invoices.coverage_starts_at < prices.effective_to)
 
 ),
 
@@ -124,8 +124,9 @@ price_rows as (
             'percentage_rate', 'fixed_fee_per_event', 'min_per_event', 'max_per_event', 'dimensions',
             'minimum_amount', 'maximum_amount', 'is_prorated', 'clipped_from', 'clipped_to',
         ]) }}
-        {# added only when set, so that the rows of prices without a fee interval keep their text #}
-        || coalesce('|interval=' || fee_interval, '') as row_text
+        {# added only when set, so that the rows of prices in arrears without a fee interval keep their text #}
+        || coalesce('|interval=' || fee_interval, '')
+        || case when billing_timing = 'advance' then '|timing=advance' else '' end as row_text
     from period_prices
 
 ),
@@ -170,24 +171,24 @@ metric_rows as (
 override_rows as (
 
     select
-        billing_periods.invoice_id,
+        contract_invoices.invoice_id,
         'override' as reference_kind,
         overrides.price_override_id as reference_key,
         cast(null as timestamp) as clipped_from,
         cast(null as timestamp) as clipped_to,
         'override|' || {{ fingerprint_row_text(['overrides.product_id', 'overrides.multiplier']) }} as row_text
-    from billing_periods
+    from contract_invoices
     inner join overrides
         on
-            billing_periods.contract_id = overrides.contract_id
-            and {{ is_in_force('overrides.effective_from', 'overrides.effective_to', 'billing_periods.coverage_starts_at') }}
+            contract_invoices.contract_id = overrides.contract_id
+            and {{ is_in_force('overrides.effective_from', 'overrides.effective_to', 'contract_invoices.coverage_starts_at') }}
 
 ),
 
 discount_rows as (
 
     select
-        billing_periods.invoice_id,
+        contract_invoices.invoice_id,
         'discount' as reference_kind,
         discounts.discount_id as reference_key,
         cast(null as timestamp) as clipped_from,
@@ -195,26 +196,26 @@ discount_rows as (
         'discount|' || {{ fingerprint_row_text([
             'discounts.discount_id', 'discounts.product_id', 'discounts.discount_type', 'discounts.discount_value',
         ]) }} as row_text
-    from billing_periods
+    from contract_invoices
     inner join discounts
         on
-            billing_periods.contract_id = discounts.contract_id
-            and {{ is_in_force('discounts.starts_at', 'discounts.ends_at', 'billing_periods.coverage_starts_at') }}
+            contract_invoices.contract_id = discounts.contract_id
+            and {{ is_in_force('discounts.starts_at', 'discounts.ends_at', 'contract_invoices.coverage_starts_at') }}
 
 ),
 
 currency_rows as (
 
     select
-        billing_periods.invoice_id,
+        contract_invoices.invoice_id,
         'currency' as reference_kind,
         currencies.currency as reference_key,
         cast(null as timestamp) as clipped_from,
         cast(null as timestamp) as clipped_to,
         'currency|' || {{ fingerprint_row_text(['currencies.currency', 'currencies.minor_units']) }} as row_text
-    from billing_periods
+    from contract_invoices
     inner join currencies
-        on billing_periods.currency = currencies.currency
+        on contract_invoices.currency = currencies.currency
 
 ),
 

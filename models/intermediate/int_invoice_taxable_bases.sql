@@ -5,8 +5,8 @@
   invoice has none of them), so that every taxed invoice shows its all-products tax line.
 
   A customer is taxed when it has a tax_jurisdiction and is not tax_exempt. A rate is in force at the
-  period's last instant (effective_from < period_end <= effective_to); a product's own rate replaces the
-  all-products rate. A product's base is its lines after charge terms (usage, recurring, override,
+  invoice's terms instant (effective_from < terms_at <= effective_to: the period's last instant for a
+  period invoice, its issued_at for an opening one); a product's own rate replaces the all-products rate. A product's base is its lines after charge terms (usage, recurring, override,
   charge discount, minimum, cap), less its share of the invoice-level discounts (pro rata to those
   amounts, rounded to minor units, the rounding remainder on the largest, ties by product_id), plus
   its late-event adjustments. The commitment true-up and the invoice-level late adjustments form the
@@ -15,9 +15,9 @@
 #}
 with
 
-billing_periods as (
+contract_invoices as (
 
-    select * from {{ ref('int_contract_billing_periods') }}
+    select * from {{ ref('int_contract_invoices') }}
 
 ),
 
@@ -70,15 +70,15 @@ late_adjustment_lines as (
 taxed_invoices as (
 
     select
-        billing_periods.invoice_id,
-        billing_periods.period_end,
+        contract_invoices.invoice_id,
+        contract_invoices.terms_at,
         customers.tax_jurisdiction,
         currencies.minor_units
-    from billing_periods
+    from contract_invoices
     inner join customers
-        on billing_periods.customer_id = customers.customer_id
+        on contract_invoices.customer_id = customers.customer_id
     inner join currencies
-        on billing_periods.currency = currencies.currency
+        on contract_invoices.currency = currencies.currency
     where customers.tax_jurisdiction is not null and not customers.is_tax_exempt
 
 ),
@@ -95,7 +95,7 @@ rates_in_force as (
         on
             taxed_invoices.tax_jurisdiction = tax_rates.jurisdiction
             and {{ is_in_force_at_period_end('tax_rates.effective_from', 'tax_rates.effective_to',
-                                             'taxed_invoices.period_end') }}
+                                             'taxed_invoices.terms_at') }}
 
 ),
 

@@ -32,9 +32,9 @@ next_invoices as (
 
 ),
 
-billing_periods as (
+contract_invoices as (
 
-    select * from {{ ref('int_contract_billing_periods') }}
+    select * from {{ ref('int_contract_invoices') }}
 
 ),
 
@@ -75,7 +75,7 @@ final as (
     from deltas
     inner join next_invoices
         on deltas.adjusts_invoice_id = next_invoices.published_invoice_id
-    inner join billing_periods as source_period
+    inner join contract_invoices as source_period
         on deltas.adjusts_invoice_id = source_period.invoice_id
     left join line_types
         on

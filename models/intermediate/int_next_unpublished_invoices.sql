@@ -1,14 +1,15 @@
 {#
   Where the corrections of a published invoice are billed: its customer's next invoice in the same
-  currency (a later period start) that is not published yet. One row per published invoice that has
+  currency that comes later (a later period start, or the same period start and a later kind: the
+  period invoice after its opening invoice) and is not published yet. One row per published invoice that has
   such an invoice; a published invoice without one has no row, and its corrections wait until one
   exists. Late-usage adjustments, carried balances and credit notes all use this one rule.
 #}
 with
 
-billing_periods as (
+contract_invoices as (
 
-    select * from {{ ref('int_contract_billing_periods') }}
+    select * from {{ ref('int_contract_invoices') }}
 
 ),
 
@@ -20,20 +21,20 @@ published_invoices as (
 
 published_periods as (
 
-    select billing_periods.*
-    from billing_periods
+    select contract_invoices.*
+    from contract_invoices
     inner join published_invoices
-        on billing_periods.invoice_id = published_invoices.invoice_id
+        on contract_invoices.invoice_id = published_invoices.invoice_id
 
 ),
 
 unpublished_periods as (
 
-    select billing_periods.*
-    from billing_periods
+    select contract_invoices.*
+    from contract_invoices
     where not exists (
         select 1 from published_invoices
-        where published_invoices.invoice_id = billing_periods.invoice_id
+        where published_invoices.invoice_id = contract_invoices.invoice_id
     )
 
 ),
@@ -45,14 +46,20 @@ ranked as (
         unpublished_periods.invoice_id as next_invoice_id,
         row_number() over (
             partition by published_periods.invoice_id
-            order by unpublished_periods.period_start, unpublished_periods.invoice_id
+            order by unpublished_periods.period_start, unpublished_periods.kind_order, unpublished_periods.invoice_id
         ) as invoice_rank
     from published_periods
     inner join unpublished_periods
         on
             published_periods.customer_id = unpublished_periods.customer_id
             and published_periods.currency = unpublished_periods.currency
-            and published_periods.period_start < unpublished_periods.period_start
+            and (
+                published_periods.period_start < unpublished_periods.period_start
+                or (
+                    published_periods.period_start = unpublished_periods.period_start
+                    and published_periods.kind_order < unpublished_periods.kind_order
+                )
+            )
 
 ),
 

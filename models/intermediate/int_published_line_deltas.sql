@@ -9,9 +9,9 @@
 #}
 with
 
-billing_periods as (
+contract_invoices as (
 
-    select * from {{ ref('int_contract_billing_periods') }}
+    select * from {{ ref('int_contract_invoices') }}
 
 ),
 
@@ -180,10 +180,10 @@ final as (
         deltas.adjusts_invoice_id,
         deltas.adjusts_invoice_line_id,
         line_info.line_type as corrected_line_type,
-        billing_periods.contract_id,
-        billing_periods.customer_id,
-        billing_periods.currency,
-        billing_periods.period_start,
+        contract_invoices.contract_id,
+        contract_invoices.customer_id,
+        contract_invoices.currency,
+        contract_invoices.period_start,
         line_info.product_id,
         line_info.product_name,
         line_info.metric_id,
@@ -197,8 +197,8 @@ final as (
         cast(deltas.current_amount as {{ exact_decimal_type() }}) as current_amount,
         cast(deltas.current_amount - deltas.published_amount as {{ exact_decimal_type() }}) as amount
     from deltas
-    inner join billing_periods
-        on deltas.adjusts_invoice_id = billing_periods.invoice_id
+    inner join contract_invoices
+        on deltas.adjusts_invoice_id = contract_invoices.invoice_id
     left join line_info
         on deltas.adjusts_invoice_line_id = line_info.invoice_line_id
 

@@ -23,9 +23,9 @@ approvals as (
 
 ),
 
-billing_periods as (
+contract_invoices as (
 
-    select * from {{ ref('int_contract_billing_periods') }}
+    select * from {{ ref('int_contract_invoices') }}
 
 ),
 
@@ -54,7 +54,7 @@ final as (
 
     select
         approvals.rebill_approval_id,
-        billing_periods.invoice_id,
+        contract_invoices.invoice_id,
         approvals.contract_id,
         approvals.period_start,
         approvals.approved_by,
@@ -62,12 +62,12 @@ final as (
         fingerprints.reference_fingerprint,
         {{ as_of() }} as first_seen_at
     from approvals
-    inner join billing_periods
+    inner join contract_invoices
         on
-            approvals.contract_id = billing_periods.contract_id
-            and approvals.period_start = billing_periods.period_start
+            approvals.contract_id = contract_invoices.contract_id
+            and approvals.period_start = contract_invoices.period_start
     inner join fingerprints
-        on billing_periods.invoice_id = fingerprints.invoice_id
+        on contract_invoices.invoice_id = fingerprints.invoice_id
     where not exists (
         select 1
         from known

@@ -8,9 +8,9 @@
 #}
 with
 
-billing_periods as (
+contract_invoices as (
 
-    select * from {{ ref('int_contract_billing_periods') }}
+    select * from {{ ref('int_contract_invoices') }}
 
 ),
 
@@ -336,9 +336,9 @@ final as (
     select
         all_lines.invoice_line_id,
         all_lines.invoice_id,
-        billing_periods.contract_id,
-        billing_periods.customer_id,
-        billing_periods.currency,
+        contract_invoices.contract_id,
+        contract_invoices.customer_id,
+        contract_invoices.currency,
         all_lines.line_type,
         cast(line_types.display_order + all_lines.line_sequence as bigint) as line_order,
         all_lines.price_id,
@@ -353,10 +353,10 @@ final as (
         cast(all_lines.amount as {{ money_type() }}) as amount,
         {# a charge line has its own (a fee interval's); an adjustment keeps the period of the line it corrects #}
         coalesce(
-            all_lines.service_period_start, adjusted_periods.coverage_starts_at, billing_periods.coverage_starts_at
+            all_lines.service_period_start, adjusted_periods.coverage_starts_at, contract_invoices.coverage_starts_at
         ) as service_period_start,
         coalesce(
-            all_lines.service_period_end, adjusted_periods.coverage_ends_at, billing_periods.coverage_ends_at
+            all_lines.service_period_end, adjusted_periods.coverage_ends_at, contract_invoices.coverage_ends_at
         ) as service_period_end,
         all_lines.discount_id,
         all_lines.grant_id,
@@ -364,14 +364,14 @@ final as (
         all_lines.adjusts_invoice_id,
         all_lines.adjusts_invoice_line_id
     from all_lines
-    inner join billing_periods
-        on all_lines.invoice_id = billing_periods.invoice_id
+    inner join contract_invoices
+        on all_lines.invoice_id = contract_invoices.invoice_id
     left join line_types
         on
             all_lines.line_type = line_types.line_type
             and line_types.line_scope = {{ line_scope('all_lines.product_id') }}
     {# an adjustment keeps the service period of the line it corrects #}
-    left join billing_periods as adjusted_periods
+    left join contract_invoices as adjusted_periods
         on all_lines.adjusts_invoice_id = adjusted_periods.invoice_id
 
 )

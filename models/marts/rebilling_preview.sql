@@ -22,9 +22,9 @@ changed_invoices as (
 
 ),
 
-billing_periods as (
+contract_invoices as (
 
-    select * from {{ ref('int_contract_billing_periods') }}
+    select * from {{ ref('int_contract_invoices') }}
 
 ),
 
@@ -62,7 +62,7 @@ final as (
         per_product.customer_id,
         per_product.currency,
         per_product.period_start,
-        billing_periods.period_end,
+        contract_invoices.period_end,
         per_product.product_id,
         per_product.product_name,
         cast(per_product.published_amount as {{ money_type() }}) as published_amount,
@@ -77,8 +77,8 @@ final as (
     from per_product
     inner join changed_invoices
         on per_product.invoice_id = changed_invoices.invoice_id
-    left join billing_periods
-        on per_product.invoice_id = billing_periods.invoice_id
+    left join contract_invoices
+        on per_product.invoice_id = contract_invoices.invoice_id
     where per_product.difference <> 0
 
 )

@@ -1,5 +1,6 @@
 {#
-  Empty strings in the seed mean "not set"; package_rounding defaults to up (contract §3). The seed's
+  Empty strings in the seed mean "not set"; package_rounding defaults to up (contract §3), billing_timing
+  to arrears (SPEC 6.2). The seed's
   interval column is fee_interval here: interval is a keyword in SQL, quoted where it is read.
 #}
 with
@@ -34,7 +35,9 @@ final as (
         minimum_amount,
         maximum_amount,
         coalesce(prorate, false) as is_prorated,
+        prorate is null as is_prorate_unset,
         nullif(lower(trim({{ adapter.quote('interval') }})), '') as fee_interval,
+        coalesce(nullif(lower(trim(billing_timing)), ''), 'arrears') as billing_timing,
         effective_from,
         effective_to
     from source

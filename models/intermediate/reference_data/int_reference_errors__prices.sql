@@ -171,6 +171,42 @@ usage_charge_with_fee_interval as (
 
 ),
 
+unknown_billing_timing as (
+
+    select
+        'prices' as seed_name,
+        price_id as row_key,
+        'billing_timing must be arrears or advance (empty: arrears), got ' || billing_timing as problem
+    from prices
+    where billing_timing not in ('arrears', 'advance')
+
+),
+
+{# usage is only known once the period is over (SPEC 6.2) #}
+advance_usage_charge as (
+
+    select
+        'prices' as seed_name,
+        price_id as row_key,
+        'billing_timing advance is only for recurring fees' as problem
+    from prices
+    where billing_timing = 'advance' and charge_type = 'usage'
+
+),
+
+{# whether the unused days of a contract that ends mid-period come back is a choice to write down #}
+advance_without_prorate as (
+
+    select
+        'prices' as seed_name,
+        price_id as row_key,
+        'an advance fee must set prorate (true: a partial period is prorated and unused days are credited; '
+        || 'false: whole periods)' as problem
+    from prices
+    where billing_timing = 'advance' and is_prorate_unset
+
+),
+
 flat_usage_charge as (
 
     select
@@ -410,6 +446,12 @@ final as (
     select * from unknown_fee_interval
     union all
     select * from usage_charge_with_fee_interval
+    union all
+    select * from unknown_billing_timing
+    union all
+    select * from advance_usage_charge
+    union all
+    select * from advance_without_prorate
     union all
     select * from flat_usage_charge
     union all

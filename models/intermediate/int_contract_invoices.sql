@@ -1,0 +1,127 @@
+{#
+  Every invoice of every contract up to the run's clock (SPEC 6.2): one row per contract x billing
+  period x invoice kind. A period invoice for every billing period (its id is the period's invoice_id);
+  an opening invoice at the contract's start for a contract whose first period has a fee billed in
+  advance (it exists when some charge line is billed on it, so it is never empty). The billing periods
+  stay in int_contract_billing_periods, the grain usage is rated at; the models that make, total, tax,
+  credit or publish invoices read this one.
+
+  issued_at: the period's close for a period invoice, the contract's start for an opening one.
+  closes_at: when it is ready (issued_at + invoice_grace_hours for an opening invoice, so that the
+  events of that moment can still land). terms_at: the instant whose grants and tax rates apply, read
+  as "in force just before terms_at": the period's end for a period invoice (its last instant), one
+  microsecond after issued_at for an opening invoice (so terms starting at issued_at apply).
+  kind_order orders the invoices of one period: opening (0) before period (2); threshold invoices will
+  take 1. Corrections, credit draws and publication walk invoices by (period_start, kind_order).
+#}
+with
+
+billing_periods as (
+
+    select * from {{ ref('int_contract_billing_periods') }}
+
+),
+
+charge_lines as (
+
+    select * from {{ ref('int_charges_rated') }}
+
+),
+
+contracts as (
+
+    select * from {{ ref('stg_seed__contracts') }}
+
+),
+
+period_invoices as (
+
+    select
+        invoice_id,
+        'period' as invoice_kind,
+        cast(null as integer) as threshold_sequence,
+        2 as kind_order,
+        invoice_id as period_invoice_id,
+        contract_id,
+        customer_id,
+        rate_card_id,
+        currency,
+        billing_period,
+        months_per_period,
+        period_start,
+        period_end,
+        coverage_starts_at,
+        coverage_ends_at,
+        period_days,
+        covered_days,
+        closes_at as issued_at,
+        closes_at,
+        period_end as terms_at,
+        due_at
+    from billing_periods
+
+),
+
+contracts_with_opening_lines as (
+
+    select distinct invoice_id
+    from charge_lines
+    where invoice_kind = 'opening'
+
+),
+
+opening_invoices as (
+
+    select
+        billing_periods.advance_invoice_id as invoice_id,
+        'opening' as invoice_kind,
+        cast(null as integer) as threshold_sequence,
+        0 as kind_order,
+        billing_periods.invoice_id as period_invoice_id,
+        billing_periods.contract_id,
+        billing_periods.customer_id,
+        billing_periods.rate_card_id,
+        billing_periods.currency,
+        billing_periods.billing_period,
+        billing_periods.months_per_period,
+        billing_periods.period_start,
+        billing_periods.period_end,
+        billing_periods.coverage_starts_at,
+        billing_periods.coverage_ends_at,
+        billing_periods.period_days,
+        billing_periods.covered_days,
+        contracts.starts_at as issued_at,
+        {{ dbt.dateadd('hour', var('invoice_grace_hours'), 'contracts.starts_at') }} as closes_at,
+        {{ dbt.dateadd('microsecond', 1, 'contracts.starts_at') }} as terms_at,
+        {# the parentheses keep the expression whole inside the multiplication dbt's dateadd writes on Spark #}
+        {{ dbt.dateadd('day', '(coalesce(contracts.payment_terms_days, 0))', 'contracts.starts_at') }} as due_at
+    from billing_periods
+    inner join contracts_with_opening_lines
+        on billing_periods.advance_invoice_id = contracts_with_opening_lines.invoice_id
+    inner join contracts
+        on billing_periods.contract_id = contracts.contract_id
+    where billing_periods.is_first_period
+
+),
+
+all_invoices as (
+
+    select * from period_invoices
+    union all
+    select * from opening_invoices
+
+),
+
+final as (
+
+    select
+        *,
+        case
+            when {{ as_of() }} >= closes_at then 'ready'
+            else 'draft'
+        end as invoice_status
+    from all_invoices
+
+)
+
+select * from final
