@@ -1,11 +1,13 @@
-"""End-to-end contract scenario: four customers, three months, every line written down by hand.
+"""End-to-end contract scenario: five customers, three months, every line written down by hand.
 
 The seeds in tests/scenarios/contracts replace the demo seeds in a copy of the project. The scenario
 exercises a price override, a charge discount, an invoice discount, charge minimums and maximums, a
 prorated minimum commitment, partial first and last periods, an upgrade to a new contract in another
 currency (JPY, no minor units) with an anniversary anchor, a quarterly contract, and two credit grants
 with different priorities and scopes, one expiring mid-contract, a monthly fee on the quarterly
-contract and seats that rise and fall. The arithmetic is in the comments.
+contract and seats that rise and fall, and a platform fee billed in advance on an opening invoice. The
+arithmetic is in the comments. An invoice is named by its contract and period start, and an opening
+invoice by "<period start> opening".
 """
 
 from __future__ import annotations
@@ -123,6 +125,18 @@ EXPECTED_LINES = {
     ("c_delta", "2026-01-01", "tax", "nl_tokens_reduced", "{}"): D("0.32"),
     ("c_delta", "2026-04-01", "tax", "nl_standard_2019", "{}"): D("27.30"),
     ("c_delta", "2026-04-01", "tax", "nl_tokens_reduced", "{}"): D("0.00"),
+    # c_epsilon (Epsilon Edge, taxed in NL) starts 2026-04-01 at noon and pays its own platform fee of
+    # 60.00 a month in advance (SPEC 6.2, decision 65): April's fee is on the opening invoice issued at
+    # its start, in full (the contract covers the whole of April 1, 30 of 30 days), taxed 21 % = 12.60. Its
+    # April period invoice has no platform line (May's fee comes once May has started): zero usage, the
+    # calls minimum 5.00, taxed 1.05, and tokens' 0.00 tax line.
+    ("c_epsilon", "2026-04-01 opening", "recurring", "platform", "{}"): D("60.00"),
+    ("c_epsilon", "2026-04-01 opening", "tax", "nl_standard_2019", "{}"): D("12.60"),
+    ("c_epsilon", "2026-04-01", "usage", "calls", "{}"): D("0.00"),
+    ("c_epsilon", "2026-04-01", "minimum_true_up", "calls", "{}"): D("5.00"),
+    ("c_epsilon", "2026-04-01", "usage", "tokens", "{}"): D("0.00"),
+    ("c_epsilon", "2026-04-01", "tax", "nl_standard_2019", "{}"): D("1.05"),
+    ("c_epsilon", "2026-04-01", "tax", "nl_tokens_reduced", "{}"): D("0.00"),
 }
 
 # (contract_id, period_start, tax_rate_id) -> the tax line's quantity (the taxable base) and unit_price (the rate)
@@ -131,6 +145,9 @@ EXPECTED_TAX_BASES = {
     ("c_delta", "2026-01-01", "nl_tokens_reduced"): (D("3.50"), D("0.09")),
     ("c_delta", "2026-04-01", "nl_standard_2019"): (D("130.00"), D("0.21")),
     ("c_delta", "2026-04-01", "nl_tokens_reduced"): (D("0.00"), D("0.09")),
+    ("c_epsilon", "2026-04-01 opening", "nl_standard_2019"): (D("60.00"), D("0.21")),
+    ("c_epsilon", "2026-04-01", "nl_standard_2019"): (D("5.00"), D("0.21")),
+    ("c_epsilon", "2026-04-01", "nl_tokens_reduced"): (D("0.00"), D("0.09")),
 }
 
 # (contract_id, period_start) -> subtotal, discount_total, commitment_true_up, tax_total, credits_applied,
@@ -149,6 +166,9 @@ EXPECTED_INVOICES = {
     ("c_gamma_jpy", "2026-03-15"): (D("10021"), D(0), D(0), D(0), D(0), D("10021"), "draft"),
     ("c_delta", "2026-01-01"): (D("153.83"), D(0), D(0), D("31.89"), D(0), D("185.72"), "ready"),
     ("c_delta", "2026-04-01"): (D("130.00"), D(0), D(0), D("27.30"), D(0), D("157.30"), "draft"),
+    # ready 24 hours after its issue (2026-04-02 12:00), after the scenario's as_of
+    ("c_epsilon", "2026-04-01 opening"): (D("60.00"), D(0), D(0), D("12.60"), D(0), D("72.60"), "draft"),
+    ("c_epsilon", "2026-04-01"): (D("5.00"), D(0), D(0), D("1.05"), D(0), D("6.05"), "draft"),
 }
 
 # (grant_id, period_start) -> opening, drawn, expired, closing
@@ -167,6 +187,11 @@ def _day(value) -> str:
     return value.strftime("%Y-%m-%d")
 
 
+def _invoice(start, kind: str) -> str:
+    """An invoice's name in the expectations: its period start, and its kind unless it is a period invoice."""
+    return _day(start) if kind == "period" else f"{_day(start)} {kind}"
+
+
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
 def scenario(request, tmp_path_factory: pytest.TempPathFactory, scenario_build: tuple[Warehouse, Path]):
     if request.param == "duckdb":
@@ -180,22 +205,22 @@ def scenario(request, tmp_path_factory: pytest.TempPathFactory, scenario_build: 
 
 def test_every_invoice_line_matches_the_hand_computed_figures(scenario: Warehouse):
     rows = scenario.query(
-        "select i.contract_id, i.period_start, l.line_type, "
+        "select i.contract_id, i.period_start, i.invoice_kind, l.line_type, "
         "coalesce(l.grant_id, l.discount_id, l.tax_rate_id, l.product_id), l.dimensions, l.amount "
         "from {schema}.invoice_lines as l inner join {schema}.invoices as i on l.invoice_id = i.invoice_id"
     )
     actual: dict[tuple, Decimal] = {}
-    for contract, start, line_type, key, dims, amount in rows:
-        line = (contract, _day(start), line_type, key, dims)
+    for contract, start, kind, line_type, key, dims, amount in rows:
+        line = (contract, _invoice(start, kind), line_type, key, dims)
         actual[line] = actual.get(line, D(0)) + amount
     assert actual == EXPECTED_LINES
     tax_rows = scenario.query(
-        "select i.contract_id, i.period_start, l.tax_rate_id, l.quantity, l.unit_price "
+        "select i.contract_id, i.period_start, i.invoice_kind, l.tax_rate_id, l.quantity, l.unit_price "
         "from {schema}.invoice_lines as l inner join {schema}.invoices as i on l.invoice_id = i.invoice_id "
         "where l.line_type = 'tax'"
     )
-    assert {(contract, _day(start), rate_id): (base, rate) for contract, start, rate_id, base, rate in tax_rows} \
-        == EXPECTED_TAX_BASES
+    assert {(contract, _invoice(start, kind), rate_id): (base, rate)
+            for contract, start, kind, rate_id, base, rate in tax_rows} == EXPECTED_TAX_BASES
 
 
 def test_fee_intervals_and_seats_line_by_line(scenario: Warehouse):
@@ -220,10 +245,10 @@ def test_fee_intervals_and_seats_line_by_line(scenario: Warehouse):
 
 def test_invoice_totals_match_the_hand_computed_figures(scenario: Warehouse):
     rows = scenario.query(
-        "select contract_id, period_start, subtotal, discount_total, commitment_true_up, tax_total, credits_applied, "
-        "total_due, status from {schema}.invoices"
+        "select contract_id, period_start, invoice_kind, subtotal, discount_total, commitment_true_up, tax_total, "
+        "credits_applied, total_due, status from {schema}.invoices"
     )
-    actual = {(contract, _day(start)): tuple(rest) for contract, start, *rest in rows}
+    actual = {(contract, _invoice(start, kind)): tuple(rest) for contract, start, kind, *rest in rows}
     assert actual == EXPECTED_INVOICES
 
 
@@ -253,4 +278,22 @@ def test_ready_invoices_are_issued_at_their_close_and_due_thirty_days_later(scen
         ("c_alpha", datetime(2026, 2, 1), datetime(2026, 3, 2), datetime(2026, 4, 1)),
         ("c_alpha", datetime(2026, 3, 1), datetime(2026, 4, 2), datetime(2026, 5, 2)),
         ("c_delta", datetime(2026, 1, 1), datetime(2026, 4, 2), datetime(2026, 5, 2)),  # the quarter
+    ]
+
+
+def test_an_opening_invoice_is_issued_at_the_contract_start_and_bills_the_first_period_in_advance(
+        scenario: Warehouse):
+    """SPEC 6.2 (decision 65), by hand: c_epsilon starts 2026-04-01 12:00; its opening invoice is issued
+    then, due 30 days later, ready 24 hours later (after the scenario's as_of, so still a draft), and its
+    platform line's service period is April, the first period; the period invoice of April has no
+    platform line."""
+    rows = scenario.query(
+        "select i.invoice_kind, i.period_start, i.issued_at, i.due_at, i.closes_at, l.product_id, "
+        "l.service_period_start, l.service_period_end "
+        "from {schema}.invoices as i inner join {schema}.invoice_lines as l on l.invoice_id = i.invoice_id "
+        "where i.contract_id = 'c_epsilon' and l.line_type = 'recurring'"
+    )
+    assert rows == [
+        ("opening", datetime(2026, 4, 1), datetime(2026, 4, 1, 12), datetime(2026, 5, 1, 12),
+         datetime(2026, 4, 2, 12), "platform", datetime(2026, 4, 1), datetime(2026, 5, 1)),
     ]

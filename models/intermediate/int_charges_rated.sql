@@ -599,8 +599,8 @@ unused_days_credits as (
     inner join billing_periods as last_periods
         on
             unused_days_slots.billed_contract_id = last_periods.contract_id
-            and last_periods.period_start < unused_days_slots.covered_until
-            and last_periods.period_end >= unused_days_slots.covered_until
+            and unused_days_slots.covered_until > last_periods.period_start
+            and unused_days_slots.covered_until <= last_periods.period_end
 
 ),
 
