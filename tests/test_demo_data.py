@@ -264,6 +264,10 @@ def test_every_capability_is_in_the_demo():
     assert any(row["interval"] == "month" and periods[row["contract_id"]] == "quarterly" for row in prices)
     # seats billed as a recurring charge: the count at the period's start, rises prorated (SPEC 6.2)
     assert any(row["charge_type"] == "recurring" and row["metric_id"] == "seats" for row in prices)
+    # a fee billed in advance on an opening invoice, and one whose contract ends mid-period: its unused
+    # days are credited on its last invoice (SPEC 6.2 billing_timing)
+    advance = [row for row in prices if row["billing_timing"] == "advance"]
+    assert any(ends[row["contract_id"]] for row in advance) and any(not ends[row["contract_id"]] for row in advance)
     rate_cards = {c["contract_id"]: c["rate_card_id"] for c in contracts}
     card_products = {(row["rate_card_id"], row["product_id"]) for row in _seed_rows("prices")}
     for row in prices:

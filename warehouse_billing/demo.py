@@ -274,6 +274,18 @@ def summarize(db_path: Path) -> None:
             " where rank <= 5 order by currency, total desc, customer_id",
         ):
             print(f"    {currency:<5}{customer:<12}{name[:30]:<32}{total:>16,.2f}")
+        print("  by kind (SPEC 6.2; an opening invoice bills a contract's first period's fees in advance):")
+        for kind, status, count in _rows(
+            con, "select invoice_kind, status, count(*) from invoices group by 1, 2 order by 1, 2"
+        ):
+            print(f"    {kind:<10}{status:<7}{count:>6,}")
+        for number, contract, issued, subtotal, total in _rows(
+            con,
+            "select invoice_number, contract_id, issued_at, subtotal, total_due from published_invoices"
+            " where invoice_kind = 'opening' order by invoice_number limit 3",
+        ):
+            print(f"    opening invoice #{number} of {contract}, issued {issued:%Y-%m-%d %H:%M}: "
+                  f"subtotal {subtotal:,.2f}, total due {total:,.2f}")
         print("  grand total per currency:")
         for currency, total in _rows(
             con, "select currency, sum(total_due) from published_invoices group by 1 order by 1"

@@ -61,7 +61,9 @@ CREDIT_GRANT_COLUMNS = (
 # seeds/prices.csv holds the contract-specific prices that go with them (rows with a contract_id):
 # per-period platform fees and seats for the quarterly and annual contracts (rc_* prices are
 # monthly; ct_0118's platform fee stays monthly, a fee interval of its own, three lines a quarter;
-# ct_0245's seats are a recurring seats price: the count at the year's start, each rise prorated),
+# ct_0245's seats are a recurring seats price: the count at the year's start, each rise prorated;
+# ct_0245's and ct_0002's platform fees are billed in advance: ct_0245's year on an opening invoice,
+# ct_0002's last quarter in full and the days after its end credited on its last invoice),
 # a negotiated seats price with a charge maximum (ct_0029) and requests with a charge minimum (ct_0093).
 CONTRACT_TERMS: dict[str, dict[str, str]] = {
     # Ends mid-quarter (2026-11-10); its quarter 2026-08-20 .. 2026-11-20 is ready at the demo's as_of.
