@@ -1,7 +1,8 @@
 {#
-  Each record represents one credit grant in one billing period of its contract, from the period it
-  starts in to the period it expires in: opening balance, drawn, expired, closing balance. The drawn
-  amounts are exactly the credit lines of the invoices (a test reconciles them).
+  Each record represents one credit grant on one invoice of its contract (a billing period's invoice,
+  or its opening invoice, SPEC 6.2), from the period it starts in to the invoice it expires on, in the
+  contract's invoice order (invoice_sequence): opening balance, drawn, expired, closing balance. The
+  drawn amounts are exactly the credit lines of the invoices (a test reconciles them).
 #}
 with
 
@@ -17,16 +18,16 @@ grants as (
 
 ),
 
-{# the first period whose last instant falls after the grant expired #}
-expiry_periods as (
+{# the first invoice whose terms instant (a period's last instant) falls after the grant expired #}
+expiry_invoices as (
 
     select
         draws.grant_id,
-        min(draws.period_start) as expired_in_period_starting_at
+        min(draws.invoice_sequence) as expired_at_invoice_sequence
     from draws
     inner join grants
         on draws.grant_id = grants.grant_id
-    where grants.expires_at is not null and grants.expires_at < draws.period_end
+    where grants.expires_at is not null and grants.expires_at < draws.terms_at
     group by draws.grant_id
 
 ),
@@ -40,20 +41,23 @@ final as (
         draws.grant_type,
         draws.period_start,
         draws.period_end,
+        draws.invoice_sequence,
         cast(draws.opening_balance as {{ money_type() }}) as opening_balance,
         cast(draws.drawn_amount as {{ money_type() }}) as drawn_amount,
         cast(
-            case when draws.period_start = expiry_periods.expired_in_period_starting_at then draws.closing_balance else 0 end
+            case when draws.invoice_sequence = expiry_invoices.expired_at_invoice_sequence then draws.closing_balance else 0 end
             as {{ money_type() }}
         ) as expired_amount,
         cast(
-            case when draws.period_start = expiry_periods.expired_in_period_starting_at then 0 else draws.closing_balance end
+            case when draws.invoice_sequence = expiry_invoices.expired_at_invoice_sequence then 0 else draws.closing_balance end
             as {{ money_type() }}
         ) as closing_balance
     from draws
-    left join expiry_periods
-        on draws.grant_id = expiry_periods.grant_id
-    where expiry_periods.expired_in_period_starting_at is null or draws.period_start <= expiry_periods.expired_in_period_starting_at
+    left join expiry_invoices
+        on draws.grant_id = expiry_invoices.grant_id
+    where
+        expiry_invoices.expired_at_invoice_sequence is null
+        or draws.invoice_sequence <= expiry_invoices.expired_at_invoice_sequence
 
 )
 

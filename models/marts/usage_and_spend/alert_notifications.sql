@@ -83,6 +83,8 @@ spend_crossings as (
         on alerts.contract_id = invoices.contract_id
     where
         alerts.alert_type = 'spend'
+        {# the open period's own invoice: an opening invoice is a one-off, issued at a contract's start #}
+        and invoices.invoice_kind = 'period'
         and invoices.status = 'draft'
         and invoices.total_due >= alerts.threshold
 
@@ -166,10 +168,11 @@ balance_periods as (
         ledger.invoice_id,
         ledger.closing_balance,
         ledger.period_start,
+        ledger.invoice_sequence,
         case when ledger.closing_balance <= alerts.threshold then 1 else 0 end as is_reached,
         lag(case when ledger.closing_balance <= alerts.threshold then 1 else 0 end) over (
             partition by alerts.alert_id, ledger.grant_id
-            order by ledger.period_start
+            order by ledger.invoice_sequence
         ) as was_reached
     from alerts
     inner join ledger
@@ -184,7 +187,7 @@ balance_crossing_periods as (
         *,
         sum(case when is_reached = 1 and coalesce(was_reached, 0) = 0 then 1 else 0 end) over (
             partition by alert_id, grant_id
-            order by period_start
+            order by invoice_sequence
             rows between unbounded preceding and current row
         ) as crossing_number
     from balance_periods
@@ -209,8 +212,11 @@ balance_crossings as (
         balance_crossing_periods.threshold,
         balance_crossing_periods.currency
     from balance_crossing_periods
+    {# by period, not invoice: a draft opening invoice's crossing is its (open) first period's #}
     inner join draft_periods
-        on balance_crossing_periods.invoice_id = draft_periods.invoice_id
+        on
+            balance_crossing_periods.contract_id = draft_periods.contract_id
+            and balance_crossing_periods.period_start = draft_periods.period_start
     where balance_crossing_periods.is_reached = 1 and coalesce(balance_crossing_periods.was_reached, 0) = 0
 
 ),

@@ -24,11 +24,11 @@ contracts as (
 
 ),
 
-latest_period as (
+latest_invoice as (
 
     select
         grant_id,
-        max(period_start) as latest_period_start
+        max(invoice_sequence) as latest_invoice_sequence
     from ledger
     group by grant_id
 
@@ -66,12 +66,12 @@ final as (
         on grants.contract_id = contracts.contract_id
     left join totals
         on grants.grant_id = totals.grant_id
-    left join latest_period
-        on grants.grant_id = latest_period.grant_id
+    left join latest_invoice
+        on grants.grant_id = latest_invoice.grant_id
     left join ledger
         on
-            latest_period.grant_id = ledger.grant_id
-            and latest_period.latest_period_start = ledger.period_start
+            latest_invoice.grant_id = ledger.grant_id
+            and latest_invoice.latest_invoice_sequence = ledger.invoice_sequence
 
 )
 
