@@ -150,6 +150,21 @@ CASES = {
                        billing_timing="advance")),
         "prices row p_support_advance: an advance fee must set prorate",
     ),
+    "threshold that is not above zero": (
+        "billing_thresholds.csv",
+        _append("c_alpha,0,false"),
+        "billing_thresholds row c_alpha: amount_due must be greater than 0, got 0.0000",
+    ),
+    "threshold before threshold invoices exist": (
+        "billing_thresholds.csv",
+        _append("c_delta,250.00,true"),
+        "billing_thresholds row c_delta: threshold invoices (progressive billing) are not issued yet",
+    ),
+    "threshold of an unknown contract": (
+        "billing_thresholds.csv",
+        _append("c_nobody,500.00,true"),
+        "billing_thresholds row c_nobody: contract_id is not in contracts",
+    ),
     "seats price on a metric that is not latest": (
 
         "prices.csv",

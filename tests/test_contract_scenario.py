@@ -125,18 +125,18 @@ EXPECTED_LINES = {
     ("c_delta", "2026-01-01", "tax", "nl_tokens_reduced", "{}"): D("0.32"),
     ("c_delta", "2026-04-01", "tax", "nl_standard_2019", "{}"): D("27.30"),
     ("c_delta", "2026-04-01", "tax", "nl_tokens_reduced", "{}"): D("0.00"),
-    # c_epsilon (Epsilon Edge, taxed in NL) starts 2026-04-01 at noon and pays its own platform fee of
+    # c_zeta (Zeta Systems, taxed in NL) starts 2026-04-01 at noon and pays its own platform fee of
     # 60.00 a month in advance (SPEC 6.2, decision 65): April's fee is on the opening invoice issued at
     # its start, in full (the contract covers the whole of April 1, 30 of 30 days), taxed 21 % = 12.60. Its
     # April period invoice has no platform line (May's fee comes once May has started): zero usage, the
     # calls minimum 5.00, taxed 1.05, and tokens' 0.00 tax line.
-    ("c_epsilon", "2026-04-01 opening", "recurring", "platform", "{}"): D("60.00"),
-    ("c_epsilon", "2026-04-01 opening", "tax", "nl_standard_2019", "{}"): D("12.60"),
-    ("c_epsilon", "2026-04-01", "usage", "calls", "{}"): D("0.00"),
-    ("c_epsilon", "2026-04-01", "minimum_true_up", "calls", "{}"): D("5.00"),
-    ("c_epsilon", "2026-04-01", "usage", "tokens", "{}"): D("0.00"),
-    ("c_epsilon", "2026-04-01", "tax", "nl_standard_2019", "{}"): D("1.05"),
-    ("c_epsilon", "2026-04-01", "tax", "nl_tokens_reduced", "{}"): D("0.00"),
+    ("c_zeta", "2026-04-01 opening", "recurring", "platform", "{}"): D("60.00"),
+    ("c_zeta", "2026-04-01 opening", "tax", "nl_standard_2019", "{}"): D("12.60"),
+    ("c_zeta", "2026-04-01", "usage", "calls", "{}"): D("0.00"),
+    ("c_zeta", "2026-04-01", "minimum_true_up", "calls", "{}"): D("5.00"),
+    ("c_zeta", "2026-04-01", "usage", "tokens", "{}"): D("0.00"),
+    ("c_zeta", "2026-04-01", "tax", "nl_standard_2019", "{}"): D("1.05"),
+    ("c_zeta", "2026-04-01", "tax", "nl_tokens_reduced", "{}"): D("0.00"),
 }
 
 # (contract_id, period_start, tax_rate_id) -> the tax line's quantity (the taxable base) and unit_price (the rate)
@@ -145,9 +145,9 @@ EXPECTED_TAX_BASES = {
     ("c_delta", "2026-01-01", "nl_tokens_reduced"): (D("3.50"), D("0.09")),
     ("c_delta", "2026-04-01", "nl_standard_2019"): (D("130.00"), D("0.21")),
     ("c_delta", "2026-04-01", "nl_tokens_reduced"): (D("0.00"), D("0.09")),
-    ("c_epsilon", "2026-04-01 opening", "nl_standard_2019"): (D("60.00"), D("0.21")),
-    ("c_epsilon", "2026-04-01", "nl_standard_2019"): (D("5.00"), D("0.21")),
-    ("c_epsilon", "2026-04-01", "nl_tokens_reduced"): (D("0.00"), D("0.09")),
+    ("c_zeta", "2026-04-01 opening", "nl_standard_2019"): (D("60.00"), D("0.21")),
+    ("c_zeta", "2026-04-01", "nl_standard_2019"): (D("5.00"), D("0.21")),
+    ("c_zeta", "2026-04-01", "nl_tokens_reduced"): (D("0.00"), D("0.09")),
 }
 
 # (contract_id, period_start) -> subtotal, discount_total, commitment_true_up, tax_total, credits_applied,
@@ -167,8 +167,8 @@ EXPECTED_INVOICES = {
     ("c_delta", "2026-01-01"): (D("153.83"), D(0), D(0), D("31.89"), D(0), D("185.72"), "ready"),
     ("c_delta", "2026-04-01"): (D("130.00"), D(0), D(0), D("27.30"), D(0), D("157.30"), "draft"),
     # ready 24 hours after its issue (2026-04-02 12:00), after the scenario's as_of
-    ("c_epsilon", "2026-04-01 opening"): (D("60.00"), D(0), D(0), D("12.60"), D(0), D("72.60"), "draft"),
-    ("c_epsilon", "2026-04-01"): (D("5.00"), D(0), D(0), D("1.05"), D(0), D("6.05"), "draft"),
+    ("c_zeta", "2026-04-01 opening"): (D("60.00"), D(0), D(0), D("12.60"), D(0), D("72.60"), "draft"),
+    ("c_zeta", "2026-04-01"): (D("5.00"), D(0), D(0), D("1.05"), D(0), D("6.05"), "draft"),
 }
 
 # (grant_id, period_start) -> opening, drawn, expired, closing
@@ -283,7 +283,7 @@ def test_ready_invoices_are_issued_at_their_close_and_due_thirty_days_later(scen
 
 def test_an_opening_invoice_is_issued_at_the_contract_start_and_bills_the_first_period_in_advance(
         scenario: Warehouse):
-    """SPEC 6.2 (decision 65), by hand: c_epsilon starts 2026-04-01 12:00; its opening invoice is issued
+    """SPEC 6.2 (decision 65), by hand: c_zeta starts 2026-04-01 12:00; its opening invoice is issued
     then, due 30 days later, ready 24 hours later (after the scenario's as_of, so still a draft), and its
     platform line's service period is April, the first period; the period invoice of April has no
     platform line."""
@@ -291,7 +291,7 @@ def test_an_opening_invoice_is_issued_at_the_contract_start_and_bills_the_first_
         "select i.invoice_kind, i.period_start, i.issued_at, i.due_at, i.closes_at, l.product_id, "
         "l.service_period_start, l.service_period_end "
         "from {schema}.invoices as i inner join {schema}.invoice_lines as l on l.invoice_id = i.invoice_id "
-        "where i.contract_id = 'c_epsilon' and l.line_type = 'recurring'"
+        "where i.contract_id = 'c_zeta' and l.line_type = 'recurring'"
     )
     assert rows == [
         ("opening", datetime(2026, 4, 1), datetime(2026, 4, 1, 12), datetime(2026, 5, 1, 12),

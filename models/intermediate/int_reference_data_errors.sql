@@ -86,6 +86,12 @@ tax_rate_errors as (
 
 ),
 
+billing_threshold_errors as (
+
+    select * from {{ ref('int_reference_errors__billing_thresholds') }}
+
+),
+
 final as (
 
     select * from billable_metric_errors
@@ -113,6 +119,8 @@ final as (
     select * from customer_errors
     union all
     select * from tax_rate_errors
+    union all
+    select * from billing_threshold_errors
 
 )
 
