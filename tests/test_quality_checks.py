@@ -109,12 +109,13 @@ def _raw_rows() -> list[dict[str, Any]]:
 
 
 def _charge(line_id: str, invoice_id: str, line_type: str, product: str, currency: str, quantity: str,
-            amount: str, unrounded: str) -> dict[str, Any]:
+            amount: str, unrounded: str, unused_days_credit: bool = False) -> dict[str, Any]:
     return {
         "invoice_line_id": line_id, "invoice_id": invoice_id, "line_type": line_type,
         "price_id": f"p_{product}", "product_id": product,
         "pricing_model": "unit" if line_type == "usage" else "flat", "currency": currency,
         "quantity": D(quantity), "amount": D(amount), "amount_unrounded": D(unrounded),
+        "is_unused_days_credit": unused_days_credit,
     }
 
 
@@ -192,7 +193,7 @@ def good_data() -> dict[str, Table]:
         "int_charges_rated": Table(False, {
             "invoice_line_id": "text", "invoice_id": "text", "line_type": "text", "price_id": "text",
             "product_id": "text", "pricing_model": "text", "currency": "text", "quantity": MONEY,
-            "amount": MONEY, "amount_unrounded": "decimal(38, 20)"}, charges),
+            "amount": MONEY, "amount_unrounded": "decimal(38, 20)", "is_unused_days_credit": "boolean"}, charges),
         "invoice_lines": Table(False, {
             "invoice_line_id": "text", "invoice_id": "text", "line_type": "text", "product_id": "text",
             "grant_id": "text", "currency": "text", "amount": MONEY, "service_period_start": "timestamp",
@@ -464,6 +465,15 @@ def test_raw_usage_volume(target: str, config: QualityConfig) -> None:
 def test_rated_charges(target: str, config: QualityConfig) -> None:
     name = "gx_rated_charges"
     _assert_passes(_check(target, config, name, good_data()))
+
+    # an advance fee's unused days, credited on a contract's last invoice (SPEC 6.2): negative by design
+    credited = good_data()
+    credited["int_charges_rated"].rows.append(
+        _charge("l_10", "inv_3", "recurring", "platform", "EUR", "-0.5", "-5.00", "-5", unused_days_credit=True))
+    _assert_passes(_check(target, config, name, credited))
+    credited["int_charges_rated"].rows[-1].update(quantity=D("0.5"), amount=D("5.00"), amount_unrounded=D(5))
+    _assert_fails(_check(target, config, name, credited), "ExpectColumnValuesToBeBetween(amount)",
+                  row_value="invoice_line_id=l_10")
 
     bad = good_data()
     charges = bad["int_charges_rated"].rows

@@ -188,7 +188,8 @@ usage_rated as (
         end as amount_unrounded,
         cast(null as timestamp) as service_period_start,
         cast(null as timestamp) as service_period_end,
-        cast(null as {{ dbt.type_string() }}) as line_key
+        cast(null as {{ dbt.type_string() }}) as line_key,
+        false as is_unused_days_credit
     from usage_charges
     left join graduated_amounts
         on
@@ -358,7 +359,8 @@ flat_fees_rated as (
         end as amount_unrounded,
         service_period_start,
         service_period_end,
-        cast(interval_start as {{ dbt.type_string() }}) as line_key
+        cast(interval_start as {{ dbt.type_string() }}) as line_key,
+        false as is_unused_days_credit
     from recurring_chosen
     where metric_id is null
 
@@ -440,7 +442,8 @@ seats_base_rated as (
         end as amount_unrounded,
         service_period_start,
         service_period_end,
-        cast(null as {{ dbt.type_string() }}) as line_key
+        cast(null as {{ dbt.type_string() }}) as line_key,
+        false as is_unused_days_credit
     from seat_slots_with_count
 
 ),
@@ -492,7 +495,8 @@ seat_rises_rated as (
         {{ divide_truncated('unit_price * added_seats * remaining_days', 'interval_days') }} as amount_unrounded,
         rise_day as service_period_start,
         service_period_end,
-        'seat_rise|' || rise_event_id as line_key
+        'seat_rise|' || rise_event_id as line_key,
+        false as is_unused_days_credit
     from seat_rises_with_days
 
 ),
@@ -594,7 +598,8 @@ unused_days_credits as (
         unused_days_slots.covered_until as service_period_start,
         unused_days_slots.service_period_end,
         'unused_days' || coalesce('|' || cast(unused_days_slots.interval_start as {{ dbt.type_string() }}), '')
-            as line_key
+            as line_key,
+        true as is_unused_days_credit
     from unused_days_slots
     inner join billing_periods as last_periods
         on
@@ -634,6 +639,7 @@ final as (
         billing_periods.customer_id,
         billing_periods.currency,
         all_charges.line_type,
+        all_charges.is_unused_days_credit,
         all_charges.price_id,
         all_charges.product_id,
         all_charges.product_name,

@@ -233,7 +233,12 @@ def _raw_volume_expectations(params: Mapping[str, Any]) -> list[Expect]:
 def _rated_charges_relation(context: QueryContext, params: Mapping[str, Any]) -> str:
     return (
         "select c.invoice_line_id, c.invoice_id, c.line_type, c.price_id, c.product_id, c.pricing_model,"
-        " c.currency, c.quantity, c.amount, c.amount_unrounded, cur.minor_units,"
+        # an unused-days credit of an advance fee (SPEC 6.2) is a negative recurring line by design: its
+        # sign is reversed here, so that the same expectations say it never adds to an invoice
+        " c.currency, c.is_unused_days_credit,"
+        " case when c.is_unused_days_credit then -c.quantity else c.quantity end as quantity,"
+        " case when c.is_unused_days_credit then -c.amount else c.amount end as amount,"
+        " c.amount_unrounded, cur.minor_units,"
         " cast(abs(c.amount - c.amount_unrounded) as double precision) * power(10, cur.minor_units)"
         " as rounding_error_minor_units"
         f" from {context.model('int_charges_rated')} as c"
@@ -250,12 +255,14 @@ def _rated_charges_expectations(params: Mapping[str, Any]) -> list[Expect]:
         Expect(
             "ExpectColumnValuesToBeBetween",
             {"column": "quantity", "min_value": 0},
-            "Usage quantities and recurring proration factors are never negative.",
+            "Usage quantities and recurring proration factors are never negative (an unused-days credit's never"
+            " positive).",
         ),
         Expect(
             "ExpectColumnValuesToBeBetween",
             {"column": "amount", "min_value": 0},
-            "Every pricing model gives a non-negative amount for a non-negative quantity (contract §4).",
+            "Every pricing model gives a non-negative amount for a non-negative quantity (contract §4); an"
+            " unused-days credit is never positive.",
         ),
         Expect(
             "ExpectColumnValuesToNotBeNull",

@@ -194,6 +194,7 @@ balance_crossing_periods as (
 
 ),
 
+{# joined by period, not invoice: a crossing on an opening invoice (SPEC 6.2) is its open first period's #}
 balance_crossings as (
 
     select
@@ -212,7 +213,6 @@ balance_crossings as (
         balance_crossing_periods.threshold,
         balance_crossing_periods.currency
     from balance_crossing_periods
-    {# by period, not invoice: a draft opening invoice's crossing is its (open) first period's #}
     inner join draft_periods
         on
             balance_crossing_periods.contract_id = draft_periods.contract_id
