@@ -454,3 +454,20 @@
     {%- endif -%}
     {{ return(indexes) }}
 {%- endmacro %}
+
+{#
+  The instant one microsecond after a timestamp: "in force just before this" then means "in force at the
+  timestamp itself" (an opening invoice's terms, SPEC 6.2). dbt's dateadd on Spark works in whole
+  seconds, so it would add nothing here.
+#}
+{% macro one_microsecond_after(timestamp_expr) -%}
+    {{ return(adapter.dispatch('one_microsecond_after', 'warehouse_billing')(timestamp_expr)) }}
+{%- endmacro %}
+
+{% macro default__one_microsecond_after(timestamp_expr) -%}
+    ({{ timestamp_expr }} + interval '1 microsecond')
+{%- endmacro %}
+
+{% macro spark__one_microsecond_after(timestamp_expr) -%}
+    ({{ timestamp_expr }} + interval 1 microsecond)
+{%- endmacro %}

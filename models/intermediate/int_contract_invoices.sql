@@ -92,7 +92,7 @@ opening_invoices as (
         billing_periods.covered_days,
         contracts.starts_at as issued_at,
         {{ dbt.dateadd('hour', var('invoice_grace_hours'), 'contracts.starts_at') }} as closes_at,
-        {{ dbt.dateadd('microsecond', 1, 'contracts.starts_at') }} as terms_at,
+        {{ one_microsecond_after('contracts.starts_at') }} as terms_at,
         {# the parentheses keep the expression whole inside the multiplication dbt's dateadd writes on Spark #}
         {{ dbt.dateadd('day', '(coalesce(contracts.payment_terms_days, 0))', 'contracts.starts_at') }} as due_at
     from billing_periods
