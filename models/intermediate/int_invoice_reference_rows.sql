@@ -10,12 +10,22 @@
   amount (a product's name) are left out, so the right way to change a price (end-date the row, add a
   new one from a later day) leaves every earlier period's rows as they were. Overrides and discounts
   count only as in force or not on the first covered day: their dates are left out.
+
+  An invoice also bills the next period's fees in advance (SPEC 6.2, decision 65): the advance price rows
+  in force in that period are its rows too (reference_kind advance_price, clipped to that period), so
+  that an edit of one after the invoice was published is held for approval like any other.
 #}
 with
 
 contract_invoices as (
 
     select * from {{ ref('int_contract_invoices') }}
+
+),
+
+billing_periods as (
+
+    select * from {{ ref('int_contract_billing_periods') }}
 
 ),
 
@@ -110,6 +120,36 @@ period_prices as (
 
 ),
 
+advance_prices as (
+
+    select
+        contract_invoices.invoice_id,
+        prices.*,
+        case
+            when prices.effective_from is null or prices.effective_from < next_periods.coverage_starts_at
+                then next_periods.coverage_starts_at
+            else prices.effective_from
+        end as clipped_from,
+        case
+            when prices.effective_to is null or prices.effective_to > next_periods.coverage_ends_at
+                then next_periods.coverage_ends_at
+            else prices.effective_to
+        end as clipped_to
+    from billing_periods as next_periods
+    inner join contract_invoices
+        on next_periods.advance_invoice_id = contract_invoices.invoice_id
+    inner join prices
+        on
+            (
+                next_periods.contract_id = prices.contract_id
+                or (prices.contract_id is null and next_periods.rate_card_id = prices.rate_card_id)
+            )
+            and prices.billing_timing = 'advance'
+            and (prices.effective_from is null or next_periods.coverage_ends_at > prices.effective_from)
+            and (prices.effective_to is null or next_periods.coverage_starts_at < prices.effective_to)
+
+),
+
 price_rows as (
 
     select
@@ -128,6 +168,23 @@ price_rows as (
         || coalesce('|interval=' || fee_interval, '')
         || case when billing_timing = 'advance' then '|timing=advance' else '' end as row_text
     from period_prices
+
+),
+
+advance_price_rows as (
+
+    select
+        invoice_id,
+        'advance_price' as reference_kind,
+        price_id as reference_key,
+        clipped_from,
+        clipped_to,
+        'advance_price|' || {{ fingerprint_row_text([
+            'price_id', 'rate_card_id', 'contract_id', 'product_id', 'charge_type', 'metric_id',
+            'pricing_model', 'unit_price', 'flat_amount', 'is_prorated', 'clipped_from', 'clipped_to',
+        ]) }}
+        || coalesce('|interval=' || fee_interval, '') as row_text
+    from advance_prices
 
 ),
 
@@ -224,6 +281,8 @@ reference_rows as (
     select * from contract_rows
     union all
     select * from price_rows
+    union all
+    select * from advance_price_rows
     union all
     select * from tier_rows
     union all
