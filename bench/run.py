@@ -173,10 +173,13 @@ class Project:
         return env
 
     def dbt(self, name: str, args: list[str], as_of: str, logs: Path) -> StepResult:
-        command = [DBT, *args, "--project-dir", str(self.project_dir), "--profiles-dir", str(self.project_dir),
-                   "--vars", json.dumps({"as_of": as_of})]
+        # The run's clock goes in the environment, read only while dbt executes, as the Dagster steps
+        # pass it (decision 59): a --vars value that changes every run would make dbt parse the whole
+        # project again at every step, a cost production does not pay.
+        command = [DBT, *args, "--project-dir", str(self.project_dir), "--profiles-dir", str(self.project_dir)]
+        env = {**self.env, "BILLING_DBT_RUN_VARS": json.dumps({"as_of": as_of})}
         spill_dir = Path(f"{self.duckdb_path}.spill") if self.duckdb_path else None  # profiles.yml default
-        result = run_step(name, command, self.env, logs / f"{name}.log", spill_dir=spill_dir)
+        result = run_step(name, command, env, logs / f"{name}.log", spill_dir=spill_dir)
         if not result.ok:
             raise StepFailed(name, result)
         run_results = self.target_path / "run_results.json"
