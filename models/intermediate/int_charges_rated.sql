@@ -4,7 +4,8 @@
   (contract x billing period x kind) x price row x dimension group, and for a recurring fee with a fee
   interval shorter than the billing period, x fee interval (seat rises and unused-days credits: x event,
   x credit). Usage is billed on its period's invoice; a recurring fee on the invoice its billing_timing
-  picks (an advance fee of the first period on the contract's opening invoice, invoice_kind opening). The formulas live in macros/pricing.sql.
+  picks (an advance fee of the first period on the contract's opening invoice, invoice_kind opening).
+  The formulas live in macros/pricing.sql.
 #}
 with
 
@@ -225,15 +226,9 @@ usage_rated as (
 recurring_fee_slots_by_timing as (
 
     select
-        case
-            when prices.billing_timing = 'advance' then billing_periods.advance_invoice_id
-            else billing_periods.invoice_id
-        end as invoice_id,
-        case
-            when prices.billing_timing = 'advance' and billing_periods.is_first_period then 'opening'
-            else 'period'
-        end as invoice_kind,
         billing_periods.invoice_id as period_invoice_id,
+        billing_periods.advance_invoice_id,
+        billing_periods.is_first_period,
         billing_periods.contract_id as billed_contract_id,
         billing_periods.period_start,
         billing_periods.coverage_starts_at as service_period_start,
@@ -255,15 +250,9 @@ recurring_fee_slots_by_timing as (
     union all
 
     select
-        case
-            when prices.billing_timing = 'advance' then billing_periods.advance_invoice_id
-            else billing_periods.invoice_id
-        end as invoice_id,
-        case
-            when prices.billing_timing = 'advance' and billing_periods.is_first_period then 'opening'
-            else 'period'
-        end as invoice_kind,
         billing_periods.invoice_id as period_invoice_id,
+        billing_periods.advance_invoice_id,
+        billing_periods.is_first_period,
         billing_periods.contract_id as billed_contract_id,
         billing_periods.period_start,
         fee_intervals.coverage_starts_at as service_period_start,
@@ -295,11 +284,17 @@ recurring_fee_slots_by_timing as (
 
 ),
 
-{# an advance fee bills the interval to its end; an arrears fee the days the contract covers #}
+{#
+  Where each slot is billed: an advance fee on its home period's advance invoice (the opening invoice
+  for the first period), to the interval's end; an arrears fee on its home period's invoice, for the
+  days the contract covers.
+#}
 recurring_fee_slots as (
 
     select
         *,
+        case when billing_timing = 'advance' then advance_invoice_id else period_invoice_id end as invoice_id,
+        case when billing_timing = 'advance' and is_first_period then 'opening' else 'period' end as invoice_kind,
         case when billing_timing = 'advance' then interval_end else covered_until end as service_period_end
     from recurring_fee_slots_by_timing
 
