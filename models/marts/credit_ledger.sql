@@ -41,7 +41,8 @@ final as (
         draws.grant_type,
         draws.period_start,
         draws.period_end,
-        draws.invoice_sequence,
+        {# row_number() is an int on Spark, a bigint elsewhere #}
+        cast(draws.invoice_sequence as bigint) as invoice_sequence,
         cast(draws.opening_balance as {{ money_type() }}) as opening_balance,
         cast(draws.drawn_amount as {{ money_type() }}) as drawn_amount,
         cast(
