@@ -4,13 +4,15 @@
 
   Grants in force at the invoice's terms instant (starts_at < terms_at, expires_at empty or >= terms_at;
   for a period invoice terms_at is period_end, so the period's last instant) draw in order (priority,
-  earliest expires_at with empty last, earliest starts_at, grant_id). A grant draws min(its balance, what is left of the invoice, what is left of the charges it
-  applies to); a draw on a product-scoped grant uses up its products in product_id order, so a later
-  grant on the same products sees only what is left. Balances carry from period to period.
+  earliest expires_at with empty last, earliest starts_at, grant_id). A grant draws min(its balance,
+  what is left of the invoice, what is left of the charges it applies to); a draw on a product-scoped
+  grant uses up its products in product_id order, so a later grant on the same products sees only what
+  is left. Balances carry from invoice to invoice.
 
   The draws depend on each other in sequence, so a recursive CTE (balances) walks the steps (invoice,
-  grant) of each contract in order (period_start, then kind_order: an opening invoice first), keeping one balance per account: each grant's balance, each
-  product's and the invoice's remaining amount in the current period. Everything a step needs that
+  grant) of each contract in order (invoice_sequence: by period_start, then kind_order, an opening
+  invoice first), keeping one balance per account: each grant's balance, each product's and the
+  invoice's remaining amount on the current invoice. Everything a step needs that
   does not depend on earlier steps is joined beforehand (step_accounts).
 #}
 with recursive
@@ -226,14 +228,14 @@ contracts_with_grants as (
 
 ),
 
-contract_periods as (
+contract_invoices_with_grants as (
 
     select
         contract_invoices.*,
         row_number() over (
             partition by contract_invoices.contract_id
             order by contract_invoices.period_start, contract_invoices.kind_order
-        ) as period_index
+        ) as invoice_sequence
     from contract_invoices
     inner join contracts_with_grants
         on contract_invoices.contract_id = contracts_with_grants.contract_id
@@ -244,32 +246,32 @@ contract_periods as (
 steps as (
 
     select
-        contract_periods.contract_id,
-        contract_periods.invoice_id,
-        contract_periods.period_start,
-        contract_periods.period_end,
-        contract_periods.terms_at,
-        contract_periods.period_index as invoice_sequence,
+        contract_invoices_with_grants.contract_id,
+        contract_invoices_with_grants.invoice_id,
+        contract_invoices_with_grants.period_start,
+        contract_invoices_with_grants.period_end,
+        contract_invoices_with_grants.terms_at,
+        contract_invoices_with_grants.invoice_sequence,
         grants_ranked.grant_id,
         grants_ranked.grant_rank,
         grants_ranked.is_whole_invoice,
         published_invoices.invoice_id is not null as is_published,
         coalesce(published_draws.drawn_amount, 0) as published_draw,
-        cast((contract_periods.period_index - 1) * grants_ranked.grant_count + grants_ranked.grant_rank as bigint)
+        cast((contract_invoices_with_grants.invoice_sequence - 1) * grants_ranked.grant_count + grants_ranked.grant_rank as bigint)
             as step_number,
         coalesce(
             {{ is_in_force_at_period_end('grants_ranked.starts_at', 'grants_ranked.expires_at',
-                                         'contract_periods.terms_at') }},
+                                         'contract_invoices_with_grants.terms_at') }},
             false
         ) as is_in_force
-    from contract_periods
+    from contract_invoices_with_grants
     inner join grants_ranked
-        on contract_periods.contract_id = grants_ranked.contract_id
+        on contract_invoices_with_grants.contract_id = grants_ranked.contract_id
     left join published_invoices
-        on contract_periods.invoice_id = published_invoices.invoice_id
+        on contract_invoices_with_grants.invoice_id = published_invoices.invoice_id
     left join published_draws
         on
-            contract_periods.invoice_id = published_draws.invoice_id
+            contract_invoices_with_grants.invoice_id = published_draws.invoice_id
             and grants_ranked.grant_id = published_draws.grant_id
 
 ),
@@ -287,13 +289,13 @@ accounts as (
     union all
 
     select distinct
-        contract_periods.contract_id,
+        contract_invoices_with_grants.contract_id,
         'product' as account_type,
         product_lines_with_tax.product_id as account_key,
         0 as opening_amount
     from product_lines_with_tax
-    inner join contract_periods
-        on product_lines_with_tax.invoice_id = contract_periods.invoice_id
+    inner join contract_invoices_with_grants
+        on product_lines_with_tax.invoice_id = contract_invoices_with_grants.invoice_id
 
     union all
 
@@ -302,7 +304,7 @@ accounts as (
         'invoice' as account_type,
         'invoice' as account_key,
         0 as opening_amount
-    from contract_periods
+    from contract_invoices_with_grants
 
 ),
 
