@@ -12,7 +12,8 @@
   as "in force just before terms_at": the period's end for a period invoice (its last instant), one
   microsecond after issued_at for an opening invoice (so terms starting at issued_at apply).
   kind_order orders the invoices of one period: opening (0) before period (2); threshold invoices will
-  take 1. Corrections, credit draws and publication walk invoices by (period_start, kind_order).
+  take 1. Corrections and credit draws walk a contract's invoices by (period_start, kind_order);
+  publication numbers invoices by issued_at.
 #}
 with
 
@@ -62,7 +63,7 @@ period_invoices as (
 
 ),
 
-contracts_with_opening_lines as (
+opening_invoice_ids as (
 
     select distinct invoice_id
     from charge_lines
@@ -96,8 +97,8 @@ opening_invoices as (
         {# the parentheses keep the expression whole inside the multiplication dbt's dateadd writes on Spark #}
         {{ dbt.dateadd('day', '(coalesce(contracts.payment_terms_days, 0))', 'contracts.starts_at') }} as due_at
     from billing_periods
-    inner join contracts_with_opening_lines
-        on billing_periods.advance_invoice_id = contracts_with_opening_lines.invoice_id
+    inner join opening_invoice_ids
+        on billing_periods.advance_invoice_id = opening_invoice_ids.invoice_id
     inner join contracts
         on billing_periods.contract_id = contracts.contract_id
     where billing_periods.is_first_period
