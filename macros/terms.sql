@@ -69,3 +69,128 @@
         else {{ dbt.date_trunc('month', starts_at) }}
     end
 {%- endmacro %}
+
+{#
+  Charge terms (contract §5.1 step 3) applied to amounts of one charge, as CTEs: the one implementation
+  of the period invoice's charge adjustments (int_charge_adjustment_lines) and of the running amount of
+  progressive billing (int_threshold_running_amounts). `charge_context` names a CTE with one row per
+  amount to adjust: chain_key (unique), contract_id, rate_card_id, product_id, is_usage_charge,
+  coverage_starts_at (the moment terms are taken at: the period's first covered day, decision 11),
+  minor_units and charge_amount. The CTEs it writes:
+  - overridden: charge_context with multiplier and amount_after_override (a product-specific override
+    wins over one for every usage charge; the adjusted charge is rounded once);
+  - discount_steps: the charge's discounts one after another (macros/pricing.sql);
+  - after_discounts: chain_key, amount_after_discounts;
+  - charge_limits: chain_key, minimum_amount, maximum_amount (at most one of each per product, a
+    reference data check enforces it; a contract's own price of the product replaces the rate card's,
+    limits included, decision 10).
+#}
+{% macro charge_terms_ctes(charge_context) -%}
+overrides_in_force as (
+
+    select
+        {{ charge_context }}.chain_key,
+        overrides.multiplier,
+        row_number() over (
+            partition by {{ charge_context }}.chain_key
+            order by case when overrides.product_id is not null then 0 else 1 end, overrides.effective_from desc
+        ) as override_rank
+    from {{ charge_context }}
+    inner join {{ ref('stg_seed__price_overrides') }} as overrides
+        on
+            {{ charge_context }}.contract_id = overrides.contract_id
+            and (
+                {{ charge_context }}.product_id = overrides.product_id
+                or (overrides.product_id is null and {{ charge_context }}.is_usage_charge)
+            )
+            and {{ is_in_force('overrides.effective_from', 'overrides.effective_to',
+                               charge_context ~ '.coverage_starts_at') }}
+
+),
+
+overridden as (
+
+    select
+        {{ charge_context }}.*,
+        overrides_in_force.multiplier,
+        case
+            when overrides_in_force.multiplier is null then {{ charge_context }}.charge_amount
+            else {{ round_to_minor_units(charge_context ~ '.charge_amount * overrides_in_force.multiplier',
+                                         charge_context ~ '.minor_units') }}
+        end as amount_after_override
+    from {{ charge_context }}
+    left join overrides_in_force
+        on
+            {{ charge_context }}.chain_key = overrides_in_force.chain_key
+            and overrides_in_force.override_rank = 1
+
+),
+
+discount_bases as (
+
+    select
+        chain_key,
+        amount_after_override as base_amount,
+        minor_units
+    from overridden
+
+),
+
+chain_discounts as (
+
+    select
+        {{ charge_context }}.chain_key,
+        discounts.discount_id,
+        discounts.discount_type,
+        discounts.discount_value,
+        row_number() over (partition by {{ charge_context }}.chain_key order by discounts.discount_id)
+            as discount_order
+    from {{ charge_context }}
+    inner join {{ ref('stg_seed__discounts') }} as discounts
+        on
+            {{ charge_context }}.contract_id = discounts.contract_id
+            and {{ charge_context }}.product_id = discounts.product_id
+            and {{ is_in_force('discounts.starts_at', 'discounts.ends_at', charge_context ~ '.coverage_starts_at') }}
+
+),
+
+{{ discount_steps_cte('discount_bases', 'chain_discounts') }},
+
+after_discounts as (
+
+    select
+        chain_key,
+        min(running_amount) as amount_after_discounts
+    from discount_steps
+    group by chain_key
+
+),
+
+limit_candidates as (
+
+    select
+        {{ charge_context }}.chain_key,
+        prices.contract_id as price_contract_id,
+        prices.minimum_amount,
+        prices.maximum_amount,
+        {{ contract_price_present('prices', charge_context ~ '.chain_key') }} as product_has_contract_price
+    from {{ charge_context }}
+    inner join {{ ref('int_prices_resolved') }} as prices
+        on
+            {{ charge_context }}.product_id = prices.product_id
+            and {{ price_applies('prices', charge_context, charge_context ~ '.coverage_starts_at') }}
+
+),
+
+charge_limits as (
+
+    select
+        chain_key,
+        max(minimum_amount) as minimum_amount,
+        max(maximum_amount) as maximum_amount
+    from limit_candidates
+    where {{ is_contract_price_choice('price_contract_id', 'product_has_contract_price') }}
+    group by chain_key
+
+)
+{%- endmacro %}

@@ -20,24 +20,6 @@ contract_invoices as (
 
 ),
 
-prices as (
-
-    select * from {{ ref('int_prices_resolved') }}
-
-),
-
-overrides as (
-
-    select * from {{ ref('stg_seed__price_overrides') }}
-
-),
-
-discounts as (
-
-    select * from {{ ref('stg_seed__discounts') }}
-
-),
-
 currencies as (
 
     select * from {{ ref('stg_seed__currencies') }}
@@ -77,116 +59,7 @@ charge_context as (
 
 ),
 
-{# a product-specific override wins over one for every usage charge #}
-overrides_in_force as (
-
-    select
-        charge_context.chain_key,
-        overrides.multiplier,
-        row_number() over (
-            partition by charge_context.chain_key
-            order by case when overrides.product_id is not null then 0 else 1 end, overrides.effective_from desc
-        ) as override_rank
-    from charge_context
-    inner join overrides
-        on
-            charge_context.contract_id = overrides.contract_id
-            and (
-                charge_context.product_id = overrides.product_id
-                or (overrides.product_id is null and charge_context.is_usage_charge)
-            )
-            and {{ is_in_force('overrides.effective_from', 'overrides.effective_to', 'charge_context.coverage_starts_at') }}
-
-),
-
-overridden as (
-
-    select
-        charge_context.*,
-        overrides_in_force.multiplier,
-        case
-            when overrides_in_force.multiplier is null then charge_context.charge_amount
-            else {{ round_to_minor_units('charge_context.charge_amount * overrides_in_force.multiplier',
-                                         'charge_context.minor_units') }}
-        end as amount_after_override
-    from charge_context
-    left join overrides_in_force
-        on
-            charge_context.chain_key = overrides_in_force.chain_key
-            and overrides_in_force.override_rank = 1
-
-),
-
-discount_bases as (
-
-    select
-        chain_key,
-        amount_after_override as base_amount,
-        minor_units
-    from overridden
-
-),
-
-chain_discounts as (
-
-    select
-        charge_context.chain_key,
-        discounts.discount_id,
-        discounts.discount_type,
-        discounts.discount_value,
-        row_number() over (partition by charge_context.chain_key order by discounts.discount_id) as discount_order
-    from charge_context
-    inner join discounts
-        on
-            charge_context.contract_id = discounts.contract_id
-            and charge_context.product_id = discounts.product_id
-            and {{ is_in_force('discounts.starts_at', 'discounts.ends_at', 'charge_context.coverage_starts_at') }}
-
-),
-
-{{ discount_steps_cte('discount_bases', 'chain_discounts') }},
-
-after_discounts as (
-
-    select
-        chain_key,
-        min(running_amount) as amount_after_discounts
-    from discount_steps
-    group by chain_key
-
-),
-
-{#
-  at most one minimum and one maximum per product (a reference data check enforces it); a contract's
-  own price of the product replaces the rate card's, limits included (decision log 10)
-#}
-limit_candidates as (
-
-    select
-        charge_context.chain_key,
-        prices.contract_id as price_contract_id,
-        prices.minimum_amount,
-        prices.maximum_amount,
-        {{ contract_price_present('prices', 'charge_context.chain_key') }} as product_has_contract_price
-    from charge_context
-    inner join prices
-        on
-            charge_context.product_id = prices.product_id
-            and {{ price_applies('prices', 'charge_context', 'charge_context.coverage_starts_at') }}
-
-),
-
-charge_limits as (
-
-    select
-        chain_key,
-        max(minimum_amount) as minimum_amount,
-        max(maximum_amount) as maximum_amount
-    from limit_candidates
-    where {{ is_contract_price_choice('price_contract_id', 'product_has_contract_price') }}
-    group by chain_key
-
-),
+{{ charge_terms_ctes('charge_context') }},
 
 limited as (
 
