@@ -25,6 +25,7 @@
             as commitment_true_up,
         sum(case when line_types.rolls_into = 'adjustment_total' then lines.amount else 0 end) as adjustment_total,
         sum(case when line_types.rolls_into = 'tax_total' then lines.amount else 0 end) as tax_total,
+        sum(case when line_types.rolls_into = 'threshold_billed' then -lines.amount else 0 end) as threshold_billed,
         sum(case when line_types.rolls_into = 'credits_applied' then -lines.amount else 0 end) as credits_applied,
         sum(lines.amount) as total_due,
         count(*) as line_count

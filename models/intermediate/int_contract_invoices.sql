@@ -1,18 +1,21 @@
 {#
   Every invoice of every contract up to the run's clock (SPEC 6.2): one row per contract x billing
-  period x invoice kind. A period invoice for every billing period (its id is the period's invoice_id);
+  period x invoice kind x threshold_sequence. A period invoice for every billing period (its id is the period's invoice_id);
   an opening invoice at the contract's start for a contract whose first period has a fee billed in
   advance (it exists when some charge line is billed on it, so it is never empty). The billing periods
   stay in int_contract_billing_periods, the grain usage is rated at; the models that make, total, tax,
   credit or publish invoices read this one.
 
-  issued_at: the period's close for a period invoice, the contract's start for an opening one.
-  closes_at: when it is ready (issued_at + invoice_grace_hours for an opening invoice, so that the
-  events of that moment can still land). terms_at: the instant whose grants and tax rates apply, read
-  as "in force just before terms_at": the period's end for a period invoice (its last instant), one
-  microsecond after issued_at for an opening invoice (so terms starting at issued_at apply).
-  kind_order orders the invoices of one period: opening (0) before period (2); threshold invoices will
-  take 1. Corrections and credit draws walk a contract's invoices by (period_start, kind_order);
+  A threshold invoice for every level a period's running usage amount reached (int_threshold_invoices).
+
+  issued_at: the period's close for a period invoice, the contract's start for an opening one, the
+  moment its level was reached for a threshold one. closes_at: when it is ready (issued_at +
+  invoice_grace_hours for an opening or threshold invoice, so that the events of that moment can still
+  land). terms_at: the instant whose grants and tax rates apply, read as "in force just before
+  terms_at": the period's end for a period invoice (its last instant), one microsecond after issued_at
+  for an opening or threshold invoice (so terms starting at issued_at apply).
+  kind_order orders the invoices of one period: opening (0), threshold (1, then by threshold_sequence),
+  period (2). Corrections and credit draws walk a contract's invoices by (period_start, kind_order);
   publication numbers invoices by issued_at.
 #}
 with
@@ -105,11 +108,47 @@ opening_invoices as (
 
 ),
 
+{# a threshold invoice (SPEC 6.2) is issued at the ingested_at of the event that reached its level #}
+threshold_invoices as (
+
+    select
+        threshold_invoices.invoice_id,
+        'threshold' as invoice_kind,
+        threshold_invoices.threshold_sequence,
+        1 as kind_order,
+        billing_periods.invoice_id as period_invoice_id,
+        billing_periods.contract_id,
+        billing_periods.customer_id,
+        billing_periods.rate_card_id,
+        billing_periods.currency,
+        billing_periods.billing_period,
+        billing_periods.months_per_period,
+        billing_periods.period_start,
+        billing_periods.period_end,
+        billing_periods.coverage_starts_at,
+        billing_periods.coverage_ends_at,
+        billing_periods.period_days,
+        billing_periods.covered_days,
+        threshold_invoices.issued_at,
+        {{ dbt.dateadd('hour', var('invoice_grace_hours'), 'threshold_invoices.issued_at') }} as closes_at,
+        {{ one_microsecond_after('threshold_invoices.issued_at') }} as terms_at,
+        {{ dbt.dateadd('day', '(coalesce(contracts.payment_terms_days, 0))', 'threshold_invoices.issued_at') }}
+            as due_at
+    from {{ ref('int_threshold_invoices') }} as threshold_invoices
+    inner join billing_periods
+        on threshold_invoices.period_invoice_id = billing_periods.invoice_id
+    inner join contracts
+        on billing_periods.contract_id = contracts.contract_id
+
+),
+
 all_invoices as (
 
     select * from period_invoices
     union all
     select * from opening_invoices
+    union all
+    select * from threshold_invoices
 
 ),
 

@@ -47,6 +47,12 @@ charge_adjustment_lines as (
 
 ),
 
+threshold_lines as (
+
+    select * from {{ ref('int_threshold_lines') }}
+
+),
+
 late_adjustment_lines as (
 
     select * from {{ ref('int_late_adjustment_lines') }}
@@ -110,6 +116,12 @@ product_lines as (
         product_id,
         amount
     from charge_adjustment_lines
+    union all
+    select
+        invoice_id,
+        product_id,
+        amount
+    from threshold_lines
     union all
     {# late-event adjustments come just before credits: credits may absorb them (contract §5.1 steps 6 and 7) #}
     select
@@ -234,7 +246,7 @@ contract_invoices_with_grants as (
         contract_invoices.*,
         row_number() over (
             partition by contract_invoices.contract_id
-            order by contract_invoices.period_start, contract_invoices.kind_order
+            order by contract_invoices.period_start, contract_invoices.kind_order, contract_invoices.threshold_sequence
         ) as invoice_sequence
     from contract_invoices
     inner join contracts_with_grants

@@ -3,7 +3,8 @@
   line so far, the invoice-level discounts one after another (`discount` lines without a product), and
   the minimum commitment true-up, prorated by covered days / period days (`commitment_true_up`). An
   opening invoice (fees in advance, SPEC 6.2) takes percentage discounts only, and no commitment: an
-  amount discount and the commitment belong to the period, so its period invoice has them, once.
+  amount discount and the commitment belong to the period, so its period invoice has them, once. A
+  threshold invoice takes neither.
   One row per adjustment line.
 #}
 with recursive
@@ -103,6 +104,8 @@ chain_discounts as (
             and {{ is_in_force('discounts.starts_at', 'discounts.ends_at', 'subtotals.coverage_starts_at') }}
             {# a fixed amount is taken once per period, on its period invoice; a percentage on every invoice #}
             and (subtotals.invoice_kind = 'period' or discounts.discount_type = 'percent')
+            {# a threshold invoice bills usage after charge terms only (SPEC 6.2) #}
+            and subtotals.invoice_kind <> 'threshold'
 
 ),
 

@@ -5,7 +5,7 @@
   blocking dbt tests and stop every publication.
 
   - total_equals_lines: total_due is the sum of the lines, and subtotal - discount_total
-    + commitment_true_up + adjustment_total + tax_total - credits_applied.
+    + commitment_true_up + adjustment_total + tax_total - threshold_billed - credits_applied.
   - line_types: every line has a type invoice_line_types knows for its scope, with the sign it allows.
   - currency: every line is in the invoice's currency, and no amount has more decimals than that
     currency's minor units.
@@ -70,7 +70,7 @@ total_failures as (
             else
                 'total_due ' || cast(invoices.total_due as {{ dbt.type_string() }})
                 || ' differs from subtotal - discount_total + commitment_true_up + adjustment_total'
-                || ' + tax_total - credits_applied'
+                || ' + tax_total - threshold_billed - credits_applied'
         end as reason
     from invoices
     left join line_sums
@@ -79,7 +79,7 @@ total_failures as (
         invoices.total_due <> coalesce(line_sums.sum_of_lines, 0)
         or invoices.total_due
         <> invoices.subtotal - invoices.discount_total + invoices.commitment_true_up
-        + invoices.adjustment_total + invoices.tax_total - invoices.credits_applied
+        + invoices.adjustment_total + invoices.tax_total - invoices.threshold_billed - invoices.credits_applied
 
 ),
 

@@ -9,8 +9,9 @@
   period invoice, its issued_at for an opening one); a product's own rate replaces the all-products rate. A product's base is its lines after charge terms (usage, recurring, override,
   charge discount, minimum, cap), less its share of the invoice-level discounts (pro rata to those
   amounts, rounded to minor units, the rounding remainder on the largest, ties by product_id), plus
-  its late-event adjustments. The commitment true-up and the invoice-level late adjustments form the
-  all-products row. Balances and credit notes from earlier invoices already include their tax, and
+  its late-event adjustments; a threshold invoice's usage to date is its product's base. The
+  commitment true-up, the invoice-level late adjustments and what threshold invoices billed (negative,
+  on the period invoice) form the all-products row. Balances and credit notes from earlier invoices already include their tax, and
   credits are drawn after tax: none of them is taxed.
 #}
 with
@@ -39,6 +40,12 @@ currencies as (
 
 ),
 
+threshold_lines as (
+
+    select * from {{ ref('int_threshold_lines') }}
+
+),
+
 charge_lines as (
 
     select
@@ -52,6 +59,13 @@ charge_lines as (
         product_id,
         amount
     from {{ ref('int_charge_adjustment_lines') }}
+    union all
+    select
+        invoice_id,
+        product_id,
+        amount
+    from threshold_lines
+    where line_type = 'threshold_usage'
 
 ),
 
@@ -198,6 +212,18 @@ base_parts as (
     inner join taxed_invoices
         on invoice_adjustment_lines.invoice_id = taxed_invoices.invoice_id
     where invoice_adjustment_lines.line_type = 'commitment_true_up'
+
+    union all
+
+    {# what threshold invoices billed comes off the period invoice's all-products base (SPEC 6.2) #}
+    select
+        threshold_lines.invoice_id,
+        cast(null as {{ dbt.type_string() }}) as product_id,
+        threshold_lines.amount
+    from threshold_lines
+    inner join taxed_invoices
+        on threshold_lines.invoice_id = taxed_invoices.invoice_id
+    where threshold_lines.line_type = 'threshold_billed'
 
     union all
 

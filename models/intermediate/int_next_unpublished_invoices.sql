@@ -1,7 +1,7 @@
 {#
   Where the corrections of a published invoice are billed: its customer's next invoice in the same
   currency that comes later (a later period start, or the same period start and a later kind: the
-  period invoice after its opening invoice) and is not published yet. One row per published invoice that has
+  period invoice after its opening invoice) and is not published yet; never a threshold invoice. One row per published invoice that has
   such an invoice; a published invoice without one has no row, and its corrections wait until one
   exists. Late-usage adjustments, carried balances and credit notes all use this one rule.
 #}
@@ -32,7 +32,8 @@ unpublished_periods as (
 
     select contract_invoices.*
     from contract_invoices
-    where not exists (
+    {# corrections land on an opening or period invoice, never on a threshold invoice (decision 66) #}
+    where contract_invoices.invoice_kind <> 'threshold' and not exists (
         select 1 from published_invoices
         where published_invoices.invoice_id = contract_invoices.invoice_id
     )

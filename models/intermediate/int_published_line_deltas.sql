@@ -50,6 +50,20 @@ current_lines as (
         invoice_line_id,
         invoice_id,
         line_type,
+        product_id,
+        product_name,
+        cast(null as {{ dbt.type_string() }}) as metric_id,
+        '{}' as dimensions,
+        cast(null as {{ exact_decimal_type() }}) as quantity,
+        amount
+    from {{ ref('int_threshold_lines') }}
+
+    union all
+
+    select
+        invoice_line_id,
+        invoice_id,
+        line_type,
         cast(null as {{ dbt.type_string() }}) as product_id,
         cast(null as {{ dbt.type_string() }}) as product_name,
         cast(null as {{ dbt.type_string() }}) as metric_id,
@@ -77,7 +91,7 @@ rated_line_types as (
 
     select distinct line_type
     from {{ ref('invoice_line_types') }}
-    where rolls_into in ('subtotal', 'discount_total', 'commitment_true_up')
+    where rolls_into in ('subtotal', 'discount_total', 'commitment_true_up', 'threshold_billed')
 
 ),
 

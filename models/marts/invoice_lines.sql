@@ -1,7 +1,8 @@
 {#
   Every line of every invoice, draft or ready: one row per invoice x line. Lines follow contract §5.1's
   order of calculation: usage and recurring charges (steps 1-2), per-charge override, discount,
-  minimum and maximum lines (step 3), invoice discounts and the commitment true-up (steps 4-5),
+  minimum and maximum lines (step 3), a threshold invoice's usage to date and the period invoice's
+  subtraction of what its threshold invoices billed (SPEC 6.2), invoice discounts and the commitment true-up (steps 4-5),
   late-event adjustments of published invoices (step 6, contract §7.3), tax (SPEC 6.2), a balance
   carried from an earlier invoice, then credits (step 7), and last a balance carried to the next invoice when the
   lines sum below zero (SPEC 6.1). Each adjustment is a line of its own, so an invoice explains itself.
@@ -29,6 +30,12 @@ charge_adjustments as (
 invoice_adjustments as (
 
     select * from {{ ref('int_invoice_adjustment_lines') }}
+
+),
+
+threshold_lines as (
+
+    select * from {{ ref('int_threshold_lines') }}
 
 ),
 
@@ -121,6 +128,32 @@ lines_before_balance_carried as (
         cast(null as timestamp) as service_period_start,
         cast(null as timestamp) as service_period_end
     from charge_adjustments
+
+    union all
+
+    select
+        invoice_line_id,
+        invoice_id,
+        line_type,
+        cast(null as {{ dbt.type_string() }}) as price_id,
+        product_id,
+        product_name,
+        cast(null as {{ dbt.type_string() }}) as metric_id,
+        cast(null as {{ dbt.type_string() }}) as pricing_model,
+        '{}' as dimensions,
+        cast(null as {{ exact_decimal_type() }}) as quantity,
+        0 as event_count,
+        cast(null as {{ exact_decimal_type() }}) as unit_price,
+        amount,
+        cast(null as {{ dbt.type_string() }}) as discount_id,
+        cast(null as {{ dbt.type_string() }}) as grant_id,
+        cast(null as {{ dbt.type_string() }}) as tax_rate_id,
+        cast(null as {{ dbt.type_string() }}) as adjusts_invoice_id,
+        cast(null as {{ dbt.type_string() }}) as adjusts_invoice_line_id,
+        0 as line_sequence,
+        service_period_start,
+        service_period_end
+    from threshold_lines
 
     union all
 

@@ -44,6 +44,7 @@ final as (
         cast(coalesce(line_totals.commitment_true_up, 0) as {{ money_type() }}) as commitment_true_up,
         cast(coalesce(line_totals.adjustment_total, 0) as {{ money_type() }}) as adjustment_total,
         cast(coalesce(line_totals.tax_total, 0) as {{ money_type() }}) as tax_total,
+        cast(coalesce(line_totals.threshold_billed, 0) as {{ money_type() }}) as threshold_billed,
         cast(coalesce(line_totals.credits_applied, 0) as {{ money_type() }}) as credits_applied,
         cast(coalesce(line_totals.total_due, 0) as {{ money_type() }}) as total_due,
         cast(coalesce(line_totals.line_count, 0) as bigint) as line_count,

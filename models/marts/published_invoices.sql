@@ -84,8 +84,14 @@ final as (
         to_publish.*,
         cast(
             last_number.last_invoice_number
-            {# issue order: a period invoice is issued at its close, an opening invoice at its contract's start #}
-            + row_number() over (order by to_publish.issued_at, to_publish.customer_id, to_publish.invoice_id)
+            {# issue order: a period invoice is issued at its close, an opening invoice at its contract's
+               start, a threshold invoice when its level was reached (two of one load in sequence order) #}
+            + row_number()
+                over (
+                    order by
+                        to_publish.issued_at, to_publish.customer_id, coalesce(to_publish.threshold_sequence, 0),
+                        to_publish.invoice_id
+                )
             as bigint
         ) as invoice_number,
         {{ as_of() }} as published_at
