@@ -155,10 +155,10 @@ CASES = {
         _append("c_alpha,0,false"),
         "billing_thresholds row c_alpha: amount_due must be greater than 0, got 0.0000",
     ),
-    "threshold before threshold invoices exist": (
+    "threshold listed twice": (
         "billing_thresholds.csv",
-        _append("c_delta,250.00,true"),
-        "billing_thresholds row c_delta: threshold invoices (progressive billing) are not issued yet",
+        _append("c_delta,250.00,true\nc_delta,250.00,true"),
+        "billing_thresholds row c_delta: the threshold of 250.0000 is listed 2 times",
     ),
     "threshold of an unknown contract": (
         "billing_thresholds.csv",
