@@ -274,7 +274,8 @@ def summarize(db_path: Path) -> None:
             " where rank <= 5 order by currency, total desc, customer_id",
         ):
             print(f"    {currency:<5}{customer:<12}{name[:30]:<32}{total:>16,.2f}")
-        print("  by kind (SPEC 6.2; an opening invoice bills a contract's first period's fees in advance):")
+        print("  by kind (SPEC 6.2; an opening invoice bills a contract's first period's fees in advance,"
+              " a threshold invoice the usage so far when it reached a billing threshold):")
         for kind, status, count in _rows(
             con, "select invoice_kind, status, count(*) from invoices group by 1, 2 order by 1, 2"
         ):
@@ -286,6 +287,20 @@ def summarize(db_path: Path) -> None:
         ):
             print(f"    opening invoice #{number} of {contract}, issued {issued:%Y-%m-%d %H:%M}: "
                   f"subtotal {subtotal:,.2f}, total due {total:,.2f}")
+        for number, contract, sequence, issued, subtotal, total in _rows(
+            con,
+            "select invoice_number, contract_id, threshold_sequence, issued_at, subtotal, total_due"
+            " from published_invoices where invoice_kind = 'threshold' order by invoice_number limit 3",
+        ):
+            print(f"    threshold invoice #{number} of {contract} (the period's no. {sequence}), issued "
+                  f"{issued:%Y-%m-%d %H:%M}: usage so far {subtotal:,.2f}, total due {total:,.2f}")
+        for number, contract, period_start, subtotal, billed, total in _rows(
+            con,
+            "select invoice_number, contract_id, period_start, subtotal, threshold_billed, total_due"
+            " from published_invoices where threshold_billed > 0 order by invoice_number limit 1",
+        ):
+            print(f"    period invoice #{number} of {contract} for {period_start:%Y-%m}: subtotal {subtotal:,.2f},"
+                  f" less {billed:,.2f} billed on threshold invoices, total due {total:,.2f}")
         print("  grand total per currency:")
         for currency, total in _rows(
             con, "select currency, sum(total_due) from published_invoices group by 1 order by 1"
