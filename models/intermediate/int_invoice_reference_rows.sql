@@ -92,61 +92,70 @@ contract_rows as (
 
 ),
 
-{# price rows of the contract or its rate card in force on any covered day, dates clipped to the coverage #}
-period_prices as (
+{#
+  The windows whose price rows an invoice bills under: its own coverage, and for an invoice that bills
+  the next period's fees in advance, that period's coverage (its advance prices only)
+#}
+price_windows as (
 
     select
-        contract_invoices.invoice_id,
-        prices.*,
-        case
-            when prices.effective_from is null or prices.effective_from < contract_invoices.coverage_starts_at
-                then contract_invoices.coverage_starts_at
-            else prices.effective_from
-        end as clipped_from,
-        case
-            when prices.effective_to is null or prices.effective_to > contract_invoices.coverage_ends_at
-                then contract_invoices.coverage_ends_at
-            else prices.effective_to
-        end as clipped_to
+        invoice_id,
+        contract_id,
+        rate_card_id,
+        coverage_starts_at,
+        coverage_ends_at,
+        false as is_next_period_in_advance
     from contract_invoices
-    inner join prices
-        on
-            (
-                contract_invoices.contract_id = prices.contract_id
-                or (prices.contract_id is null and contract_invoices.rate_card_id = prices.rate_card_id)
-            )
-            and (prices.effective_from is null or contract_invoices.coverage_ends_at > prices.effective_from)
-            and (prices.effective_to is null or contract_invoices.coverage_starts_at < prices.effective_to)
 
-),
-
-advance_prices as (
+    union all
 
     select
         contract_invoices.invoice_id,
-        prices.*,
-        case
-            when prices.effective_from is null or prices.effective_from < next_periods.coverage_starts_at
-                then next_periods.coverage_starts_at
-            else prices.effective_from
-        end as clipped_from,
-        case
-            when prices.effective_to is null or prices.effective_to > next_periods.coverage_ends_at
-                then next_periods.coverage_ends_at
-            else prices.effective_to
-        end as clipped_to
+        next_periods.contract_id,
+        next_periods.rate_card_id,
+        next_periods.coverage_starts_at,
+        next_periods.coverage_ends_at,
+        true as is_next_period_in_advance
     from billing_periods as next_periods
     inner join contract_invoices
         on next_periods.advance_invoice_id = contract_invoices.invoice_id
+
+),
+
+{# price rows of the contract or its rate card in force on any day of a window, dates clipped to it #}
+window_prices as (
+
+    select
+        price_windows.invoice_id,
+        price_windows.is_next_period_in_advance,
+        prices.*,
+        case
+            when prices.effective_from is null or prices.effective_from < price_windows.coverage_starts_at
+                then price_windows.coverage_starts_at
+            else prices.effective_from
+        end as clipped_from,
+        case
+            when prices.effective_to is null or prices.effective_to > price_windows.coverage_ends_at
+                then price_windows.coverage_ends_at
+            else prices.effective_to
+        end as clipped_to
+    from price_windows
     inner join prices
         on
             (
-                next_periods.contract_id = prices.contract_id
-                or (prices.contract_id is null and next_periods.rate_card_id = prices.rate_card_id)
+                price_windows.contract_id = prices.contract_id
+                or (prices.contract_id is null and price_windows.rate_card_id = prices.rate_card_id)
             )
-            and prices.billing_timing = 'advance'
-            and (prices.effective_from is null or next_periods.coverage_ends_at > prices.effective_from)
-            and (prices.effective_to is null or next_periods.coverage_starts_at < prices.effective_to)
+            and (not price_windows.is_next_period_in_advance or prices.billing_timing = 'advance')
+            and (prices.effective_from is null or price_windows.coverage_ends_at > prices.effective_from)
+            and (prices.effective_to is null or price_windows.coverage_starts_at < prices.effective_to)
+
+),
+
+period_prices as (
+
+    select * from window_prices
+    where not is_next_period_in_advance
 
 ),
 
@@ -184,7 +193,8 @@ advance_price_rows as (
             'pricing_model', 'unit_price', 'flat_amount', 'is_prorated', 'clipped_from', 'clipped_to',
         ]) }}
         || coalesce('|interval=' || fee_interval, '') as row_text
-    from advance_prices
+    from window_prices
+    where is_next_period_in_advance
 
 ),
 
