@@ -8,7 +8,7 @@ from warehouse_billing.dashboard_data import DashboardSource, frame
 from warehouse_billing.dashboard_queries import FINANCE
 
 MONEY = ("subtotal", "discount_total", "commitment_true_up", "adjustment_total", "tax_total",
-         "credits_applied", "total_due", "sum_of_lines", "amount")
+         "threshold_billed", "credits_applied", "total_due", "sum_of_lines", "amount")
 
 
 def load(name: str):

@@ -146,8 +146,8 @@ def _invoice(invoice_id: str, contract_id: str, customer_id: str, currency: str,
         "invoice_id": invoice_id, "contract_id": contract_id, "customer_id": customer_id,
         "currency": currency, "period_start": start, "period_end": end, "status": status,
         "subtotal": D(subtotal), "discount_total": D(discount_total), "commitment_true_up": D(0),
-        "adjustment_total": D(adjustment_total), "tax_total": D(0), "credits_applied": D(credits_applied),
-        "total_due": D(total_due),
+        "adjustment_total": D(adjustment_total), "tax_total": D(0), "threshold_billed": D(0),
+        "credits_applied": D(credits_applied), "total_due": D(total_due),
     }
 
 
@@ -202,7 +202,7 @@ def good_data() -> dict[str, Table]:
             "invoice_id": "text", "contract_id": "text", "customer_id": "text", "currency": "text",
             "period_start": "timestamp", "period_end": "timestamp", "status": "text", "subtotal": MONEY,
             "discount_total": MONEY, "commitment_true_up": MONEY, "adjustment_total": MONEY, "tax_total": MONEY,
-            "credits_applied": MONEY, "total_due": MONEY}, invoices),
+            "threshold_billed": MONEY, "credits_applied": MONEY, "total_due": MONEY}, invoices),
         "published_invoices": Table(False, {"invoice_id": "text"}, [{"invoice_id": "inv_1"}]),
         "invoice_line_types": _line_types_seed(),
     }

@@ -24,10 +24,12 @@ FINANCE = {
             group by invoice_id
         )
         select
-            invoices.invoice_id, invoices.customer_id, invoices.contract_id, invoices.status,
-            invoices.period_start, invoices.period_end, invoices.currency,
+            invoices.invoice_id, invoices.customer_id, invoices.contract_id, invoices.invoice_kind,
+            invoices.threshold_sequence, invoices.status, invoices.period_start, invoices.period_end,
+            invoices.currency,
             invoices.subtotal, invoices.discount_total, invoices.commitment_true_up,
-            invoices.adjustment_total, invoices.tax_total, invoices.credits_applied, invoices.total_due,
+            invoices.adjustment_total, invoices.tax_total, invoices.threshold_billed, invoices.credits_applied,
+            invoices.total_due,
             coalesce(line_sums.sum_of_lines, 0) as sum_of_lines,
             invoices.total_due = coalesce(line_sums.sum_of_lines, 0)
                 and invoices.line_count = coalesce(line_sums.lines_found, 0) as ties_out
