@@ -471,3 +471,26 @@
 {% macro spark__one_microsecond_after(timestamp_expr) -%}
     ({{ timestamp_expr }} + interval 1 microsecond)
 {%- endmacro %}
+
+{#
+  dbt's dateadd by whole hours or days, keeping the timestamp's fraction of a second on every warehouse:
+  dbt-spark's dateadd goes through unix seconds for `hour` and `day` and drops it (a threshold invoice,
+  issued at an event's ingested_at, keeps its microseconds in closes_at and due_at).
+#}
+{% macro dateadd_keeping_fraction(datepart, interval, timestamp_expr) -%}
+    {{ return(adapter.dispatch('dateadd_keeping_fraction', 'warehouse_billing')(datepart, interval, timestamp_expr)) }}
+{%- endmacro %}
+
+{% macro default__dateadd_keeping_fraction(datepart, interval, timestamp_expr) -%}
+    {{ dbt.dateadd(datepart, interval, timestamp_expr) }}
+{%- endmacro %}
+
+{% macro spark__dateadd_keeping_fraction(datepart, interval, timestamp_expr) -%}
+    {%- if datepart not in ('hour', 'day') -%}
+        {{ exceptions.raise_compiler_error("dateadd_keeping_fraction takes hour or day, not " ~ datepart) }}
+    {%- endif -%}
+    {%- set whole = 'cast(' ~ interval ~ ' as int)' -%}
+    ({{ timestamp_expr }} + make_interval(
+        0, 0, 0, {{ whole if datepart == 'day' else '0' }}, {{ whole if datepart == 'hour' else '0' }}, 0, 0
+    ))
+{%- endmacro %}

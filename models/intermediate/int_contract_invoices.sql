@@ -130,10 +130,13 @@ threshold_invoices as (
         billing_periods.period_days,
         billing_periods.covered_days,
         threshold_invoices.issued_at,
-        {{ dbt.dateadd('hour', var('invoice_grace_hours'), 'threshold_invoices.issued_at') }} as closes_at,
+        {# issued at an event's ingested_at: the fraction of a second stays, on Spark too #}
+        {{ dateadd_keeping_fraction('hour', var('invoice_grace_hours'), 'threshold_invoices.issued_at') }}
+            as closes_at,
         {{ one_microsecond_after('threshold_invoices.issued_at') }} as terms_at,
-        {{ dbt.dateadd('day', '(coalesce(contracts.payment_terms_days, 0))', 'threshold_invoices.issued_at') }}
-            as due_at
+        {{ dateadd_keeping_fraction(
+            'day', '(coalesce(contracts.payment_terms_days, 0))', 'threshold_invoices.issued_at'
+        ) }} as due_at
     from {{ ref('int_threshold_invoices') }} as threshold_invoices
     inner join billing_periods
         on threshold_invoices.period_invoice_id = billing_periods.invoice_id
