@@ -1,12 +1,11 @@
 {#
   Every invoice of every contract up to the run's clock (SPEC 6.2): one row per contract x billing
-  period x invoice kind x threshold_sequence. A period invoice for every billing period (its id is the period's invoice_id);
-  an opening invoice at the contract's start for a contract whose first period has a fee billed in
-  advance (it exists when some charge line is billed on it, so it is never empty). The billing periods
-  stay in int_contract_billing_periods, the grain usage is rated at; the models that make, total, tax,
-  credit or publish invoices read this one.
-
-  A threshold invoice for every level a period's running usage amount reached (int_threshold_invoices).
+  period x invoice kind x threshold_sequence. A period invoice for every billing period (its id is the
+  period's invoice_id); an opening invoice at the contract's start for a contract whose first period
+  has a fee billed in advance (it exists when some charge line is billed on it, so it is never empty).
+  A threshold invoice each time a period's running usage amount reached new levels
+  (int_threshold_invoices). The billing periods stay in int_contract_billing_periods, the grain usage is
+  rated at; the models that make, total, tax, credit or publish invoices read this one.
 
   issued_at: the period's close for a period invoice, the contract's start for an opening one, the
   moment its level was reached for a threshold one. closes_at: when it is ready (issued_at +

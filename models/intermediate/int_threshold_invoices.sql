@@ -76,7 +76,7 @@ highest_amounts as (
 
 ),
 
-levels_reached as (
+step_levels as (
 
     select
         highest_amounts.invoice_id,
@@ -111,11 +111,11 @@ crossings as (
         row_number() over (partition by invoice_id order by replay_step) as threshold_sequence
     from (
         select
-            levels_reached.*,
-            coalesce(lag(levels_reached.levels_reached) over (
-                partition by levels_reached.invoice_id order by levels_reached.replay_step
+            step_levels.*,
+            coalesce(lag(step_levels.levels_reached) over (
+                partition by step_levels.invoice_id order by step_levels.replay_step
             ), 0) as levels_before
-        from levels_reached
+        from step_levels
     ) as with_levels_before
     where levels_reached > levels_before
 
