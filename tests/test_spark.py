@@ -5,8 +5,9 @@ data is a deterministic sample of the demo (all 300 customers at 5 % of their us
 events with the demo's duplicates, late arrivals and bad rows), landed on Spark in two loads, the
 second starting in the middle of a day the first one already holds. The first Spark build runs the
 project's data tests and the dbt unit tests of the models with Spark-specific SQL too; the second is
-incremental. Each mart then equals DuckDB's full build of the same rows, and the publication gives the same numbered invoices. A Spark incremental build
-equal to DuckDB's full build is equal to a Spark full refresh, which the same models give.
+incremental. Each mart then equals DuckDB's full build of the same rows, and the publication gives the
+same numbered invoices. A Spark incremental build equal to DuckDB's full build is equal to a Spark full
+refresh, which the same models give.
 """
 
 from __future__ import annotations
@@ -43,14 +44,15 @@ STRUCTURAL_TESTS = ("test_name:unique", "test_name:not_null", "test_name:accepte
 FIRST_SPARK_BUILD = ("build", "--exclude", "tag:publication", "test_type:unit", *STRUCTURAL_TESTS)
 # The dbt unit tests run on Spark for the models whose SQL takes a Spark-specific path: a macro with a
 # spark__ variant (exact division, JSON, regular expressions, the credit walk, microsecond arithmetic),
-# date and interval arithmetic, a recursive CTE, or a window whose type differs on Spark: 25 of
-# the 54: each unit test is about 4 s of Spark (211 s for all 51 of them, measured beside other work), and the
-# others are logic the same SQL gives on every engine, proven on DuckDB (make test-unit) and by the
-# marts compared below.
+# date and interval arithmetic, a recursive CTE, or a window whose type differs on Spark: 25 of the
+# 54. Each unit test is about 4 s of Spark (211 s for all 51 there were, measured beside other work);
+# the others are logic the same SQL gives on every engine, proven on DuckDB (make test-unit) and by
+# the marts compared below.
 SPARK_UNIT_TESTED_MODELS = (
     "int_usage_events_classified", "int_usage_event_metric_values", "int_usage_daily_aggregates",
-    "int_contract_billing_periods", "int_contract_fee_intervals", "int_contract_invoices", "int_charges_rated",
-    "int_invoice_taxable_bases", "int_credit_draws", "int_threshold_product_steps", "credit_ledger",
+    "int_contract_billing_periods", "int_contract_fee_intervals", "int_contract_invoices",
+    "int_charges_rated", "int_invoice_taxable_bases", "int_credit_draws", "int_threshold_product_steps",
+    "credit_ledger",
 )
 SPARK_UNIT_TESTS = ("test", "--select", *(f"test_type:unit,{model}" for model in SPARK_UNIT_TESTED_MODELS))
 # The second Spark build: the models that read the raw usage, as a run does when new usage has

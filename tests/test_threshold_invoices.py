@@ -43,8 +43,8 @@ THETA_SEEDS = {
 MID_MARCH = "2026-03-15T00:00:00"
 AFTER_LATE_CALLS = "2026-04-10T00:00:00"
 
-INVOICE_COLUMNS = ("invoice_kind, threshold_sequence, subtotal, threshold_billed, tax_total, total_due, status, "
-                   "issued_at, due_at")
+INVOICE_COLUMNS = ("invoice_kind, threshold_sequence, subtotal, threshold_billed, tax_total, total_due, "
+                   "status, issued_at, due_at")
 LINE_COLUMNS = "line_type, product_id, tax_rate_id, amount"
 
 
@@ -168,7 +168,8 @@ def test_usage_landed_after_the_close_issues_no_threshold_invoice(published_acro
     gets a late adjustment of 1.00 on April's invoice, like any late usage."""
     later = published_across_runs["later"]
     assert later[:3] == [THRESHOLD_1, THRESHOLD_2, THRESHOLD_3]
-    assert published_across_runs["later_adjustments"] == [(datetime(2026, 4, 1), "adjustment", "calls", D("1.00"))]
+    assert published_across_runs["later_adjustments"] == [
+        (datetime(2026, 4, 1), "adjustment", "calls", D("1.00"))]
 
 
 @pytest.fixture
