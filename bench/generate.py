@@ -208,7 +208,12 @@ def copy_raw(target_duckdb: Path, gen_path: Path, table: str, memory_limit: str 
 
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml")
 PROJECT_DIRS = ("models", "macros", "seeds", "tests/dbt")
-EMPTIED_SEEDS = ("discounts.csv", "price_overrides.csv", "credit_grants.csv")
+EMPTIED_SEEDS = ("discounts.csv", "price_overrides.csv", "credit_grants.csv", "billing_thresholds.csv",
+                 "credit_notes.csv", "rebill_approvals.csv")
+# Threshold invoices on every THRESHOLD_EVERY-th contract (recurring, every THRESHOLD_AMOUNT of usage),
+# so that the replay of their events in ingestion order is part of what the bench measures.
+THRESHOLD_EVERY = 20
+THRESHOLD_AMOUNT = "500.00"
 
 
 def rate_card_of(customer_idx: int) -> str:
@@ -228,9 +233,9 @@ def make_project_copy(repo: Path, dest: Path, customers: int = DEFAULT_CUSTOMERS
     seeds = dest / "seeds"
     with open(seeds / "customers.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["customer_id", "name", "segment", "country"])
+        writer.writerow(["customer_id", "name", "segment", "country", "tax_jurisdiction", "tax_exempt"])
         for k in range(1, customers + 1):
-            writer.writerow([f"cus_{k:05d}", f"Bench customer {k}", "bench", "US"])
+            writer.writerow([f"cus_{k:05d}", f"Bench customer {k}", "bench", "US", "", ""])
     with open(seeds / "contracts.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["contract_id", "customer_id", "rate_card_id", "starts_at", "ends_at", "billing_period",
@@ -247,12 +252,17 @@ def make_project_copy(repo: Path, dest: Path, customers: int = DEFAULT_CUSTOMERS
             writer.writerow([f"al_{k:05d}_spend", f"ct_{k:05d}", "spend", "", "100.00", "USD"])
             if k % 3 == 0:
                 writer.writerow([f"al_{k:05d}_tokens", f"ct_{k:05d}", "usage", "input_tokens", "1000000", ""])
-    # contract-level reference data of the demo would name contracts that do not exist here
+    # contract-level reference data of the demo would name contracts (and invoices) that do not exist here
     for name in EMPTIED_SEEDS:
         path = seeds / name
         if path.exists():
             header = path.read_text().splitlines()[0]
             path.write_text(header + "\n")
+    with open(seeds / "billing_thresholds.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["contract_id", "amount_due", "recurring"])
+        for k in range(THRESHOLD_EVERY, customers + 1, THRESHOLD_EVERY):
+            writer.writerow([f"ct_{k:05d}", THRESHOLD_AMOUNT, "true"])
     prices = seeds / "prices.csv"
     with open(prices, newline="") as handle:
         rows = list(csv.DictReader(handle))

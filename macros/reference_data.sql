@@ -107,3 +107,75 @@
         select 1
     {%- endif -%}
 {%- endmacro %}
+
+{#
+  The reference data the threshold replay (int_threshold_product_steps) rates events with: the prices
+  and their tiers, which contracts have thresholds, the billing periods of those contracts (their
+  coverage and close: a contract edit moves them), currencies, and the charge terms (overrides,
+  discounts; the maximum is a price column). A new billing period changes it too, so the replay starts
+  over once a period (rarely: the periods are not that short), which keeps the rule simple.
+#}
+{% macro threshold_replay_fingerprint_query() -%}
+    {{ return(reference_fingerprint_query([
+        (ref('int_prices_resolved'),
+         ['price_id', 'rate_card_id', 'contract_id', 'product_id', 'charge_type', 'metric_id', 'aggregation',
+          'pricing_model', 'unit_price', 'flat_amount', 'package_size', 'package_rounding', 'free_units',
+          'percentage_rate', 'fixed_fee_per_event', 'min_per_event', 'max_per_event', 'minimum_amount',
+          'maximum_amount', 'dimension_value_1', 'dimension_value_2', 'dimension_value_3', 'specificity',
+          'effective_from', 'effective_to'],
+         none),
+        (ref('int_price_tiers_bounded'), ['price_id', 'tier', 'lower_bound', 'up_to', 'unit_price', 'flat_fee'], none),
+        (ref('stg_seed__billing_thresholds'), ['contract_id'], none),
+        (ref('int_contract_billing_periods'),
+         ['invoice_id', 'contract_id', 'rate_card_id', 'currency', 'coverage_starts_at', 'coverage_ends_at',
+          'closes_at'],
+         'contract_id in (select contract_id from ' ~ ref('stg_seed__billing_thresholds') ~ ')'),
+        (ref('stg_seed__currencies'), ['currency', 'minor_units'], none),
+        (ref('stg_seed__price_overrides'),
+         ['contract_id', 'product_id', 'multiplier', 'effective_from', 'effective_to'], none),
+        (ref('stg_seed__discounts'),
+         ['discount_id', 'contract_id', 'product_id', 'discount_type', 'discount_value', 'starts_at', 'ends_at'],
+         none),
+    ])) }}
+{%- endmacro %}
+
+{#
+  Pre-hook of int_threshold_product_steps (incremental, DuckDB and Postgres): delete the replays the
+  run must redo, so that the model then replays exactly the billing periods it no longer holds.
+  - every replay, when the reference data differ from those its rows were written with (or the table
+    predates the fingerprint column);
+  - the billing periods that the batch's newly classified rows fall in (accepted or duplicate: a row
+    that turns an earlier accepted copy into a duplicate changes that period's replay too).
+  Periods that were never replayed (a new period, or one whose usage arrived before it existed) are
+  not in the table, so the model replays them as well. Nothing to delete on a full refresh, a first
+  run, or on Spark, where the model is a table rebuilt whole.
+#}
+{% macro delete_threshold_steps_to_replay() -%}
+    {%- if not is_incremental() -%}
+        select 1
+    {%- elif 'reference_fingerprint' not in (adapter.get_columns_in_relation(this) | map(attribute='name')
+                                                 | map('lower') | list) -%}
+        delete from {{ this }}
+    {%- else -%}
+        delete from {{ this }}
+        where
+            reference_fingerprint <> ({{ threshold_replay_fingerprint_query() }})
+            or invoice_id in (
+                select billing_periods.invoice_id
+                from {{ ref('int_contract_billing_periods') }} as billing_periods
+                inner join (
+                    select distinct
+                        contract_id,
+                        usage_date
+                    from {{ ref('int_usage_events_classified') }}
+                    where
+                        event_status <> 'quarantined'
+                        and {{ in_incremental_batch('ingested_at', 'classified_through') }}
+                ) as touched_days
+                    on
+                        billing_periods.contract_id = touched_days.contract_id
+                        and touched_days.usage_date >= cast(billing_periods.coverage_starts_at as date)
+                        and touched_days.usage_date <= cast(billing_periods.coverage_ends_at as date)
+            )
+    {%- endif -%}
+{%- endmacro %}

@@ -37,6 +37,13 @@ STATE_QUERIES = {
     ),
     "invoices": "select * from {schema}.invoices order by invoice_id",
     "invoice_lines": "select * from {schema}.invoice_lines order by invoice_line_id",
+    # the threshold replay, incremental by billing period (ct_0145 of cus_0146 has thresholds); not
+    # classified_through, the batch watermark, which depends on the sequence of runs by design
+    "threshold_steps": (
+        "select invoice_id, product_id, replay_step, ingested_at, usage_amount, amount_after_terms, "
+        "reference_fingerprint from {schema}.int_threshold_product_steps "
+        "order by invoice_id, product_id, replay_step"
+    ),
     "reconciliation": (
         "select ingestion_date, received_count, accepted_count, duplicate_count, conflicting_duplicate_count, "
         "quarantined_count, unmetered_count, is_balanced from {schema}.usage_event_reconciliation "
@@ -55,8 +62,12 @@ def _window(start: datetime, end: datetime) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def demo_rows() -> list[dict]:
-    """A slice of the demo (a fifth of the customers, every kind of bad row), in ingestion order."""
-    rows = [row for _, row in generate_labelled_events() if (row["customer_id"] or "") < "cus_0060"]
+    """A slice of the demo (a fifth of the customers, every kind of bad row, and the customer whose
+    contract has billing thresholds), in ingestion order."""
+    rows = [
+        row for _, row in generate_labelled_events()
+        if (row["customer_id"] or "") < "cus_0060" or row["customer_id"] == "cus_0146"
+    ]
     return sorted(rows, key=lambda row: row["ingested_at"])
 
 
@@ -92,6 +103,7 @@ def _check_sequence_equals_full_refresh(warehouse: Warehouse, rows: list[dict]) 
     full_refresh = _state(warehouse)
     assert len(incremental["classified"]) == len(rows)
     assert len(incremental["invoices"]) > 50
+    assert len(incremental["threshold_steps"]) > 10
     for name in STATE_QUERIES:
         assert incremental[name] == full_refresh[name], f"{name} differs after a full refresh"
 

@@ -1,3 +1,12 @@
+{{
+    config(
+        materialized=('table' if target.type == 'spark' else 'incremental'),
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
+        pre_hook="{{ delete_threshold_steps_to_replay() }}",
+        indexes=postgres_indexes([['invoice_id']]),
+    )
+}}
 {#
   Progressive billing (SPEC 6.2), step 1: each usage charge of a contract with billing thresholds,
   replayed event by event in data time. One row per invoice (contract x billing period) x product x
@@ -16,6 +25,12 @@
   Only events that can still reach a threshold are replayed: those ingested before the period's close.
   Latest values carried forward from earlier periods are not counted (the period invoice, which
   subtracts what threshold invoices billed, counts them).
+
+  Incremental on DuckDB and Postgres, by billing period: a run replays only the periods whose rows the
+  pre-hook deleted (the batch's new usage fell in them, or the reference data changed) and those never
+  replayed (delete_threshold_steps_to_replay says which). A period's replay depends on nothing else:
+  only events ingested before its close count, and the run's clock does not enter it. On Spark, which
+  cannot delete rows without a table format (decision 41), a table rebuilt by every run.
 #}
 with recursive
 
@@ -26,12 +41,20 @@ threshold_contracts as (
 
 ),
 
+{# the periods to replay: on an incremental run, those the table does not hold (see the config) #}
 billing_periods as (
 
     select billing_periods.*
     from {{ ref('int_contract_billing_periods') }} as billing_periods
     inner join threshold_contracts
         on billing_periods.contract_id = threshold_contracts.contract_id
+    {% if is_incremental() %}
+        where not exists (
+            select 1
+            from {{ this }} as replayed_before
+            where replayed_before.invoice_id = billing_periods.invoice_id
+        )
+    {% endif %}
 
 ),
 
@@ -73,8 +96,8 @@ priced_groups as (
         price_matches.product_id,
         price_matches.price_id
     from {{ ref('int_usage_daily_price_matches') }} as price_matches
-    inner join threshold_contracts
-        on price_matches.contract_id = threshold_contracts.contract_id
+    inner join billing_periods
+        on price_matches.invoice_id = billing_periods.invoice_id
     where price_matches.is_priced
 
 ),
@@ -358,6 +381,20 @@ charge_context as (
 
 {{ charge_terms_ctes('charge_context') }},
 
+{# what the rows were written with: the pre-hook of the next run compares both #}
+reference_fingerprint as (
+
+    {{ threshold_replay_fingerprint_query() }}
+
+),
+
+classified_through as (
+
+    select max(ingested_at) as classified_through
+    from {{ ref('int_usage_events_classified') }}
+
+),
+
 final as (
 
     select
@@ -372,12 +409,16 @@ final as (
                 when charge_limits.maximum_amount is null then after_discounts.amount_after_discounts
                 else least(after_discounts.amount_after_discounts, charge_limits.maximum_amount)
             end as {{ exact_decimal_type() }}
-        ) as amount_after_terms
+        ) as amount_after_terms,
+        reference_fingerprint.reference_fingerprint,
+        classified_through.classified_through
     from overridden
     inner join after_discounts
         on overridden.chain_key = after_discounts.chain_key
     left join charge_limits
         on overridden.chain_key = charge_limits.chain_key
+    cross join reference_fingerprint
+    cross join classified_through
 
 )
 
