@@ -140,17 +140,21 @@
 {%- endmacro %}
 
 {#
-  Pre-hook of int_threshold_product_steps (incremental, DuckDB and Postgres): delete the replays the
-  run must redo, so that the model then replays exactly the billing periods it no longer holds.
-  - every replay, when the reference data differ from those its rows were written with (or the table
-    predates the fingerprint column);
-  - the billing periods that the batch's newly classified rows fall in (accepted or duplicate: a row
-    that turns an earlier accepted copy into a duplicate changes that period's replay too).
-  Periods that were never replayed (a new period, or one whose usage arrived before it existed) are
-  not in the table, so the model replays them as well. Nothing to delete on a full refresh, a first
-  run, or on Spark, where the model is a table rebuilt whole.
+  Pre-hook of the models incremental by invoice (int_charge_quantities_from_events and
+  int_threshold_product_steps, on DuckDB and Postgres): delete the invoices (contract x billing period)
+  the run must compute again, so that the model then computes exactly the invoices it no longer holds:
+  - every invoice, when the reference data (fingerprint_query) differ from those its rows were written
+    with, or the table predates the fingerprint column;
+  - the invoices whose billing period the batch's newly classified rows fall in (accepted or duplicate:
+    a row that turns an earlier accepted copy into a duplicate changes that period too). A day is
+    matched to every period it overlaps, so a period starting or ending mid-day is never missed.
+  Invoices never computed (a new period, or one whose usage arrived before it existed) are not in the
+  table, so the model computes them as well. Nothing to delete on a full refresh, a first run, or on
+  Spark, where these models are tables rebuilt whole (Spark cannot delete rows: decision 41).
+  The rows carry classified_through, the newest ingested_at the classification held when they were
+  written: the next run's batch starts there.
 #}
-{% macro delete_threshold_steps_to_replay() -%}
+{% macro delete_invoices_to_recompute(fingerprint_query) -%}
     {%- if not is_incremental() -%}
         select 1
     {%- elif 'reference_fingerprint' not in (adapter.get_columns_in_relation(this) | map(attribute='name')
@@ -159,7 +163,7 @@
     {%- else -%}
         delete from {{ this }}
         where
-            reference_fingerprint <> ({{ threshold_replay_fingerprint_query() }})
+            reference_fingerprint <> ({{ fingerprint_query }})
             or invoice_id in (
                 select billing_periods.invoice_id
                 from {{ ref('int_contract_billing_periods') }} as billing_periods

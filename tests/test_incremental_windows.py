@@ -37,6 +37,11 @@ STATE_QUERIES = {
     ),
     "invoices": "select * from {schema}.invoices order by invoice_id",
     "invoice_lines": "select * from {schema}.invoice_lines order by invoice_line_id",
+    # incremental by invoice (with the threshold replay below): not classified_through, as there
+    "quantities": (
+        "select invoice_id, price_id, dimensions, event_count, quantity, reference_fingerprint "
+        "from {schema}.int_charge_quantities_from_events order by invoice_id, price_id, dimensions"
+    ),
     # the threshold replay, incremental by billing period (ct_0145 of cus_0146 has thresholds); not
     # classified_through, the batch watermark, which depends on the sequence of runs by design
     "threshold_steps": (

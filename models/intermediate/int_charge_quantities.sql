@@ -9,9 +9,20 @@
 #}
 with
 
+{# the quantity columns only: the model's incremental bookkeeping stays out of the union #}
 quantities_from_events as (
 
-    select * from {{ ref('int_charge_quantities_from_events') }}
+    select
+        invoice_id,
+        contract_id,
+        price_id,
+        product_id,
+        metric_id,
+        dimensions,
+        event_count,
+        quantity,
+        quantity_source
+    from {{ ref('int_charge_quantities_from_events') }}
 
 ),
 

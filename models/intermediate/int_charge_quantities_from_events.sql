@@ -1,14 +1,38 @@
+-- depends_on: {{ ref('int_contract_billing_periods') }}
+{{
+    config(
+        materialized=('table' if target.type == 'spark' else 'incremental'),
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
+        pre_hook="{{ delete_invoices_to_recompute(usage_pricing_fingerprint_query()) }}",
+        indexes=postgres_indexes([['invoice_id']]),
+    )
+}}
 {#
   Step 1 of a charge's period quantity: the quantity of each invoice (contract x billing period) x
   price row x dimension group that has accepted, priced events in the period, by the metric's
   aggregation over the period's daily groups (int_usage_daily_price_matches).
+
+  Incremental on DuckDB and Postgres, by invoice: a run computes the invoices its pre-hook deleted (the
+  batch's new usage fell in their period, or the prices or contracts changed) and those it never
+  computed (delete_invoices_to_recompute); the others keep their rows, as a period's quantity depends
+  only on its own usage. On Spark a table rebuilt by every run.
 #}
 with
 
 priced_usage as (
 
-    select * from {{ ref('int_usage_daily_price_matches') }}
-    where is_priced
+    select price_matches.*
+    from {{ ref('int_usage_daily_price_matches') }} as price_matches
+    where
+        price_matches.is_priced
+        {% if is_incremental() %}
+            and not exists (
+                select 1
+                from {{ this }} as computed_before
+                where computed_before.invoice_id = price_matches.invoice_id
+            )
+        {% endif %}
 
 ),
 
@@ -89,6 +113,20 @@ latest_values as (
 
 ),
 
+{# what the rows were written with: the pre-hook of the next run compares both #}
+reference_fingerprint as (
+
+    {{ usage_pricing_fingerprint_query() }}
+
+),
+
+classified_through as (
+
+    select max(ingested_at) as classified_through
+    from {{ ref('int_usage_events_classified') }}
+
+),
+
 {# unique_count reads its distinct count; latest (no summed quantity) the value of the last event #}
 final as (
 
@@ -110,7 +148,9 @@ final as (
                 latest_values.latest_value
             ) as {{ exact_decimal_type() }}
         ) as quantity,
-        'events' as quantity_source
+        'events' as quantity_source,
+        reference_fingerprint.reference_fingerprint,
+        classified_through.classified_through
     from summed
     left join distinct_counts
         on
@@ -122,6 +162,8 @@ final as (
             summed.invoice_id = latest_values.invoice_id
             and summed.price_id = latest_values.price_id
             and summed.dimensions = latest_values.dimensions
+    cross join reference_fingerprint
+    cross join classified_through
 
 )
 

@@ -3,7 +3,7 @@
         materialized=('table' if target.type == 'spark' else 'incremental'),
         incremental_strategy='append',
         on_schema_change='append_new_columns',
-        pre_hook="{{ delete_threshold_steps_to_replay() }}",
+        pre_hook="{{ delete_invoices_to_recompute(threshold_replay_fingerprint_query()) }}",
         indexes=postgres_indexes([['invoice_id']]),
     )
 }}
@@ -28,7 +28,7 @@
 
   Incremental on DuckDB and Postgres, by billing period: a run replays only the periods whose rows the
   pre-hook deleted (the batch's new usage fell in them, or the reference data changed) and those never
-  replayed (delete_threshold_steps_to_replay says which). A period's replay depends on nothing else:
+  replayed (delete_invoices_to_recompute says which). A period's replay depends on nothing else:
   only events ingested before its close count, and the run's clock does not enter it. On Spark, which
   cannot delete rows without a table format (decision 41), a table rebuilt by every run.
 #}
