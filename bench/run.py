@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -38,11 +38,15 @@ DBT = str(Path(sys.executable).with_name("dbt"))
 DEFAULT_SIZES = (1_000_000, 10_000_000)
 DATAFRAME_MAX_N = 10_000_000
 
+# Issue 16's targets (the usage and spend ones are issue 13's, the pandas one an earlier issue's).
 TARGETS = {
-    "b_over_a": ("project full / floor full (DuckDB)", 1.5, "at 10M"),
-    "c_over_a_inc": ("project incremental / floor incremental", 2.0, ""),
-    "c_over_b": ("project incremental / project full", 0.15, ""),
-    "pg_d_over_floor": ("Postgres project full / Postgres floor", 1.5, "at 10M"),
+    "b_over_a": ("project full / floor full (DuckDB)", 3.0, "at 10M and 100M"),
+    "c_over_a_inc": ("project incremental / floor incremental", 3.0, "at 10M and 100M"),
+    "c_over_b": ("project incremental / project full", 0.05, "at 100M"),
+    "c0_wall_s": ("(c0) a run with nothing new, wall s", 3.0, ""),
+    "c0_less_z_s": ("(c0) less (z), dbt's own start-up, wall s", 3.0, "what the project adds"),
+    "g_freshness_s": ("(g) landed to customer_live_spend, wall s", 60.0, "at 10M"),
+    "pg_d_over_floor": ("Postgres project full / Postgres floor", 2.0, "at 10M"),
     "pandas_inc_over_c": ("pandas incremental / project incremental (want >= 10)", 10.0, "at 10M, higher is better"),
     "usage_full_over_b": ("usage and spend marts, full / billing full", 0.10, "at 10M"),
     "usage_inc_over_c": ("usage and spend marts, incremental / billing incremental", 0.10, "at 10M"),
@@ -209,6 +213,22 @@ class Project:
     def compiled_sql(self, model: str) -> str | None:
         found = list((self.target_path / "compiled").rglob(f"{model}.sql"))
         return found[0].read_text() if found else None
+
+
+# (g): the events that land for the freshness measurement; an api_request feeds two metrics
+# (api_requests and active_users), each counted in customer_live_spend.event_count_so_far.
+FRESH_CUSTOMER = "cus_00001"
+FRESH_EVENTS = 100
+FRESH_EVENT_METRICS = 2
+
+
+def live_spend(path: Path, customer_id: str) -> tuple[int, Decimal]:
+    """(event_count_so_far, usage_amount_so_far) of a customer's open periods in customer_live_spend."""
+    with duckdb.connect(str(path), read_only=True) as conn:
+        row = conn.execute(
+            "select coalesce(sum(event_count_so_far), 0), coalesce(sum(usage_amount_so_far), 0) "
+            "from main.customer_live_spend where customer_id = ?", [customer_id]).fetchone()
+    return int(row[0]), Decimal(row[1])
 
 
 def model_timings(run_results: Path) -> list[dict]:
@@ -435,8 +455,57 @@ class SizeRun:
         self.record("c0_project_noop", "(c0) project run with nothing new (fixed cost), DuckDB", noop, 0)
         self.checks.append(compare("project_noop_duckdb", project.totals(),
                                    "floor_incremental_duckdb", self.floor_inc))
+
+        # (z) what any dbt run pays before its first model: Python importing dbt, the (partial) parse,
+        # the connection and the project's on-run-start and on-run-end hooks. One view, nothing else.
+        waited = wait_for_quiet(self.args.quiet_wait)
+        startup = project.dbt("dbt_startup_duckdb", ["run", "--select", "stg_seed__currencies"], gen.T1, self.logs)
+        startup.extra["waited_for_quiet_s"] = waited
+        self.record("z_dbt_startup", "(z) dbt start-up: dbt run of one view, DuckDB", startup, 0)
+        self.freshness_duckdb(project)
         if not self.args.keep_work:
             project_db.unlink(missing_ok=True)
+
+    def freshness_duckdb(self, project: Project) -> None:
+        """(g) Freshness, end to end: FRESH_EVENTS api_request events of one customer land through the
+        project's loader (half an hour after T1) and one run of the billing and the usage and spend
+        surface (dbt run --exclude tag:publication, as_of an hour after T1) makes them show in
+        customer_live_spend. Wall time from the loader's start to the mart read back."""
+        landed_at = datetime.fromisoformat(gen.T1) + timedelta(minutes=30)
+        as_of = (landed_at + timedelta(minutes=30)).isoformat(sep=" ")
+        events = self.work / "fresh_events.jsonl"
+        with open(events, "w") as handle:
+            for i in range(FRESH_EVENTS):
+                handle.write(json.dumps({
+                    "event_id": f"fresh_{i:05d}", "customer_id": FRESH_CUSTOMER, "event_type": "api_request",
+                    "occurred_at": (landed_at - timedelta(minutes=5)).isoformat() + "Z",
+                    "properties": json.dumps({"user_id": f"fresh_user_{i}", "endpoint": "/v1/chat"}),
+                    "ingested_at": landed_at.isoformat(),
+                }) + "\n")
+        before = live_spend(project.duckdb_path, FRESH_CUSTOMER)
+        waited = wait_for_quiet(self.args.quiet_wait)
+        load = run_step("freshness_load_duckdb",
+                        [PYTHON, "-m", "warehouse_billing.loader", "--target", "duckdb", "--keep-ingested-at",
+                         str(events)], project.env, self.logs / "freshness_load_duckdb.log", cwd=str(REPO))
+        if not load.ok:
+            raise StepFailed("freshness_load_duckdb", load)
+        refresh = project.dbt("freshness_refresh_duckdb", ["run", "--exclude", "tag:publication"], as_of, self.logs)
+        started = time.monotonic()
+        after = live_spend(project.duckdb_path, FRESH_CUSTOMER)
+        read_s = time.monotonic() - started
+        seen = after[0] - before[0]
+        refresh.wall_s = round(load.wall_s + refresh.wall_s + read_s, 2)
+        refresh.cpu_s = round(load.cpu_s + refresh.cpu_s, 2)
+        refresh.foreign_cpu_s = round(load.foreign_cpu_s + refresh.foreign_cpu_s, 2)
+        refresh.peak_tree_rss_mb = max(load.peak_tree_rss_mb, refresh.peak_tree_rss_mb)
+        refresh.extra["waited_for_quiet_s"] = waited
+        self.record("g_freshness", f"(g) {FRESH_EVENTS} events landed to customer_live_spend (load + dbt run), DuckDB",
+                    refresh, FRESH_EVENTS,
+                    {"load_wall_s": load.wall_s, "read_s": round(read_s, 3), "events_seen": seen,
+                     "usage_amount_before": str(before[1]), "usage_amount_after": str(after[1])})
+        if seen != FRESH_EVENTS * FRESH_EVENT_METRICS:
+            self.notes.append(f"(g): customer_live_spend of {FRESH_CUSTOMER} counted {seen} new metric events, "
+                              f"expected {FRESH_EVENTS * FRESH_EVENT_METRICS}")
 
     def floor_step(self, name: str, target: str, step: str, as_of: str, db: Path | None = None,
                    pg_database: str | None = None) -> StepResult:
@@ -608,6 +677,10 @@ class SizeRun:
             "c_over_a_inc": ratio("c_project_incremental", "a_floor_incremental"),
             "c_over_b": ratio("c_project_incremental", "b_project_full"),
             "c0_over_c": ratio("c0_project_noop", "c_project_incremental"),
+            "c0_wall_s": s.get("c0_project_noop"),
+            "c0_less_z_s": (round(s["c0_project_noop"] - s["z_dbt_startup"], 2)
+                            if "c0_project_noop" in s and "z_dbt_startup" in s else None),
+            "g_freshness_s": s.get("g_freshness"),
             "usage_full_over_b": ratio("b_usage_and_spend_full", "b_project_full"),
             "usage_inc_over_c": ratio("c_usage_and_spend_incremental", "c_project_incremental"),
             "pg_d_over_floor": ratio("d_project_full_postgres", "d_floor_full_postgres"),
