@@ -459,7 +459,8 @@ class SizeRun:
         # (z) what any dbt run pays before its first model: Python importing dbt, the (partial) parse,
         # the connection and the project's on-run-start and on-run-end hooks. One view, nothing else.
         waited = wait_for_quiet(self.args.quiet_wait)
-        startup = project.dbt("dbt_startup_duckdb", ["run", "--select", "stg_seed__currencies"], gen.T1, self.logs)
+        startup = project.dbt("dbt_startup_duckdb", ["run", "--select", "stg_seed__currencies"], gen.T1,
+                              self.logs)
         startup.extra["waited_for_quiet_s"] = waited
         self.record("z_dbt_startup", "(z) dbt start-up: dbt run of one view, DuckDB", startup, 0)
         self.freshness_duckdb(project)
@@ -489,7 +490,8 @@ class SizeRun:
                          str(events)], project.env, self.logs / "freshness_load_duckdb.log", cwd=str(REPO))
         if not load.ok:
             raise StepFailed("freshness_load_duckdb", load)
-        refresh = project.dbt("freshness_refresh_duckdb", ["run", "--exclude", "tag:publication"], as_of, self.logs)
+        refresh = project.dbt("freshness_refresh_duckdb", ["run", "--exclude", "tag:publication"], as_of,
+                              self.logs)
         started = time.monotonic()
         after = live_spend(project.duckdb_path, FRESH_CUSTOMER)
         read_s = time.monotonic() - started
@@ -499,13 +501,14 @@ class SizeRun:
         refresh.foreign_cpu_s = round(load.foreign_cpu_s + refresh.foreign_cpu_s, 2)
         refresh.peak_tree_rss_mb = max(load.peak_tree_rss_mb, refresh.peak_tree_rss_mb)
         refresh.extra["waited_for_quiet_s"] = waited
-        self.record("g_freshness", f"(g) {FRESH_EVENTS} events landed to customer_live_spend (load + dbt run), DuckDB",
+        self.record("g_freshness",
+                    f"(g) {FRESH_EVENTS} events landed to customer_live_spend (load + dbt run), DuckDB",
                     refresh, FRESH_EVENTS,
                     {"load_wall_s": load.wall_s, "read_s": round(read_s, 3), "events_seen": seen,
                      "usage_amount_before": str(before[1]), "usage_amount_after": str(after[1])})
         if seen != FRESH_EVENTS * FRESH_EVENT_METRICS:
-            self.notes.append(f"(g): customer_live_spend of {FRESH_CUSTOMER} counted {seen} new metric events, "
-                              f"expected {FRESH_EVENTS * FRESH_EVENT_METRICS}")
+            self.notes.append(f"(g): customer_live_spend of {FRESH_CUSTOMER} counted {seen} new metric "
+                              f"events, expected {FRESH_EVENTS * FRESH_EVENT_METRICS}")
 
     def floor_step(self, name: str, target: str, step: str, as_of: str, db: Path | None = None,
                    pg_database: str | None = None) -> StepResult:

@@ -26,13 +26,13 @@ priced_usage as (
     from {{ ref('int_usage_daily_price_matches') }} as price_matches
     where
         price_matches.is_priced
-        {% if is_incremental() %}
-            and not exists (
-                select 1
-                from {{ this }} as computed_before
-                where computed_before.invoice_id = price_matches.invoice_id
-            )
-        {% endif %}
+    {% if is_incremental() %}
+        and not exists (
+            select 1
+            from {{ this }} as computed_before
+            where computed_before.invoice_id = price_matches.invoice_id
+        )
+    {% endif %}
 
 ),
 
