@@ -160,6 +160,10 @@
     {%- elif 'reference_fingerprint' not in (adapter.get_columns_in_relation(this) | map(attribute='name')
                                                  | map('lower') | list) -%}
         delete from {{ this }}
+    {%- elif query_value_text('select count(*) from (select 1 from ' ~ this ~ ' limit 1) as any_row', '0') == '0' -%}
+        {#- nothing to delete, and no watermark: the batch would be every classified row (a project
+            without billing thresholds keeps int_threshold_product_steps empty) -#}
+        select 1
     {%- else -%}
         delete from {{ this }}
         where
