@@ -57,6 +57,8 @@ TARGETS = {
 # right after by a second dbt run, (b+) and (c+), so that what it adds is measured on its own.
 BILLING = ["--exclude", "tag:publication", "tag:usage_and_spend"]
 USAGE_AND_SPEND = ["--select", "tag:usage_and_spend"]
+# What the hourly refresh job's dbt step builds (orchestration.dbt_assets.dbt_build_args), without publication.
+HOURLY_BUILD = ["--exclude-resource-type", "unit_test", "--exclude", "tag:publication"]
 
 
 def log(message: str) -> None:
@@ -235,7 +237,8 @@ def model_timings(run_results: Path) -> list[dict]:
     data = json.loads(run_results.read_text())
     rows = []
     for result in data.get("results", []):
-        rows.append({"model": result["unique_id"].split(".")[-1], "status": result.get("status"),
+        # model.<project>.<name>, seed..., test.<project>.<name>.<hash>: the name is the third part
+        rows.append({"model": result["unique_id"].split(".")[2], "status": result.get("status"),
                      "seconds": round(result.get("execution_time") or 0, 2)})
     return sorted(rows, key=lambda row: -row["seconds"])
 
@@ -463,6 +466,18 @@ class SizeRun:
                               self.logs)
         startup.extra["waited_for_quiet_s"] = waited
         self.record("z_dbt_startup", "(z) dbt start-up: dbt run of one view, DuckDB", startup, 0)
+        # (c0b) what the hourly Dagster job's dbt step runs with nothing new: `dbt build` (seeds, models,
+        # data tests; no unit tests), billing and the usage and spend surface, no publication.
+        waited = wait_for_quiet(self.args.quiet_wait)
+        try:
+            build = project.dbt("project_noop_build_duckdb", ["build", *HOURLY_BUILD], gen.T1, self.logs)
+        except StepFailed as failure:  # a failing data test: keep its cost, go on with the other steps
+            self.record_failure(failure)
+            self.notes.append(f"(c0b) dbt build failed (a data test?): see {failure.result.stdout_path}")
+        else:
+            build.extra["waited_for_quiet_s"] = waited
+            self.record("c0b_project_noop_build",
+                        "(c0b) dbt build (seeds, models, data tests) with nothing new, DuckDB", build, 0)
         self.freshness_duckdb(project)
         if not self.args.keep_work:
             project_db.unlink(missing_ok=True)
@@ -684,6 +699,7 @@ class SizeRun:
             "c0_less_z_s": (round(s["c0_project_noop"] - s["z_dbt_startup"], 2)
                             if "c0_project_noop" in s and "z_dbt_startup" in s else None),
             "g_freshness_s": s.get("g_freshness"),
+            "c0b_wall_s": s.get("c0b_project_noop_build"),
             "usage_full_over_b": ratio("b_usage_and_spend_full", "b_project_full"),
             "usage_inc_over_c": ratio("c_usage_and_spend_incremental", "c_project_incremental"),
             "pg_d_over_floor": ratio("d_project_full_postgres", "d_floor_full_postgres"),
