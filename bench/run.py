@@ -57,7 +57,7 @@ TARGETS = {
 # right after by a second dbt run, (b+) and (c+), so that what it adds is measured on its own.
 BILLING = ["--exclude", "tag:publication", "tag:usage_and_spend"]
 USAGE_AND_SPEND = ["--select", "tag:usage_and_spend"]
-# What the hourly refresh job's dbt step builds (orchestration.dbt_assets.dbt_build_args), without publication.
+# The hourly refresh job's dbt step (orchestration.dbt_assets.dbt_build_args), less publication.
 HOURLY_BUILD = ["--exclude-resource-type", "unit_test", "--exclude", "tag:publication"]
 
 
