@@ -3,6 +3,8 @@
 -- depends_on: {{ ref('int_usage_daily_aggregates') }}
 -- depends_on: {{ ref('int_usage_daily_price_matches') }}
 -- depends_on: {{ ref('usage_event_reconciliation') }}
+-- depends_on: {{ ref('int_charge_quantities_from_events') }}
+-- depends_on: {{ ref('int_threshold_product_steps') }}
 {{
     config(
         materialized='incremental',
@@ -14,8 +16,9 @@
   incremental run starts its batch no later than the first row of any load not listed here
   (macros/usage_batches.sql), so a load that committed after a run had passed its ingested_at is
   processed by the next run. A load's day is listed once the classification holds every one of its rows
-  (the count the loader recorded); the models above read the same batch in the same run, and this
-  model runs after all of them (depends_on), so it is listed only when they all processed it.
+  (the count the loader recorded); the models above read the same batch in the same run (the last two
+  in their pre-hook, delete_invoices_to_recompute), and this model runs after all of them
+  (depends_on), so it is listed only when they all processed it.
 
   Only a run that selects every one of those models may list loads: a run of the classification alone
   would otherwise mark as processed rows the daily models never saw. Such a run lists nothing new, and
