@@ -187,3 +187,24 @@
             )
     {%- endif -%}
 {%- endmacro %}
+
+{#
+  The two CTEs a model incremental by invoice writes on every row (cross joined into its final CTE):
+  reference_fingerprint, the reference data it computed with, and classified_through, the newest
+  ingested_at the classification held. The pre-hook of its next run (delete_invoices_to_recompute)
+  compares both.
+#}
+{% macro invoice_recompute_bookkeeping_ctes(fingerprint_query) -%}
+reference_fingerprint as (
+
+    {{ fingerprint_query }}
+
+),
+
+classified_through as (
+
+    select max(ingested_at) as classified_through
+    from {{ ref('int_usage_events_classified') }}
+
+)
+{%- endmacro %}

@@ -114,18 +114,7 @@ latest_values as (
 ),
 
 {# what the rows were written with: the pre-hook of the next run compares both #}
-reference_fingerprint as (
-
-    {{ usage_pricing_fingerprint_query() }}
-
-),
-
-classified_through as (
-
-    select max(ingested_at) as classified_through
-    from {{ ref('int_usage_events_classified') }}
-
-),
+{{ invoice_recompute_bookkeeping_ctes(usage_pricing_fingerprint_query()) }},
 
 {# unique_count reads its distinct count; latest (no summed quantity) the value of the last event #}
 final as (

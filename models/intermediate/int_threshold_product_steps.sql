@@ -382,18 +382,7 @@ charge_context as (
 {{ charge_terms_ctes('charge_context') }},
 
 {# what the rows were written with: the pre-hook of the next run compares both #}
-reference_fingerprint as (
-
-    {{ threshold_replay_fingerprint_query() }}
-
-),
-
-classified_through as (
-
-    select max(ingested_at) as classified_through
-    from {{ ref('int_usage_events_classified') }}
-
-),
+{{ invoice_recompute_bookkeeping_ctes(threshold_replay_fingerprint_query()) }},
 
 final as (
 
