@@ -64,6 +64,15 @@ class DbtRunConfig(Config):
             "only appended to."
         ),
     )
+    new_rows_only: bool = Field(
+        default=False,
+        description=(
+            "Process only the raw rows newer than what the incremental models hold (their watermark, "
+            "loads that committed late included), not the whole partition window, which then only "
+            "labels the run: what the freshness sensor's runs do, so that a run costs what arrived "
+            "since the last one, not the whole day so far."
+        ),
+    )
 
 
 class BillingDbtTranslator(DagsterDbtTranslator):
@@ -160,10 +169,12 @@ def run_window(context: AssetExecutionContext) -> TimeWindow:
     return context.partition_time_window
 
 
-def window_text(window: TimeWindow, *, full_refresh: bool = False) -> str:
+def window_text(window: TimeWindow, *, full_refresh: bool = False, new_rows_only: bool = False) -> str:
     """The run's window for its log lines."""
     if full_refresh:
         return "full refresh: every raw row, whatever the run's partitions"
+    if new_rows_only:
+        return "processing the raw rows newer than what the models hold, whatever the run's partitions"
     return f"re-processing rows ingested {window.start:%Y-%m-%d %H:%M} .. {window.end:%Y-%m-%d %H:%M} UTC"
 
 
@@ -182,9 +193,9 @@ def build_billing_assets(project: DbtProject) -> AssetsDefinition:
         as_of, window = run_as_of(context, config), run_window(context)
         context.log.info(
             f"dbt build of the billing models, as_of {as_of}, "
-            f"{window_text(window, full_refresh=config.full_refresh)}"
+            f"{window_text(window, full_refresh=config.full_refresh, new_rows_only=config.new_rows_only)}"
         )
-        run_vars = dbt_vars(as_of, window=window)
+        run_vars = dbt_vars(as_of, window=None if config.new_rows_only else window)
         invocation = dbt_cli(dbt, dbt_build_args(full_refresh=config.full_refresh), run_vars, context=context)
         yield from invocation.stream()
 

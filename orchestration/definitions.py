@@ -8,6 +8,7 @@ from dagster_dbt import DbtProject
 from orchestration.alert_sensor import alert_sensors
 from orchestration.dashboard_copy import build_dashboard_copy_asset
 from orchestration.dbt_assets import build_billing_assets
+from orchestration.freshness_sensor import build_freshness_sensor
 from orchestration.jobs import build_publication_job, build_refresh_job
 from orchestration.kafka_sensor import kafka_sensors
 from orchestration.publication import build_publication_assets, checks_required_for_publication
@@ -49,8 +50,13 @@ def build_definitions(
             build_hourly_refresh_schedule(refresh_job),
             build_daily_publication_schedule(publication_job),
         ],
-        # the Kafka sensor only with BILLING_KAFKA_TOPIC, the alert sensor only with BILLING_ALERT_WEBHOOK_URL
-        sensors=[*kafka_sensors(refresh_job), *alert_sensors()],
+        # the freshness sensor always (stopped until turned on, like the schedules); the Kafka sensor only
+        # with BILLING_KAFKA_TOPIC, the alert sensor only with BILLING_ALERT_WEBHOOK_URL
+        sensors=[
+            build_freshness_sensor(refresh_job, project.project_dir),
+            *kafka_sensors(refresh_job),
+            *alert_sensors(),
+        ],
         resources={"dbt": build_dbt_resource(project)},
     )
 

@@ -65,7 +65,13 @@ def run_config_for(
     steps: tuple[str, ...] = (BILLING_STEP, PUBLICATION_STEP),
     *,
     full_refresh: bool = False,
+    new_rows_only: bool = False,
 ) -> dict[str, Any]:
-    """Run config that gives every dbt step of a job the same ``as_of`` (and ``full_refresh``, when set)."""
-    config: dict[str, Any] = {"as_of": as_of, **({"full_refresh": True} if full_refresh else {})}
+    """Run config that gives every dbt step of a job the same ``as_of`` (and ``full_refresh`` or
+    ``new_rows_only``, when set)."""
+    config: dict[str, Any] = {
+        "as_of": as_of,
+        **({"full_refresh": True} if full_refresh else {}),
+        **({"new_rows_only": True} if new_rows_only else {}),
+    }
     return {"ops": {step: {"config": dict(config)} for step in steps}}

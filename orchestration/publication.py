@@ -175,8 +175,10 @@ def build_publication_assets(project: DbtProject, gate_checks: Sequence[AssetChe
         as_of = run_as_of(context, config)
         context.log.info(
             f"All {len(gate_checks)} blocking checks passed; publishing as_of {as_of}, "
-            f"{window_text(window, full_refresh=config.full_refresh)}"
+            f"{window_text(window, full_refresh=config.full_refresh, new_rows_only=config.new_rows_only)}"
         )
+        if config.new_rows_only:
+            window = None
         approval_id = context.run.run_id
         approval_args = json.dumps({"approval_id": approval_id, "approved_by": f"dagster run {approval_id}"})
         # the same run vars as the build below (through the environment: dbt_cli says why)

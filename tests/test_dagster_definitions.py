@@ -441,3 +441,43 @@ def test_the_publication_step_passes_full_refresh_on_to_dbt(
     assert ("--full-refresh" in build) is full_refresh
     assert run_vars["as_of"] == "2026-11-21T00:00:00" and run_vars["publish"] is True
     assert run_vars["publication_approval_id"] == result.run_id
+
+
+@pytest.mark.parametrize("new_rows_only", [False, True])
+def test_the_billing_step_processes_its_window_or_only_the_new_rows(
+    monkeypatch: pytest.MonkeyPatch, new_rows_only: bool
+) -> None:
+    """A partition's run re-processes the rows ingested in its window; with new_rows_only (the
+    freshness sensor's runs) dbt gets no window and processes what is newer than the models hold.
+    dbt is not started: its call is recorded."""
+    from dagster import DagsterInstance, materialize
+
+    import orchestration.dbt_assets as dbt_assets
+    from orchestration.resources import build_dbt_resource
+
+    calls: list[tuple[list[str], dict]] = []
+
+    class _Invocation:
+        def stream(self):
+            return iter(())
+
+    def record(dbt, args, run_vars, **kwargs) -> _Invocation:
+        calls.append((list(args), dict(run_vars)))
+        return _Invocation()
+
+    monkeypatch.setattr(dbt_assets, "dbt_cli", record)
+    monkeypatch.setattr(dbt_assets, "prune_invocation_dirs", lambda *args: None)
+    project = build_dbt_project()
+    config = run_config_for("2026-11-21T00:30:00", (BILLING_STEP,), new_rows_only=new_rows_only)
+    result = materialize(
+        [dbt_assets.build_billing_assets(project)], partition_key="2026-11-20",
+        instance=DagsterInstance.ephemeral(), resources={"dbt": build_dbt_resource(project)}, run_config=config,
+    )
+    assert result.success
+    ((args, run_vars),) = calls
+    assert args == dbt_build_args() and run_vars["as_of"] == "2026-11-21T00:30:00"
+    window = {key: run_vars.get(key) for key in ("ingested_from", "ingested_to")}
+    if new_rows_only:
+        assert window == {"ingested_from": None, "ingested_to": None}
+    else:
+        assert window == {"ingested_from": "2026-11-20T00:00:00", "ingested_to": "2026-11-21T00:00:00"}

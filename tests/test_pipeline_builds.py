@@ -149,29 +149,3 @@ def test_rebuild_with_the_same_as_of_changes_nothing(request: pytest.FixtureRequ
     before = _marts(warehouse)
     warehouse.dbt("run", *BILLING_ONLY, as_of=DEMO_AS_OF)
     assert _marts(warehouse) == before
-
-
-def test_incremental_batches_equal_a_full_refresh(tmp_path: Path, labelled_demo_rows):
-    """Land the demo in three batches with a build after each, then compare with a full refresh."""
-    rows = [row for _, row in labelled_demo_rows if row["customer_id"] and row["customer_id"] < "cus_0060"]
-    rows.sort(key=lambda row: row["ingested_at"])
-    warehouse = Warehouse("duckdb", tmp_path)
-    cut_1, cut_2 = datetime(2026, 10, 1), datetime(2026, 11, 1)
-    batches = [
-        [r for r in rows if r["ingested_at"] < cut_1],
-        [r for r in rows if cut_1 <= r["ingested_at"] < cut_2],
-        [r for r in rows if r["ingested_at"] >= cut_2],
-    ]
-    for batch in batches:
-        land_rows(warehouse, batch)
-        warehouse.dbt("build", *BILLING_ONLY)  # seeds included
-    classified_query = (
-        "select raw_row_key, event_status, quarantine_reason, is_conflicting_duplicate "
-        "from {schema}.int_usage_events_classified order by raw_row_key"
-    )
-    incremental = {"classified": warehouse.query(classified_query), **_marts(warehouse)}
-    warehouse.dbt("build", *BILLING_ONLY, "--full-refresh")
-    full_refresh = {"classified": warehouse.query(classified_query), **_marts(warehouse)}
-    assert len(incremental["classified"]) == len(rows)
-    for name in incremental:
-        assert incremental[name] == full_refresh[name], f"{name} differs after a full refresh"
