@@ -503,7 +503,7 @@ class SizeRun:
         and the usage and spend surface with their data tests, as_of an hour after T1, the new rows
         only: what a run of the freshness sensor does) makes them show in customer_live_spend. Wall time
         from the loader's start to the mart read back; the sensor's wait for its next tick (at most
-        30 s) and Dagster's start of the run come on top."""
+        10 s) and Dagster's start of the run come on top."""
         landed_at = datetime.fromisoformat(gen.T1) + timedelta(minutes=30)
         as_of = (landed_at + timedelta(minutes=30)).isoformat(sep=" ")
         events = self.work / "fresh_events.jsonl"
