@@ -93,9 +93,9 @@ def loads_per_day(target: str) -> dict[str, int]:
         try:
             cursor.execute("select ingestion_date, count(*) from raw.usage_loads group by ingestion_date")
         except Exception as error:
-            if "usage_loads" not in str(error):
-                raise
-            return {}
+            if "usage_loads" in str(error) and "not exist" in str(error):  # DuckDB's and Postgres' wording
+                return {}
+            raise
         return {_iso_day(day): int(count) for day, count in cursor.fetchall()}
     finally:
         connection.close()
