@@ -139,6 +139,10 @@ def test_demo_sample_loaded_twice_and_built_incrementally_on_spark_equals_duckdb
     statuses = dict(demo_on_spark.query(
         "select event_status, count(*) from {schema}.int_usage_events_classified group by event_status"))
     assert statuses["duplicate"] > 0 and statuses["quarantined"] > 0, statuses
+    # the threshold replay runs here on usage that reaches a threshold (its unit tests stay off Spark)
+    (threshold_lines,) = demo_on_spark.query(
+        "select count(*) from {schema}.invoice_lines where line_type = 'threshold_usage'")
+    assert threshold_lines[0] > 0, "the sample should reach ct_0145's billing threshold"
 
 
 def test_spark_overwrites_partitions_of_the_usage_models(demo_on_spark):
