@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dagster import DefaultSensorStatus, SensorDefinition, SensorEvaluationContext, SkipReason, sensor
 
 from warehouse_billing.alert_delivery import URL_VARIABLE, WebhookSettings, deliver_alerts
-from warehouse_billing.warehouse import configured_target
+from warehouse_billing.warehouse import configured_target, warehouse_busy
 
 ALERT_SENSOR = "alert_webhook_sensor"
 MINIMUM_INTERVAL_SECONDS = 60
@@ -26,10 +26,6 @@ MINIMUM_INTERVAL_SECONDS = 60
 def alerts_enabled() -> bool:
     """True when the environment names a webhook (BILLING_ALERT_WEBHOOK_URL)."""
     return bool((os.environ.get(URL_VARIABLE) or "").strip())
-
-
-def _warehouse_busy(error: Exception) -> bool:
-    return "duckdb" in type(error).__module__ and "lock" in str(error).lower()
 
 
 def build_alert_sensor(
@@ -53,7 +49,7 @@ def build_alert_sensor(
         try:
             attempts = deliver_alerts(settings(), target())
         except Exception as error:
-            if _warehouse_busy(error):
+            if warehouse_busy(error):
                 return SkipReason(f"the warehouse is busy ({error}); the next tick delivers")
             raise
         delivered = sum(attempt.delivered for attempt in attempts)

@@ -48,7 +48,7 @@ from dagster import (
 from orchestration.jobs import BILLING_STEP, REFRESH_JOB, run_config_for
 from orchestration.partitions import partition_for, partition_range_tags, refresh_partition_for_tick
 from warehouse_billing.clock import normalize_as_of
-from warehouse_billing.warehouse import configured_target, connect
+from warehouse_billing.warehouse import configured_target, connect, warehouse_busy
 
 if TYPE_CHECKING:  # not exported by dagster; the type define_asset_job returns
     from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
@@ -121,7 +121,7 @@ def changed_days(before: dict[str, int], now: dict[str, int]) -> list[str]:
 
 def last_refresh_as_of(context: SensorEvaluationContext, job_name: str) -> datetime | None:
     """The latest as_of among the newest refresh runs, whoever launched them. A failed run counts: the
-    clock then retries it an hour later, not every minute (a failure is reported where runs are)."""
+    clock then retries it an hour later, not at every tick (a failure is reported where runs are)."""
     runs = context.instance.get_runs(filters=RunsFilter(job_name=job_name), limit=20)
     stamps = [run.tags.get(AS_OF_TAG) for run in runs if run.status != DagsterRunStatus.CANCELED]
     moments = [datetime.fromisoformat(stamp) for stamp in stamps if stamp]
@@ -131,11 +131,6 @@ def last_refresh_as_of(context: SensorEvaluationContext, job_name: str) -> datet
 def refresh_in_progress(context: SensorEvaluationContext, job_name: str) -> bool:
     return bool(context.instance.get_run_ids(
         filters=RunsFilter(job_name=job_name, statuses=WAITING_STATUSES), limit=1))
-
-
-def _warehouse_busy(error: Exception) -> bool:
-    """A DuckDB file another process holds (a run writing it): wait for the next tick."""
-    return "duckdb" in type(error).__module__ and "lock" in str(error).lower()
 
 
 def reasons_to_run(before: Observed | None, now: Observed, last_as_of: datetime | None,
@@ -199,7 +194,7 @@ def build_freshness_sensor(
         try:
             now = Observed(loads=loads_per_day(target()), seeds=seeds_digest(project_dir))
         except Exception as error:
-            if _warehouse_busy(error):
+            if warehouse_busy(error):
                 return SkipReason(f"the warehouse is busy ({error}); the next tick looks again")
             raise
         before = Observed.from_cursor(context.cursor)

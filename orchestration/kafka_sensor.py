@@ -35,7 +35,7 @@ from orchestration.jobs import BILLING_STEP, run_config_for
 from orchestration.partitions import partition_range_for, partition_range_tags
 from warehouse_billing.clock import normalize_as_of
 from warehouse_billing.kafka_consumer import KafkaIngestor, KafkaSettings, RunSummary, consume
-from warehouse_billing.warehouse import configured_target
+from warehouse_billing.warehouse import configured_target, warehouse_busy
 
 if TYPE_CHECKING:  # not exported by dagster; the type define_asset_job returns
     from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
@@ -82,11 +82,6 @@ def refresh_request_for_loads(summary: RunSummary, tick_end: datetime) -> RunReq
     return RunRequest(run_key=run_key, run_config=run_config, tags={**tags, **partition_range_tags(days)})
 
 
-def _warehouse_busy(error: Exception) -> bool:
-    """A DuckDB file another process holds (a run writing it): wait for the next tick."""
-    return "duckdb" in type(error).__module__ and "lock" in str(error).lower()
-
-
 def build_kafka_sensor(
     job: UnresolvedAssetJobDefinition,
     *,
@@ -113,7 +108,7 @@ def build_kafka_sensor(
         try:
             ingestor = KafkaIngestor(settings(), target(), **options)
         except Exception as error:
-            if _warehouse_busy(error):
+            if warehouse_busy(error):
                 return SkipReason(f"the warehouse is busy ({error}); the next tick lands the messages")
             raise
         with ingestor:

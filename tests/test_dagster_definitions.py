@@ -399,6 +399,23 @@ def test_daily_publication_schedule(defs: Definitions) -> None:
     assert request.partition_key == "2026-11-21"
 
 
+class RecordedDbtCli:
+    """Stands in for ``dbt_cli`` in a step: records each call's dbt arguments and run vars, starts no dbt."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], dict]] = []
+
+    def __call__(self, dbt, args, run_vars, **kwargs) -> RecordedDbtCli:
+        self.calls.append((list(args), dict(run_vars)))
+        return self
+
+    def wait(self) -> RecordedDbtCli:
+        return self
+
+    def stream(self):
+        return iter(())
+
+
 @pytest.mark.parametrize("full_refresh", [False, True])
 def test_the_publication_step_passes_full_refresh_on_to_dbt(
     defs: Definitions, monkeypatch: pytest.MonkeyPatch, full_refresh: bool
@@ -411,20 +428,8 @@ def test_the_publication_step_passes_full_refresh_on_to_dbt(
     import orchestration.publication as publication
     from orchestration.resources import build_dbt_resource
 
-    calls: list[tuple[list[str], dict]] = []
-
-    class _Invocation:
-        def wait(self) -> _Invocation:
-            return self
-
-        def stream(self):
-            return iter(())
-
-    def record(dbt, args, run_vars, **kwargs) -> _Invocation:
-        calls.append((list(args), dict(run_vars)))
-        return _Invocation()
-
-    monkeypatch.setattr(publication, "dbt_cli", record)
+    dbt_cli = RecordedDbtCli()
+    monkeypatch.setattr(publication, "dbt_cli", dbt_cli)
     monkeypatch.setattr(publication, "prune_invocation_dirs", lambda *args: None)
     monkeypatch.setattr(publication, "gate_problems", lambda required, evaluations: [])
     project = build_dbt_project()
@@ -435,7 +440,7 @@ def test_the_publication_step_passes_full_refresh_on_to_dbt(
         resources={"dbt": build_dbt_resource(project)}, run_config={"ops": {PUBLICATION_STEP: {"config": config}}},
     )
     assert result.success
-    (approval, _), (build, run_vars) = calls
+    (approval, _), (build, run_vars) = dbt_cli.calls
     assert approval[:2] == ["run-operation", "record_publication_approval"]
     assert build == dbt_build_args(full_refresh=full_refresh)
     assert ("--full-refresh" in build) is full_refresh
@@ -455,17 +460,8 @@ def test_the_billing_step_processes_its_window_or_only_the_new_rows(
     import orchestration.dbt_assets as dbt_assets
     from orchestration.resources import build_dbt_resource
 
-    calls: list[tuple[list[str], dict]] = []
-
-    class _Invocation:
-        def stream(self):
-            return iter(())
-
-    def record(dbt, args, run_vars, **kwargs) -> _Invocation:
-        calls.append((list(args), dict(run_vars)))
-        return _Invocation()
-
-    monkeypatch.setattr(dbt_assets, "dbt_cli", record)
+    dbt_cli = RecordedDbtCli()
+    monkeypatch.setattr(dbt_assets, "dbt_cli", dbt_cli)
     monkeypatch.setattr(dbt_assets, "prune_invocation_dirs", lambda *args: None)
     project = build_dbt_project()
     config = run_config_for("2026-11-21T00:30:00", (BILLING_STEP,), new_rows_only=new_rows_only)
@@ -474,7 +470,7 @@ def test_the_billing_step_processes_its_window_or_only_the_new_rows(
         instance=DagsterInstance.ephemeral(), resources={"dbt": build_dbt_resource(project)}, run_config=config,
     )
     assert result.success
-    ((args, run_vars),) = calls
+    ((args, run_vars),) = dbt_cli.calls
     assert args == dbt_build_args() and run_vars["as_of"] == "2026-11-21T00:30:00"
     window = {key: run_vars.get(key) for key in ("ingested_from", "ingested_to")}
     if new_rows_only:

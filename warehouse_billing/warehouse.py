@@ -188,6 +188,12 @@ def connect(target: str) -> Any:
     return conn
 
 
+def warehouse_busy(error: Exception) -> bool:
+    """Whether ``error`` is DuckDB refusing a file another process holds (a run writing it): the
+    sensors then skip their tick and try again at the next one."""
+    return "duckdb" in type(error).__module__ and "lock" in str(error).lower()
+
+
 def ensure_raw_table(conn: Any, target: str) -> None:
     """Create schema `raw`, table `raw.usage_events` and table `raw.usage_loads` if they do not exist
     yet, and add the provenance columns to a raw table created before them (committed).
