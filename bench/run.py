@@ -179,12 +179,13 @@ class Project:
             env["BILLING_SPARK_DRIVER_MEMORY"] = self.spark_driver_memory
         return env
 
-    def dbt(self, name: str, args: list[str], as_of: str, logs: Path) -> StepResult:
-        # The run's clock goes in the environment, read only while dbt executes, as the Dagster steps
-        # pass it (decision 59): a --vars value that changes every run would make dbt parse the whole
-        # project again at every step, a cost production does not pay.
+    def dbt(self, name: str, args: list[str], as_of: str, logs: Path,
+            run_vars: dict[str, object] | None = None) -> StepResult:
+        # The run's clock (or all of run_vars) goes in the environment, read only while dbt executes, as
+        # the Dagster steps pass it (decision 59): a --vars value that changes every run would make dbt
+        # parse the whole project again at every step, a cost production does not pay.
         command = [DBT, *args, "--project-dir", str(self.project_dir), "--profiles-dir", str(self.project_dir)]
-        env = {**self.env, "BILLING_DBT_RUN_VARS": json.dumps({"as_of": as_of})}
+        env = {**self.env, "BILLING_DBT_RUN_VARS": json.dumps(run_vars or {"as_of": as_of})}
         spill_dir = Path(f"{self.duckdb_path}.spill") if self.duckdb_path else None  # profiles.yml default
         result = run_step(name, command, env, logs / f"{name}.log", spill_dir=spill_dir)
         if not result.ok:
@@ -232,6 +233,17 @@ def live_spend(path: Path, customer_id: str) -> tuple[int, Decimal]:
             "select coalesce(sum(event_count_so_far), 0), coalesce(sum(usage_amount_so_far), 0) "
             "from main.customer_live_spend where customer_id = ?", [customer_id]).fetchone()
     return int(row[0]), Decimal(row[1])
+
+
+def sensor_run_vars(as_of: str, ingested_on: datetime) -> dict[str, object]:
+    """The dbt vars of a freshness sensor's run labelled with the day of ``ingested_on``, as the billing
+    step passes them (orchestration/dbt_assets.py): the new rows only, and the data tests on per-row
+    records reading that day's rows."""
+    from orchestration.dbt_assets import dbt_vars
+    from orchestration.partitions import DAILY_INGESTION_PARTITIONS, partition_for
+
+    day = DAILY_INGESTION_PARTITIONS.time_window_for_partition_key(partition_for(ingested_on))
+    return dbt_vars(as_of.replace(" ", "T"), tests_window=day)
 
 
 def model_timings(run_results: Path) -> list[dict]:
@@ -467,11 +479,13 @@ class SizeRun:
                               self.logs)
         startup.extra["waited_for_quiet_s"] = waited
         self.record("z_dbt_startup", "(z) dbt start-up: dbt run of one view, DuckDB", startup, 0)
-        # (c0b) what the hourly Dagster job's dbt step runs with nothing new: `dbt build` (seeds, models,
-        # data tests; no unit tests), billing and the usage and spend surface, no publication.
+        # (c0b) what the refresh job's dbt step runs with nothing new: `dbt build` (seeds, models, data
+        # tests; no unit tests), billing and the usage and spend surface, no publication; with the run
+        # vars of a freshness sensor's run started by the clock (its tests read the tick's day's rows).
         waited = wait_for_quiet(self.args.quiet_wait)
         try:
-            build = project.dbt("project_noop_build_duckdb", ["build", *HOURLY_BUILD], gen.T1, self.logs)
+            build = project.dbt("project_noop_build_duckdb", ["build", *HOURLY_BUILD], gen.T1, self.logs,
+                                sensor_run_vars(gen.T1, datetime.fromisoformat(gen.T1) - timedelta(hours=1)))
         except StepFailed as failure:  # a failing data test: keep its cost, go on with the other steps
             self.record_failure(failure)
             self.notes.append(f"(c0b) dbt build failed (a data test?): see {failure.result.stdout_path}")
@@ -523,7 +537,8 @@ class SizeRun:
         if not load.ok:
             raise StepFailed("freshness_load_duckdb", load)
         try:
-            refresh = project.dbt("freshness_refresh_duckdb", ["build", *HOURLY_BUILD], as_of, self.logs)
+            refresh = project.dbt("freshness_refresh_duckdb", ["build", *HOURLY_BUILD], as_of, self.logs,
+                                  sensor_run_vars(as_of, landed_at))
         except StepFailed as failure:  # a failing data test: its models' dependants were skipped
             self.record_failure(failure)
             self.notes.append(f"(g) dbt build failed (a data test?): see {failure.result.stdout_path}")

@@ -70,7 +70,8 @@ class DbtRunConfig(Config):
             "Process only the raw rows newer than what the incremental models hold (their watermark, "
             "loads that committed late included), not the whole partition window, which then only "
             "labels the run: what the freshness sensor's runs do, so that a run costs what arrived "
-            "since the last one, not the whole day so far."
+            "since the last one, not the whole day so far. Its data tests on per-row records then "
+            "read the rows ingested in the partition window only (every other run tests every row)."
         ),
     )
 
@@ -106,19 +107,32 @@ def resolve_as_of(configured: str | None, run_created_at: datetime) -> str:
 
 
 def dbt_vars(
-    as_of: str, *, publish: bool = False, window: TimeWindow | None = None, approval_id: str | None = None
+    as_of: str,
+    *,
+    publish: bool = False,
+    window: TimeWindow | None = None,
+    approval_id: str | None = None,
+    tests_window: TimeWindow | None = None,
 ) -> dict[str, Any]:
     """The run's dbt vars; with a partition window, also the raw rows to re-process; with an approval
-    id (the publish step only), the approval the published models append from.
+    id (the publish step only), the approval the published models append from; with a tests window
+    (the freshness sensor's runs only), the ingestion days whose per-row records the data tests read.
 
     Without a window ``ingested_from`` / ``ingested_to`` are left out (dbt's default, null: process
-    everything newer than what the models hold)."""
+    everything newer than what the models hold); without a tests window the data tests read every row."""
     return {
         "as_of": as_of,
         "publish": publish,
         **(window_vars(window) if window else {}),
         **({"publication_approval_id": approval_id} if approval_id else {}),
+        **(tests_window_vars(tests_window) if tests_window else {}),
     }
+
+
+def tests_window_vars(window: TimeWindow) -> dict[str, str]:
+    """The dbt vars that make the data tests on per-row records read the rows ingested in ``window``
+    (macros/data_test_scope.sql, decision 69)."""
+    return {f"tests_{name}": value for name, value in window_vars(window).items()}
 
 
 def dbt_build_args(*, full_refresh: bool = False) -> list[str]:
@@ -195,7 +209,12 @@ def build_billing_assets(project: DbtProject) -> AssetsDefinition:
             f"dbt build of the billing models, as_of {as_of}, "
             f"{window_text(window, full_refresh=config.full_refresh, new_rows_only=config.new_rows_only)}"
         )
-        run_vars = dbt_vars(as_of, window=None if config.new_rows_only else window)
+        # The freshness sensor's runs process the new rows, and test the per-row records of the days
+        # they were started for; every other run re-processes its window and tests every row.
+        if config.new_rows_only:
+            run_vars = dbt_vars(as_of, tests_window=window)
+        else:
+            run_vars = dbt_vars(as_of, window=window)
         invocation = dbt_cli(dbt, dbt_build_args(full_refresh=config.full_refresh), run_vars, context=context)
         yield from invocation.stream()
 

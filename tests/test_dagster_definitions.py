@@ -453,8 +453,9 @@ def test_the_billing_step_processes_its_window_or_only_the_new_rows(
     monkeypatch: pytest.MonkeyPatch, new_rows_only: bool
 ) -> None:
     """A partition's run re-processes the rows ingested in its window; with new_rows_only (the
-    freshness sensor's runs) dbt gets no window and processes what is newer than the models hold.
-    dbt is not started: its call is recorded."""
+    freshness sensor's runs) dbt gets no window and processes what is newer than the models hold,
+    and the window goes to the data tests on per-row records instead (they read those days' rows;
+    every other run tests every row). dbt is not started: its call is recorded."""
     from dagster import DagsterInstance, materialize
 
     import orchestration.dbt_assets as dbt_assets
@@ -472,8 +473,9 @@ def test_the_billing_step_processes_its_window_or_only_the_new_rows(
     assert result.success
     ((args, run_vars),) = dbt_cli.calls
     assert args == dbt_build_args() and run_vars["as_of"] == "2026-11-21T00:30:00"
-    window = {key: run_vars.get(key) for key in ("ingested_from", "ingested_to")}
+    keys = ("ingested_from", "ingested_to", "tests_ingested_from", "tests_ingested_to")
+    window = [run_vars.get(key) for key in keys]
     if new_rows_only:
-        assert window == {"ingested_from": None, "ingested_to": None}
+        assert window == [None, None, "2026-11-20T00:00:00", "2026-11-21T00:00:00"]
     else:
-        assert window == {"ingested_from": "2026-11-20T00:00:00", "ingested_to": "2026-11-21T00:00:00"}
+        assert window == ["2026-11-20T00:00:00", "2026-11-21T00:00:00", None, None]
