@@ -567,16 +567,13 @@ PER_ROW_KEY_TESTS = (
 )
 
 
-def _per_row_records(*, old_repeats: bool, new_repeats: bool) -> dict[str, Table]:
+def _per_row_records() -> dict[str, Table]:
     """int_usage_events_classified and int_usage_event_metric_values with rows ingested on 19 and 20
-    November; old_repeats: a repeated key and a twice-accepted event_id on the 19th; new_repeats: the same
-    on the 20th, whose repeated event_id was first accepted on the 19th."""
+    November, each day with a repeated raw_row_key (k_1, k_3) and a twice-accepted event_id (ev_1,
+    ev_3), and ev_2 accepted on the 19th and again on the 20th."""
     day19, day20 = datetime(2026, 11, 19, 10), datetime(2026, 11, 20, 10)
-    rows = [("k_1", "ev_1", day19), ("k_2", "ev_2", day19), ("k_3", "ev_3", day20), ("k_4", "ev_4", day20)]
-    if old_repeats:
-        rows += [("k_1", "ev_1", day19)]
-    if new_repeats:
-        rows += [("k_3", "ev_3", day20), ("k_5", "ev_2", day20)]
+    rows = [("k_1", "ev_1", day19), ("k_1", "ev_1", day19), ("k_2", "ev_2", day19),
+            ("k_3", "ev_3", day20), ("k_3", "ev_3", day20), ("k_4", "ev_4", day20), ("k_5", "ev_2", day20)]
     classified = [{"raw_row_key": key, "event_id": event, "event_status": "accepted", "ingested_at": at}
                   for key, event, at in rows]
     metric_values = [{"raw_row_key": key, "metric_id": "api_calls", "ingested_at": at} for key, _, at in rows]
@@ -596,21 +593,17 @@ def test_sensor_runs_test_the_per_row_records_of_their_days(
 ) -> None:
     """Repeated raw_row_keys, (raw_row_key, metric_id) pairs and accepted event_ids fail the three tests
     on every row; a freshness sensor's run for 20 November (run vars tests_ingested_from / _to) reads
-    that day's rows: it fails on repeats among them, an event_id repeated from the 19th included, and
-    passes when the only repeats were ingested on the 19th (left to the daily job, which tests them all)."""
-    def failing(data: dict[str, Table], run_vars: dict[str, str]) -> dict[str, set[str]]:
+    that day's rows: it fails on the repeats among them, an event_id first accepted on the 19th
+    included, and not on those of the 19th (left to the daily job, which tests every row)."""
+    def failing(run_vars: dict[str, str]) -> list[set[str]]:
         monkeypatch.setenv("BILLING_DBT_RUN_VARS", json.dumps(run_vars))
-        failures = _dbt_test_failures(target, data, dbt_runs, monkeypatch, *PER_ROW_KEY_TESTS)
-        return {name: _values(rows, "event_id" if "event_ids" in name else "raw_row_key")
-                for name, rows in failures.items()}
+        failures = _dbt_test_failures(target, _per_row_records(), dbt_runs, monkeypatch, *PER_ROW_KEY_TESTS)
+        return [_values(failures[name], "event_id" if "event_ids" in name else "raw_row_key")
+                for name in PER_ROW_KEY_TESTS]
 
-    every_row: dict[str, str] = {}
+    assert failing({}) == [{"k_1", "k_3"}, {"k_1", "k_3"}, {"ev_1", "ev_2", "ev_3"}]
     day_20 = {"tests_ingested_from": "2026-11-20T00:00:00", "tests_ingested_to": "2026-11-21T00:00:00"}
-    old = _per_row_records(old_repeats=True, new_repeats=False)
-    assert failing(old, every_row) == dict(zip(PER_ROW_KEY_TESTS, [{"k_1"}, {"k_1"}, {"ev_1"}], strict=True))
-    assert failing(old, day_20) == dict.fromkeys(PER_ROW_KEY_TESTS, set())
-    new = _per_row_records(old_repeats=False, new_repeats=True)
-    assert failing(new, day_20) == dict(zip(PER_ROW_KEY_TESTS, [{"k_3"}, {"k_3"}, {"ev_2", "ev_3"}], strict=True))
+    assert failing(day_20) == [{"k_3"}, {"k_3"}, {"ev_2", "ev_3"}]
 
 
 # GX expectations that repeated a blocking dbt test on the same model, and that dbt test.
