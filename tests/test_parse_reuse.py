@@ -32,6 +32,8 @@ PUBLICATION_OVER_A_WINDOW = {
     "publication_approval_id": "approval_1",
     "ingested_from": "2026-09-01T00:00:00",
     "ingested_to": "2026-09-02T00:00:00",
+    "tests_ingested_from": "2026-09-01T00:00:00",
+    "tests_ingested_to": "2026-09-02T00:00:00",
 }
 # Fields that record when or where a parse ran, not what it produced.
 PARSE_CIRCUMSTANCES = ("created_at", "root_path")

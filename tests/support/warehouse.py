@@ -161,10 +161,12 @@ PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "selectors.yml", "packages.
 # records, after it.)
 PLACEMENT_VARIABLES = ("BILLING_DUCKDB_PATH", "DBT_TARGET_PATH", "DBT_LOG_PATH")
 
-# The vars only compiled SQL reads (the run's clock, publication and window; see macros/run_clock.sql,
-# publication_approval.sql, usage_batches.sql): a parse does not depend on them, so commands that
-# differ only in these share one parse. tests/test_parse_reuse.py checks that premise.
-RUN_TIME_VARS = ("as_of", "publish", "publication_approval_id", "ingested_from", "ingested_to")
+# The vars only compiled SQL reads (the run's clock, publication, window and the data tests' days; see
+# macros/run_clock.sql, publication_approval.sql, usage_batches.sql, data_test_scope.sql): a parse does
+# not depend on them, so commands that differ only in these share one parse. tests/test_parse_reuse.py
+# checks that premise.
+RUN_TIME_VARS = ("as_of", "publish", "publication_approval_id", "ingested_from", "ingested_to",
+                 "tests_ingested_from", "tests_ingested_to")
 
 # Parsed projects of this process, serialized as dbt serializes its partial-parse file. Each command
 # gets its own copy: a dbt run writes compiled SQL and flags into the manifest's nodes (an already
