@@ -68,8 +68,9 @@ def _window(start: datetime, end: datetime) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def demo_rows() -> list[dict]:
-    """A slice of the demo (a fifth of the customers, every kind of bad row, and the customer whose
-    contract has billing thresholds), in ingestion order."""
+    """A slice of the demo (a fifth of the customers, with 12 of the demo's 16 kinds of row: duplicates,
+    conflicting duplicates, late and quarantined rows among them, and the customer whose contract has
+    billing thresholds), in ingestion order."""
     rows = [
         row for _, row in generate_labelled_events()
         if (row["customer_id"] or "") < "cus_0060" or row["customer_id"] == "cus_0146"
