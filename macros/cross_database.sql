@@ -418,29 +418,6 @@
 {%- endmacro %}
 
 {#
-  Pre-hook of every model: on Postgres, no JIT compilation in the session that builds it (dbt keeps one
-  connection per thread for a run, so the data tests that follow on it run without too). The
-  planner's estimates of the project's queries pass jit_above_cost even when they read a few rows, and
-  compiling then costs more than running: at 1M events a `dbt run` with nothing new took 47.3 s with
-  Postgres' default and 27.6 s without, the full build 166 s either way (`make bench` with
-  --postgres-jit, decision 70). Run var postgres_jit: true keeps Postgres' default (the bench's
-  comparison). JIT changes how a plan runs, never its result.
-#}
-{% macro session_settings() -%}
-    {{ return(adapter.dispatch('session_settings', 'warehouse_billing')()) }}
-{%- endmacro %}
-
-{% macro default__session_settings() -%}
-    {#- nothing to run: dbt skips a hook that renders empty -#}
-{%- endmacro %}
-
-{% macro postgres__session_settings() -%}
-    {%- if not run_var('postgres_jit', false) -%}
-        set jit = off
-    {%- endif -%}
-{%- endmacro %}
-
-{#
   Pre-hook for models whose CTEs Postgres must materialize (a CTE read twice): it estimates such a CTE
   at one row and then loops over it once per outer row. For int_usage_daily_price_matches that turned a
   0.3 s query into minutes on the demo slice; hash joins are right for every join there.
