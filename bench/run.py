@@ -238,15 +238,16 @@ def live_spend(path: Path, customer_id: str) -> tuple[int, Decimal]:
     return int(row[0]), Decimal(row[1])
 
 
-def sensor_run_vars(as_of: str, ingested_on: datetime) -> dict[str, object]:
-    """The dbt vars of a freshness sensor's run labelled with the day of ``ingested_on``, as the billing
-    step passes them (orchestration/dbt_assets.py): the new rows only, and the data tests on per-row
-    records reading that day's rows."""
+def sensor_run_vars(as_of: str, partition_key: str) -> dict[str, object]:
+    """The dbt vars of a freshness sensor's run labelled with the daily partition ``partition_key``, as
+    the billing step passes them (orchestration/dbt_assets.py): the new rows only, and the data tests on
+    per-row records reading that day's rows."""
     from orchestration.dbt_assets import dbt_vars
-    from orchestration.partitions import DAILY_INGESTION_PARTITIONS, partition_for
+    from orchestration.partitions import DAILY_INGESTION_PARTITIONS
+    from warehouse_billing.clock import normalize_as_of
 
-    day = DAILY_INGESTION_PARTITIONS.time_window_for_partition_key(partition_for(ingested_on))
-    return dbt_vars(as_of.replace(" ", "T"), tests_window=day)
+    day = DAILY_INGESTION_PARTITIONS.time_window_for_partition_key(partition_key)
+    return dbt_vars(normalize_as_of(as_of), tests_window=day)
 
 
 def model_timings(run_results: Path) -> list[dict]:
@@ -487,8 +488,11 @@ class SizeRun:
         # vars of a freshness sensor's run started by the clock (its tests read the tick's day's rows).
         waited = wait_for_quiet(self.args.quiet_wait)
         try:
+            from orchestration.partitions import refresh_partition_for_tick
+
+            clock_run = sensor_run_vars(gen.T1, refresh_partition_for_tick(datetime.fromisoformat(gen.T1)))
             build = project.dbt("project_noop_build_duckdb", ["build", *HOURLY_BUILD], gen.T1, self.logs,
-                                sensor_run_vars(gen.T1, datetime.fromisoformat(gen.T1) - timedelta(hours=1)))
+                                clock_run)
         except StepFailed as failure:  # a failing data test: keep its cost, go on with the other steps
             self.record_failure(failure)
             self.notes.append(f"(c0b) dbt build failed (a data test?): see {failure.result.stdout_path}")
@@ -540,8 +544,10 @@ class SizeRun:
         if not load.ok:
             raise StepFailed("freshness_load_duckdb", load)
         try:
+            from orchestration.partitions import partition_for
+
             refresh = project.dbt("freshness_refresh_duckdb", ["build", *HOURLY_BUILD], as_of, self.logs,
-                                  sensor_run_vars(as_of, landed_at))
+                                  sensor_run_vars(as_of, partition_for(landed_at)))
         except StepFailed as failure:  # a failing data test: its models' dependants were skipped
             self.record_failure(failure)
             self.notes.append(f"(g) dbt build failed (a data test?): see {failure.result.stdout_path}")
