@@ -398,26 +398,6 @@
 {%- endmacro %}
 
 {#
-  Post-hook of every table: Postgres plans joins from table statistics, and a table dbt has just
-  created has none until autovacuum comes by; without them it chose nested loops over 200k rows.
-#}
-{% macro analyze_relation() -%}
-    {{ return(adapter.dispatch('analyze_relation', 'warehouse_billing')()) }}
-{%- endmacro %}
-
-{% macro default__analyze_relation() -%}
-    {#- nothing to run: dbt skips a hook that renders empty -#}
-{%- endmacro %}
-
-{% macro postgres__analyze_relation() -%}
-    {%- if model.config.materialized in ('table', 'incremental') -%}
-        analyze {{ this }}
-    {%- else -%}
-        {#- nothing to run: dbt skips a hook that renders empty -#}
-    {%- endif -%}
-{%- endmacro %}
-
-{#
   Pre-hook for models whose CTEs Postgres must materialize (a CTE read twice): it estimates such a CTE
   at one row and then loops over it once per outer row. For int_usage_daily_price_matches that turned a
   0.3 s query into minutes on the demo slice; hash joins are right for every join there.
