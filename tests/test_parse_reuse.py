@@ -39,12 +39,12 @@ PUBLICATION_OVER_A_WINDOW = {
 PARSE_CIRCUMSTANCES = ("created_at", "root_path")
 
 
-def _parse(run_vars: dict[str, Any], work: Path) -> dict[str, dict]:
+def _parse(run_vars: dict[str, Any], work: Path, project: Path = REPO_ROOT) -> dict[str, dict]:
     from dbt.cli.main import dbtRunner
 
     env = Warehouse("duckdb", work).env
     with _environment(env):
-        result = dbtRunner().invoke(["parse", "--project-dir", str(REPO_ROOT), "--profiles-dir", str(REPO_ROOT),
+        result = dbtRunner().invoke(["parse", "--project-dir", str(project), "--profiles-dir", str(project),
                                      "--vars", json.dumps(run_vars)])
     assert result.success, result.exception
     manifest = result.result.writable_manifest().to_dict()
@@ -63,6 +63,31 @@ def test_the_run_time_vars_change_nothing_in_a_parse(tmp_path: Path) -> None:
     differing = sorted(unique_id for unique_id in daily if daily[unique_id] != publication[unique_id])
     assert differing == [], f"these nodes parse differently under other run-time vars: {differing}"
     assert len(daily) > 300, "the comparison covers the whole project"
+
+
+def test_a_seed_rows_edit_changes_only_the_seeds_checksum_in_a_parse(tmp_path: Path) -> None:
+    """The premise of sharing a parse between copies whose seed rows differ (_project_fingerprint
+    leaves CSV contents out): dbt reads a CSV seed at parse time for its checksum only, which
+    _parsed_project sets from the file."""
+    from support.warehouse import _parsed_project
+
+    project = copy_project(tmp_path / "project")
+    env, run_vars = Warehouse("duckdb", tmp_path / "shared").env, json.dumps(DAILY_RUN)
+    before = _parse(DAILY_RUN, tmp_path / "before", project)
+    with _environment(env):  # as Warehouse.dbt calls it
+        parsed_before_the_edit = _parsed_project(["build"], project, run_vars, env)
+    append_rows(project / "seeds" / "currencies.csv", "XTS,2")
+    after = _parse(DAILY_RUN, tmp_path / "after", project)
+    assert before.keys() == after.keys()
+    differing = {unique_id: sorted(key for key in before[unique_id] if before[unique_id][key] != after[unique_id][key])
+                 for unique_id in before if before[unique_id] != after[unique_id]}
+    assert differing == {"seed.warehouse_billing.currencies": ["checksum"]}
+    # the parse taken before the edit, shared after it, carries each file's checksum as dbt's own would
+    currencies = "seed.warehouse_billing.currencies"
+    assert parsed_before_the_edit.nodes[currencies].checksum.to_dict() == before[currencies]["checksum"]
+    with _environment(env):
+        shared = _parsed_project(["build"], project, run_vars, env)
+    assert shared.nodes[currencies].checksum.to_dict() == after[currencies]["checksum"]
 
 
 def test_copies_sharing_a_parse_each_load_their_own_seeds(tmp_path: Path) -> None:
