@@ -226,9 +226,9 @@ def _parsed_project(args: Sequence[str], project_dir: Path, dbt_vars: str, env: 
     """
     from dbt.cli.main import dbtRunner
     from dbt.contracts.graph.manifest import Manifest
+    from dbt.contracts.files import FileHash
     from dbt.parser.manifest import extended_mashumaro_encoder, extended_mashumuro_decoder
     from dbt_common.clients.system import load_file_contents
-    from dbt.contracts.files import FileHash
 
     command, *options = args
     if command not in PARSED_PROJECT_COMMANDS or any(option in PARSE_OPTIONS for option in options):
