@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from support.publishing import BILLING_ONLY
 from support.reference_rating import rate_invoice, reference_taxes
-from support.warehouse import DEMO_AS_OF, Warehouse, land_rows, postgres_database
+from support.warehouse import DEMO_AS_OF, REPO_ROOT, Warehouse, land_rows, postgres_database
 
 from warehouse_billing.demo_data import KIND_OUTCOMES, generate_labelled_events
 
@@ -154,7 +154,7 @@ def test_rebuild_with_the_same_as_of_changes_nothing(request: pytest.FixtureRequ
 def test_postgres_tables_have_planner_statistics(postgres_demo: Warehouse):
     """Every table a model built on Postgres was analyzed by the build itself (macros/postgres_statistics.sql),
     not left to autovacuum: without statistics Postgres chose nested loops over 200k rows."""
-    seeds = {path.stem for path in (Path(__file__).parents[1] / "seeds").rglob("*.csv")}
+    seeds = {path.stem for path in (REPO_ROOT / "seeds").rglob("*.csv")}
     tables = postgres_demo.query(
         "select relname, last_analyze is not null from pg_stat_user_tables where schemaname = '{schema}'"
     )
